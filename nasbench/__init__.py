@@ -1,0 +1,10 @@
+"""nasbench: architecture benchmarking and neural-architecture search for PyTorch.
+
+Importing the package does nothing but define names; submodules are imported on use
+(``nasbench.arch`` needs no torch).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,99 @@
+"""The conditions a measurement was taken under: device, CPU model, threads, batch, dtype…"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import logging
+import os
+import platform
+from dataclasses import asdict, dataclass
+
+logger = logging.getLogger(__name__)
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum on 64-bit systems
+_TRIM_THRESHOLD = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Everything a latency figure depends on, recorded with it."""
+
+    device: str
+    device_name: str
+    cpu_model: str
+    threads: int
+    batch: int
+    dtype: str
+    memory_format: str
+    torch_version: str
+    allocator: str
+    python: str
+    machine: str
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for tables and logs."""
+        return (f"{self.device_name}, {self.threads} thread(s), batch {self.batch}, {self.dtype}, "
+                f"{self.memory_format}, torch {self.torch_version}, allocator {self.allocator}")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+@functools.lru_cache(maxsize=1)
+def tune_allocator() -> str:
+    """Stop glibc from mapping and unmapping large activations on every call.
+
+    With glibc's default malloc, buffers above a dynamic threshold are ``mmap``-ed and returned
+    to the kernel on free, so every forward pass pays page faults and the timing depends on the
+    process's history. Raising the mmap and trim thresholds (``mallopt``) keeps them in the
+    heap. Applied once per process; returns a label recorded in the conditions.
+    """
+    if os.environ.get("LD_PRELOAD", "").find("jemalloc") >= 0:
+        return "jemalloc"
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return "system default"
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) and \
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    except (OSError, AttributeError):
+        ok = 0
+    if not ok:
+        logger.warning("could not raise glibc's mmap/trim thresholds; latency may be noisier")
+        return "glibc default"
+    return "glibc mmap/trim thresholds raised"
+
+
+def current_conditions(device: str, threads: int, batch: int, dtype: str, memory_format: str,
+                       allocator: str) -> Conditions:
+    """Describe the machine and settings of a measurement about to be taken."""
+    import torch
+
+    if device.startswith("cuda"):
+        device_name = torch.cuda.get_device_name(torch.device(device))
+    else:
+        device_name = f"CPU: {cpu_model()}"
+    return Conditions(
+        device=device, device_name=device_name, cpu_model=cpu_model(), threads=threads,
+        batch=batch, dtype=dtype, memory_format=memory_format, torch_version=torch.__version__,
+        allocator=allocator, python=platform.python_version(), machine=platform.machine(),
+    )

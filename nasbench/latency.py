@@ -1,0 +1,186 @@
+"""Real latency: eval + inference mode, fixed threads, warm-up, time-bounded repeats, statistics.
+
+CPU timings use ``torch.utils.benchmark.Timer`` (it sets the thread count and keeps timer
+overhead negligible); CUDA timings use CUDA events around the runs and synchronize on them.
+Every result carries the conditions it was measured under.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from nasbench.env import Conditions, current_conditions, tune_allocator
+
+logger = logging.getLogger(__name__)
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+}
+MEMORY_FORMATS: dict[str, torch.memory_format] = {
+    "contiguous": torch.contiguous_format, "channels_last": torch.channels_last,
+}
+_BLOCK_S = 0.005  # a sample averages enough runs to last about this long (timer overhead < 0.1%)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Statistics of per-run latency samples, in milliseconds."""
+
+    median_ms: float
+    p90_ms: float
+    iqr_ms: float
+    cv: float
+    mean_ms: float
+    min_ms: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """A latency measurement with its statistics and conditions."""
+
+    stats: LatencyStats
+    runs_per_sample: int
+    conditions: Conditions
+
+    @property
+    def median_ms(self) -> float:
+        """Median latency of one forward pass of the whole batch, ms."""
+        return self.stats.median_ms
+
+    def to_dict(self) -> dict[str, object]:
+        """A flat JSON-ready dict: statistics, runs per sample and conditions."""
+        return {**asdict(self.stats), "runs_per_sample": self.runs_per_sample,
+                "conditions": self.conditions.to_dict()}
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default) of sorted values."""
+    pos = (len(sorted_values) - 1) * q
+    low, high = math.floor(pos), math.ceil(pos)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+def summarize(times_ms: list[float]) -> LatencyStats:
+    """Median, p90, IQR, coefficient of variation, mean and min of ``times_ms``."""
+    if not times_ms:
+        raise ValueError("no latency samples to summarize")
+    values = sorted(times_ms)
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)
+    return LatencyStats(
+        median_ms=_quantile(values, 0.5), p90_ms=_quantile(values, 0.9),
+        iqr_ms=_quantile(values, 0.75) - _quantile(values, 0.25),
+        cv=math.sqrt(var) / mean if mean > 0 else 0.0,
+        mean_ms=mean, min_ms=values[0], samples=len(values),
+    )
+
+
+def _check_options(device: str, threads: int, batch: int, dtype: str, memory_format: str) -> None:
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if memory_format not in MEMORY_FORMATS:
+        raise ValueError(f"unknown memory format {memory_format!r}; choose one of "
+                         f"{', '.join(MEMORY_FORMATS)}")
+    if threads < 1 or batch < 1:
+        raise ValueError(f"threads and batch must be at least 1, got {threads} and {batch}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"unknown device {device!r}; use cpu or cuda")
+    if dtype == "float16" and device == "cpu":
+        raise ValueError("float16 is for CUDA; on CPU use float32 or bfloat16")
+
+
+def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, device: str = "cpu",
+                    threads: int = 1, batch: int = 1, dtype: str = "float32",
+                    memory_format: str = "contiguous", min_time_s: float = 1.0,
+                    max_time_s: float = 10.0, min_samples: int = 20,
+                    warmup_s: float = 0.3) -> LatencyResult:
+    """Measure the forward latency of ``model`` on inputs of shape ``(batch, *input_shape)``.
+
+    The model is copied (the caller's is untouched), put in eval mode and run under
+    ``torch.inference_mode``. After ``warmup_s`` of warm-up, samples are taken until at least
+    ``min_time_s`` has passed and ``min_samples`` were collected, or ``max_time_s`` ran out.
+    Each sample averages enough consecutive runs to last about 5 ms (1 run for models of
+    5 ms or more). ``threads`` fixes torch's intra-op thread count for the measurement.
+    """
+    _check_options(device, threads, batch, dtype, memory_format)
+    allocator = tune_allocator() if device == "cpu" else "cuda caching allocator"
+    fmt, torch_dtype = MEMORY_FORMATS[memory_format], DTYPES[dtype]
+    net = copy.deepcopy(model).eval().to(device=device, dtype=torch_dtype, memory_format=fmt)
+    x = torch.randn((batch, *input_shape), device=device, dtype=torch_dtype).to(memory_format=fmt)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            if device == "cpu":
+                times_ms, number = _time_cpu(net, x, threads, min_time_s, max_time_s,
+                                             min_samples, warmup_s)
+            else:
+                times_ms, number = _time_cuda(net, x, min_time_s, max_time_s, min_samples,
+                                              warmup_s)
+    finally:
+        torch.set_num_threads(previous_threads)
+    conditions = current_conditions(device, threads, batch, dtype, memory_format, allocator)
+    return LatencyResult(summarize(times_ms), number, conditions)
+
+
+def _warm_up(run: object, warmup_s: float, sync: object = None) -> float:
+    """Run ``run()`` for ``warmup_s`` (at least 3 times); return the last single-run time, s."""
+    start = time.perf_counter()
+    count, last = 0, 0.0
+    while count < 3 or time.perf_counter() - start < warmup_s:
+        t0 = time.perf_counter()
+        run()  # type: ignore[operator]
+        if sync is not None:
+            sync()  # type: ignore[operator]
+        last = time.perf_counter() - t0
+        count += 1
+    return last
+
+
+def _time_cpu(net: nn.Module, x: torch.Tensor, threads: int, min_time_s: float,
+              max_time_s: float, min_samples: int, warmup_s: float) -> tuple[list[float], int]:
+    from torch.utils.benchmark import Timer
+
+    single = _warm_up(lambda: net(x), warmup_s)
+    number = max(1, round(_BLOCK_S / max(single, 1e-9)))
+    timer = Timer(stmt="net(x)", globals={"net": net, "x": x}, num_threads=threads)
+    times_ms: list[float] = []
+    start = time.perf_counter()
+    while True:
+        times_ms.append(timer.timeit(number).median * 1e3)
+        elapsed = time.perf_counter() - start
+        if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
+            break
+    return times_ms, number
+
+
+def _time_cuda(net: nn.Module, x: torch.Tensor, min_time_s: float, max_time_s: float,
+               min_samples: int, warmup_s: float) -> tuple[list[float], int]:
+    sync = torch.cuda.synchronize
+    single = _warm_up(lambda: net(x), warmup_s, sync)
+    number = max(1, round(_BLOCK_S / max(single, 1e-9)))
+    times_ms: list[float] = []
+    start = time.perf_counter()
+    while True:
+        begin = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        begin.record()
+        for _ in range(number):
+            net(x)
+        end.record()
+        end.synchronize()
+        times_ms.append(begin.elapsed_time(end) / number)
+        elapsed = time.perf_counter() - start
+        if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
+            break
+    return times_ms, number
