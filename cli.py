@@ -1,0 +1,8 @@
+"""nasbench command line: ``python cli.py --help``."""
+
+import sys
+
+from nasbench.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Profile a network or compare single blocks: params, multiply-adds and latency together."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from nasbench.arch import Arch, BlockConfig, expanded_channels, se_channels
+from nasbench.build import build_block, build_model, count_params
+from nasbench.flops import count_flops
+from nasbench.formulas import block_cost
+from nasbench.latency import LatencyResult, measure_latency
+
+BLOCK_LABELS: dict[str, str] = {
+    "conv": "standard", "ds": "depthwise-separable", "ir": "inverted residual",
+}
+
+
+@dataclass(frozen=True)
+class LatencyOptions:
+    """How to time: device, threads, batch, dtype, memory format and time budget per model."""
+
+    device: str = "cpu"
+    threads: int = 1
+    batch: int = 1
+    dtype: str = "float32"
+    memory_format: str = "contiguous"
+    min_time_s: float = 1.0
+
+    def measure(self, model: Any, input_shape: tuple[int, int, int], device: str | None = None) -> LatencyResult:
+        """Measure ``model`` with these options (``device`` overrides the default)."""
+        return measure_latency(model, input_shape, device=device or self.device,
+                               threads=self.threads, batch=self.batch, dtype=self.dtype,
+                               memory_format=self.memory_format, min_time_s=self.min_time_s)
+
+
+def profile_arch(arch: Arch, options: LatencyOptions, module_depth: int = 2) -> dict[str, Any]:
+    """Params, multiply-adds (total, per operator, per module) and latency of ``arch``."""
+    model = build_model(arch)
+    shape = (arch.in_channels, arch.resolution, arch.resolution)
+    flops = count_flops(model, (1, *shape), module_depth=module_depth)
+    latency = options.measure(model, shape)
+    return {
+        "arch": arch.to_string(),
+        "resolution": arch.resolution,
+        "params": count_params(model),
+        "macs": flops.total,
+        "macs_by_operator": flops.by_operator,
+        "macs_by_module": flops.by_module,
+        "unsupported_ops": flops.unsupported,
+        "latency": latency.to_dict(),
+    }
+
+
+def block_configs(c_in: int, c_out: int, kernel: int, size: int, stride: int, expansion: float,
+                  se_ratio: float = 0.0, activation: str = "relu") -> list[BlockConfig]:
+    """The standard, depthwise-separable and inverted-residual blocks for the same job."""
+    out_size = math.ceil(size / stride)
+    mid_ir = expanded_channels(c_in, expansion)
+    configs = []
+    for kind, mid in (("conv", c_out), ("ds", c_in), ("ir", mid_ir)):
+        se = se_channels(mid, se_ratio) if se_ratio else 0
+        configs.append(BlockConfig(kind, c_in, c_out, kernel, stride, activation, mid, se,
+                                   size, out_size))
+    return configs
+
+
+def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int = 56,
+                   stride: int = 1, expansion: float = 6.0, se_ratio: float = 0.0,
+                   options: LatencyOptions | None = None, devices: tuple[str, ...] = ("cpu",)) -> list[dict[str, Any]]:
+    """One row per block kind: params and MACs measured and closed-form, latency, ratios to
+    the standard conv. Latency columns are ``<device>_ms`` (median) and ``<device>_iqr_ms``."""
+    options = options or LatencyOptions()
+    rows: list[dict[str, Any]] = []
+    for cfg in block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio):
+        block = build_block(cfg)
+        shape = (c_in, size, size)
+        measured = count_flops(block, (1, *shape), module_depth=0).total
+        formula = block_cost(cfg)
+        row: dict[str, Any] = {
+            "block": BLOCK_LABELS[cfg.kind],
+            "params": count_params(block), "params_formula": formula.params,
+            "macs": measured, "macs_formula": formula.macs,
+        }
+        for device in devices:
+            result = options.measure(block, shape, device=device)
+            row[f"{device}_ms"] = result.stats.median_ms
+            row[f"{device}_iqr_ms"] = result.stats.iqr_ms
+            row[f"{device}_samples"] = result.stats.samples
+            row[f"{device}_conditions"] = result.conditions.summary()
+        rows.append(row)
+    base = rows[0]
+    for row in rows:
+        row["params_ratio"] = row["params"] / base["params"]
+        row["macs_ratio"] = row["macs"] / base["macs"]
+        for device in devices:
+            row[f"{device}_ratio"] = row[f"{device}_ms"] / base[f"{device}_ms"]
+    return rows
+
