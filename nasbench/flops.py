@@ -58,8 +58,6 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], module_depth: in
     ``by_module`` keeps modules up to ``module_depth`` dots deep (``""`` is the whole model).
     The model is traced in eval mode and restored to its previous mode.
     """
-    from fvcore.nn import FlopCountAnalysis  # imported on use: fvcore is slow to import
-
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -68,6 +66,8 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], module_depth: in
         with warnings.catch_warnings(), torch.no_grad():
             # fvcore traces with torch.jit, deprecated in torch 2.13: silence its warnings here.
             warnings.simplefilter("ignore")
+            from fvcore.nn import FlopCountAnalysis  # on use: slow to import, warns on import
+
             analysis = FlopCountAnalysis(model, inputs)
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             analysis.tracer_warnings("none")

@@ -26,7 +26,7 @@ DTYPES: dict[str, torch.dtype] = {
 MEMORY_FORMATS: dict[str, torch.memory_format] = {
     "contiguous": torch.contiguous_format, "channels_last": torch.channels_last,
 }
-_BLOCK_S = 0.005  # a sample averages enough runs to last about this long (timer overhead < 0.1%)
+_BLOCK_S = 0.005  # CUDA: a sample averages enough runs to last about this long
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,9 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
     The model is copied (the caller's is untouched), put in eval mode and run under
     ``torch.inference_mode``. After ``warmup_s`` of warm-up, samples are taken until at least
     ``min_time_s`` has passed and ``min_samples`` were collected, or ``max_time_s`` ran out.
-    Each sample averages enough consecutive runs to last about 5 ms (1 run for models of
-    5 ms or more). ``threads`` fixes torch's intra-op thread count for the measurement.
+    On CPU each sample is a block of runs sized by ``Timer.blocked_autorange`` so that timer
+    overhead is negligible (one run per block for models of a few ms); on CUDA a block lasts
+    about 5 ms and is timed with CUDA events. ``threads`` fixes torch's intra-op thread count for the measurement.
     """
     _check_options(device, threads, batch, dtype, memory_format)
     allocator = tune_allocator() if device == "cpu" else "cuda caching allocator"
@@ -149,19 +150,23 @@ def _warm_up(run: object, warmup_s: float, sync: object = None) -> float:
 
 def _time_cpu(net: nn.Module, x: torch.Tensor, threads: int, min_time_s: float,
               max_time_s: float, min_samples: int, warmup_s: float) -> tuple[list[float], int]:
+    """``Timer.blocked_autorange`` rounds until ``min_samples`` samples (or ``max_time_s``)."""
     from torch.utils.benchmark import Timer
 
-    single = _warm_up(lambda: net(x), warmup_s)
-    number = max(1, round(_BLOCK_S / max(single, 1e-9)))
+    _warm_up(lambda: net(x), warmup_s)
     timer = Timer(stmt="net(x)", globals={"net": net, "x": x}, num_threads=threads)
     times_ms: list[float] = []
+    number = 1
     start = time.perf_counter()
+    budget = min_time_s
     while True:
-        times_ms.append(timer.timeit(number).median * 1e3)
+        measurement = timer.blocked_autorange(min_run_time=budget)
+        times_ms.extend(t * 1e3 for t in measurement.times)
+        number = measurement.number_per_run
         elapsed = time.perf_counter() - start
-        if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
-            break
-    return times_ms, number
+        if len(times_ms) >= min_samples or elapsed >= max_time_s:
+            return times_ms, number
+        budget = min(max_time_s - elapsed, min_time_s / 2)
 
 
 def _time_cuda(net: nn.Module, x: torch.Tensor, min_time_s: float, max_time_s: float,
