@@ -58,7 +58,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-@functools.lru_cache(maxsize=1)
+_allocator_label: str | None = None
+
+
+def allocator_state() -> str:
+    """The allocator label: what :func:`tune_allocator` did in this process, if it ran."""
+    if os.environ.get("LD_PRELOAD", "").find("jemalloc") >= 0:
+        return "jemalloc"
+    return _allocator_label or "default (not tuned)"
+
+
 def tune_allocator() -> str:
     """Stop glibc from mapping and unmapping large activations on every call.
 
@@ -67,6 +76,13 @@ def tune_allocator() -> str:
     process's history. Raising the mmap and trim thresholds (``mallopt``) keeps them in the
     heap. Applied once per process; returns a label recorded in the conditions.
     """
+    global _allocator_label
+    if _allocator_label is None:
+        _allocator_label = _mallopt()
+    return allocator_state()
+
+
+def _mallopt() -> str:
     if os.environ.get("LD_PRELOAD", "").find("jemalloc") >= 0:
         return "jemalloc"
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from nasbench.env import Conditions, current_conditions, tune_allocator
+from nasbench.env import Conditions, allocator_state, current_conditions, tune_allocator
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
                     threads: int = 1, batch: int = 1, dtype: str = "float32",
                     memory_format: str = "contiguous", min_time_s: float = 1.0,
                     max_time_s: float = 10.0, min_samples: int = 20,
-                    warmup_s: float = 0.3) -> LatencyResult:
+                    warmup_s: float = 0.3, tune_malloc: bool = True) -> LatencyResult:
     """Measure the forward latency of ``model`` on inputs of shape ``(batch, *input_shape)``.
 
     The model is copied (the caller's is untouched), put in eval mode and run under
@@ -111,10 +111,15 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
     ``min_time_s`` has passed and ``min_samples`` were collected, or ``max_time_s`` ran out.
     On CPU each sample is a block of runs sized by ``Timer.blocked_autorange`` so that timer
     overhead is negligible (one run per block for models of a few ms); on CUDA a block lasts
-    about 5 ms and is timed with CUDA events. ``threads`` fixes torch's intra-op thread count for the measurement.
+    about 5 ms and is timed with CUDA events. ``tune_malloc`` raises glibc's mmap/trim
+    thresholds first (see :func:`nasbench.env.tune_allocator`); the benchmarks switch it off to
+    show its effect. ``threads`` fixes torch's intra-op thread count for the measurement.
     """
     _check_options(device, threads, batch, dtype, memory_format)
-    allocator = tune_allocator() if device == "cpu" else "cuda caching allocator"
+    if device != "cpu":
+        allocator = "cuda caching allocator"
+    else:
+        allocator = tune_allocator() if tune_malloc else allocator_state()
     fmt, torch_dtype = MEMORY_FORMATS[memory_format], DTYPES[dtype]
     net = copy.deepcopy(model).eval().to(device=device, dtype=torch_dtype, memory_format=fmt)
     x = torch.randn((batch, *input_shape), device=device, dtype=torch_dtype).to(memory_format=fmt)
