@@ -191,6 +191,172 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- search
+
+class Progress:
+    """A one-line progress bar on stderr: trials done, ETA, front size, last trial."""
+
+    def __init__(self, budget: int, done: int) -> None:
+        import time
+
+        self.budget, self.start_done = budget, done
+        self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        import time
+
+        from optuna.trial import TrialState
+
+        done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+        new = max(0, done - self.start_done)
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
+        front = len(study.best_trials) if done else 0
+        width = 24
+        filled = int(width * min(done, self.budget) / self.budget)
+        bar = "#" * filled + "." * (width - filled)
+        if trial.state == TrialState.COMPLETE:
+            last = f"#{trial.number} acc {trial.values[0]:.3f} lat {trial.values[1]:.3f} ms"
+            if trial.user_attrs.get("reused_from") is not None:
+                last += f" (reused #{trial.user_attrs['reused_from']})"
+        else:
+            last = f"#{trial.number} {trial.state.name}: {trial.user_attrs.get('fail_reason', '')[:60]}"
+        eta_text = "--" if eta != eta else f"{int(eta // 60)}m{int(eta % 60):02d}s"
+        line = (f"[{bar}] {done}/{self.budget} trials | elapsed {int(elapsed // 60)}m"
+                f"{int(elapsed % 60):02d}s | ETA {eta_text} | front {front} | {last}")
+        if self.tty:
+            print("\r" + line[:150].ljust(150), end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _print_front(frame: Any) -> None:
+    from nasbench.results import pareto_frame
+
+    front = pareto_frame(frame)
+    if front.empty:
+        print("No feasible completed trial yet: the Pareto front is empty.")
+        return
+    print(f"Pareto front ({len(front)} of {len(frame)} trials; validation accuracy up, latency down)")
+    print(f"{'trial':>5}  {'val_acc':>7}  {'latency_ms':>10}  {'params':>9}  {'MMACs':>7}  arch")
+    for row in front.itertuples():
+        print(f"{row.number:>5}  {row.val_acc:>7.4f}  {row.latency_ms:>10.3f}  {int(row.params):>9,}  "
+              f"{row.macs / 1e6:>7.2f}  {row.arch}")
+    print("latency_ms: median of repeated runs at batch 1; MMACs: millions of multiply-adds "
+          "(fvcore flops, 1 multiply-add = 1 flop)")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run or resume a search until the budget of completed trials is reached."""
+    import optuna
+
+    from nasbench.results import results_frame
+    from nasbench.search import SearchConfig, SearchError, count_states, open_study, run_search
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    config = SearchConfig(
+        space=args.space, dataset=args.dataset, data_dir=args.data_dir, resolution=args.resolution,
+        budget=args.budget, sampler=args.sampler, seed=args.seed, device=args.device,
+        threads=args.threads, latency_threads=args.latency_threads, epochs=args.epochs,
+        max_train=args.max_train_samples, study=args.study, storage=args.storage,
+        runs_dir=args.runs_dir, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
+        max_flops=args.max_flops,
+    )
+    try:
+        config.validate()
+        done = count_states(open_study(config)).get("COMPLETE", 0)
+        print(f"Study {config.study_name!r} in {config.storage_url}: {done} of {config.budget} "
+              f"trials complete; space {config.space}, dataset {config.dataset}, sampler "
+              f"{config.sampler}, seed {config.seed}, device {config.device}", file=sys.stderr)
+        progress = Progress(config.budget, done)
+        outcome = run_search(config, callbacks=[progress])
+    except SearchError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: the study is intact in {config.storage_url}; run the same command "
+              f"again to resume.", file=sys.stderr)
+        return 130
+    if progress.tty:
+        print(file=sys.stderr)
+    study = open_study(config)
+    frame = results_frame(study)
+    _print_front(frame)
+    print(f"\n{outcome.complete} complete, {outcome.failed} failed trials. Study: "
+          f"{outcome.storage} (study {outcome.study_name!r})")
+    if outcome.results_csv:
+        print(f"Results table: {outcome.results_csv}   (python cli.py results {outcome.run_dir})")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ results
+
+def open_run(run: str, study_name: str | None = None, runs_dir: str = "runs") -> Any:
+    """Open a finished or running study from a run folder, a study name or a storage URL."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if "://" in run:
+        storage = run
+    else:
+        path = Path(run)
+        if not path.is_dir() and (Path(runs_dir) / run).is_dir():
+            path = Path(runs_dir) / run
+        db = path / "study.db"
+        if not db.is_file():
+            raise UsageError(f"no study found at {run} (expected {db}); give a run folder such as "
+                             f"runs/<study>, a study name under {runs_dir}/, or a storage URL")
+        storage = f"sqlite:///{db}"
+    try:
+        names = optuna.get_all_study_names(storage)
+    except Exception as exc:
+        raise UsageError(f"cannot read storage {storage}: {type(exc).__name__}; check the path or URL") from None
+    if study_name is None:
+        if len(names) != 1:
+            raise UsageError(f"{storage} holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                             f"choose one with --study")
+        study_name = names[0]
+    elif study_name not in names:
+        raise UsageError(f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    """Print and export the results table of a run."""
+    from nasbench.results import pareto_frame, results_frame, write_table
+
+    study = open_run(args.run, args.study, args.runs_dir)
+    frame = results_frame(study)
+    shown = pareto_frame(frame) if args.pareto else frame
+    for path in filter(None, (args.csv, args.parquet)):
+        try:
+            write_table(shown, path)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"cannot write {path}: {exc}") from None
+    if args.json:
+        print(shown.to_json(orient="records", date_format="iso", indent=2))
+        return 0
+    if shown.empty:
+        print(f"Study {study.study_name!r} has no trials yet." if not args.pareto else
+              f"Study {study.study_name!r} has no feasible completed trial: the front is empty.")
+        return 0
+    columns = ["number", "state", "val_acc", "latency_ms", "latency_iqr_ms", "params", "macs",
+               "feasible", "pareto", "reused_from", "arch"]
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", 200, "display.width", 250):
+        print(shown[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    first = frame.dropna(subset=["device_name"]).head(1)
+    if not first.empty:
+        r = first.iloc[0]
+        print(f"\nLatency: median ms at batch {r['batch']} on {r['device_name']}, {r['threads']} "
+              f"thread(s), {r['dtype']}, {r['memory_format']}, torch {r['torch_version']}. "
+              f"macs: multiply-adds (fvcore flops, 1 multiply-add = 1 flop).")
+    for path in filter(None, (args.csv, args.parquet)):
+        print(f"written: {path}")
+    return 0
+
+
 # --------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +387,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, default=2, help="module depth of the MACs breakdown (default 2)")
     _add_latency_args(p)
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("search", help="run or resume an accuracy-latency architecture search")
+    p.add_argument("--space", default="mixed", help="search space (python cli.py spaces); default mixed")
+    p.add_argument("--budget", type=int, default=50, help="completed trials wanted (default 50)")
+    p.add_argument("--sampler", default="tpe", help="tpe, nsga2 or random (default tpe)")
+    p.add_argument("--seed", type=int, default=0, help="seed of sampler, splits and training (default 0)")
+    p.add_argument("--dataset", default="digits", help="digits (embedded), cifar10 or folder")
+    p.add_argument("--data-dir", help="dataset folder (cifar10: cifar-10-batches-py; folder: train/<class>/...)")
+    p.add_argument("--resolution", type=_positive_int, help="input resolution (default: the dataset's)")
+    p.add_argument("--max-train-samples", type=_positive_int,
+                   help="train on a stratified subset of this many images (quick searches)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: training and latency (default cpu)")
+    p.add_argument("--threads", type=_positive_int, default=max(1, os.cpu_count() or 1),
+                   help="CPU threads for training (default: all cores)")
+    p.add_argument("--latency-threads", type=_positive_int, default=1,
+                   help="CPU threads for latency measurement (default 1)")
+    p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
+    p.add_argument("--study", help="study name (default: <space>-<dataset>-<sampler>-seed<seed>)")
+    p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
+    p.add_argument("--runs-dir", default="runs", help="folder for run outputs (default runs)")
+    p.add_argument("--max-latency-ms", type=float, help="constraint: median latency at most this")
+    p.add_argument("--max-params", type=int, help="constraint: parameters at most this")
+    p.add_argument("--max-flops", type=int, help="constraint: multiply-adds at most this")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("results", help="print and export the results table of a run")
+    p.add_argument("run", help="run folder (runs/<study>), study name, or storage URL")
+    p.add_argument("--study", help="study name, when the storage holds several")
+    p.add_argument("--runs-dir", default="runs", help="folder of runs (default runs)")
+    p.add_argument("--pareto", action="store_true", help="only the Pareto front")
+    p.add_argument("--csv", help="also write the table to this .csv file")
+    p.add_argument("--parquet", help="also write the table to this .parquet file")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.set_defaults(func=cmd_results)
     return parser
 
 

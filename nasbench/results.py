@@ -1,0 +1,134 @@
+"""The results table: one row per trial, derived from the study storage (the single source of truth)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import optuna
+
+COLUMNS: tuple[str, ...] = (
+    "number", "state", "arch", "space", "dataset", "params", "macs", "latency_ms",
+    "latency_p90_ms", "latency_iqr_ms", "latency_cv", "latency_samples", "val_acc",
+    "val_acc_per_epoch", "train_time_s", "measure_time_s", "feasible", "pareto", "reused_from",
+    "fail_reason", "device", "device_name", "cpu_model", "threads", "batch", "dtype",
+    "memory_format", "torch_version", "allocator", "duration_s", "datetime_start",
+)
+
+
+def pareto_mask(accuracy: np.ndarray, latency: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Non-dominated points among ``eligible``: higher accuracy and lower latency are better.
+
+    A point is dominated when another eligible point is at least as good in both objectives
+    and strictly better in one. Ties in both objectives are all kept.
+    """
+    accuracy, latency = np.asarray(accuracy, float), np.asarray(latency, float)
+    eligible = np.asarray(eligible, bool)
+    mask = np.zeros(len(accuracy), dtype=bool)
+    idx = np.flatnonzero(eligible)
+    best_acc, best_lat = -np.inf, np.inf
+    # Sweep by latency (ascending), then accuracy (descending): every earlier point is at least
+    # as fast, so a point survives only by beating the best accuracy so far, or tying it exactly.
+    for i in idx[np.lexsort((-accuracy[idx], latency[idx]))]:
+        if accuracy[i] > best_acc:
+            best_acc, best_lat = accuracy[i], latency[i]
+            mask[i] = True
+        elif accuracy[i] == best_acc and latency[i] == best_lat:
+            mask[i] = True
+    return mask
+
+
+def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str, Any]:
+    attrs = trial.user_attrs
+    latency = attrs.get("latency") or {}
+    conditions = latency.get("conditions") or {}
+    values = trial.values if trial.values is not None else [None, None]
+    duration = trial.duration.total_seconds() if trial.duration is not None else None
+    constraints = trial.constraints if hasattr(trial, "constraints") else {}
+    feasible = bool(all(v <= 0 for v in constraints.values())) if trial.values is not None else None
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "arch": attrs.get("arch"),
+        "space": space,
+        "dataset": dataset,
+        "params": attrs.get("params"),
+        "macs": attrs.get("macs"),
+        "latency_ms": values[1] if trial.values is not None else latency.get("median_ms"),
+        "latency_p90_ms": latency.get("p90_ms"),
+        "latency_iqr_ms": latency.get("iqr_ms"),
+        "latency_cv": latency.get("cv"),
+        "latency_samples": latency.get("samples"),
+        "val_acc": values[0],
+        "val_acc_per_epoch": attrs.get("val_acc_per_epoch"),
+        "train_time_s": attrs.get("train_time_s"),
+        "measure_time_s": attrs.get("measure_time_s"),
+        "feasible": feasible,
+        "pareto": False,
+        "reused_from": attrs.get("reused_from"),
+        "fail_reason": attrs.get("fail_reason"),
+        "device": conditions.get("device"),
+        "device_name": conditions.get("device_name"),
+        "cpu_model": conditions.get("cpu_model"),
+        "threads": conditions.get("threads"),
+        "batch": conditions.get("batch"),
+        "dtype": conditions.get("dtype"),
+        "memory_format": conditions.get("memory_format"),
+        "torch_version": conditions.get("torch_version"),
+        "allocator": conditions.get("allocator"),
+        "duration_s": duration,
+        "datetime_start": trial.datetime_start,
+    }
+
+
+def results_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial of ``study`` (columns in :data:`COLUMNS`), with Pareto flags.
+
+    The front is computed over complete, feasible trials that are not re-uses of an earlier
+    trial of the same architecture.
+    """
+    space = study.user_attrs.get("space", "")
+    dataset = study.user_attrs.get("dataset", "")
+    rows = [_row(t, space, dataset) for t in study.get_trials(deepcopy=False)]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    if frame.empty:
+        return frame
+    eligible = ((frame["state"] == "COMPLETE") & (frame["feasible"] == True)  # noqa: E712
+                & frame["reused_from"].isna()).to_numpy()
+    acc = pd.to_numeric(frame["val_acc"], errors="coerce").fillna(-np.inf).to_numpy()
+    lat = pd.to_numeric(frame["latency_ms"], errors="coerce").fillna(np.inf).to_numpy()
+    frame["pareto"] = pareto_mask(acc, lat, eligible)
+    return frame
+
+
+def pareto_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The Pareto-front rows, fastest first."""
+    return frame[frame["pareto"]].sort_values(["latency_ms", "val_acc"]).reset_index(drop=True)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV or Parquet (by suffix), atomically: never a half-written file."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"unknown table format {path.suffix!r}; use a .csv or .parquet file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = frame.copy()
+    table["val_acc_per_epoch"] = table["val_acc_per_epoch"].map(
+        lambda v: " ".join(f"{a:.4f}" for a in v) if isinstance(v, (list, tuple)) else v)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=path.suffix, delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    try:
+        if path.suffix.lower() == ".csv":
+            table.to_csv(tmp_path, index=False)
+        else:
+            table.to_parquet(tmp_path, index=False)
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,310 @@
+"""The search: an Optuna multi-objective study (validation accuracy up, measured latency down).
+
+Each trial samples an architecture from the space, counts its params and multiply-adds,
+measures its latency, trains it briefly and returns ``(val_accuracy, latency_ms)``. Everything a
+trial measured is stored on it (user attributes), so the storage is the single source of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import optuna
+from optuna.trial import TrialState
+
+from nasbench import __version__
+from nasbench.build import build_model, count_params
+from nasbench.data import DATASETS, DataSplits, load_dataset
+from nasbench.flops import count_flops
+from nasbench.latency import measure_latency
+from nasbench.results import results_frame, write_table
+from nasbench.train import default_train_config, train_model
+
+logger = logging.getLogger(__name__)
+
+SAMPLERS: tuple[str, ...] = ("tpe", "nsga2", "random")
+OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
+# Settings that must match when a study is resumed: a different value would mix experiments.
+_IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "latency_threads",
+                  "epochs", "max_train", "max_latency_ms", "max_params", "max_flops")
+
+
+class SearchError(ValueError):
+    """A search cannot start or go on; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that defines a search; recorded on the study."""
+
+    space: str = "mixed"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    resolution: int | None = None
+    budget: int = 50
+    sampler: str = "tpe"
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = max(1, os.cpu_count() or 1)
+    latency_threads: int = 1
+    latency_time_s: float = 0.5
+    epochs: int | None = None
+    max_train: int | None = None
+    study: str | None = None
+    storage: str | None = None
+    runs_dir: str = "runs"
+    max_latency_ms: float | None = None
+    max_params: int | None = None
+    max_flops: int | None = None
+
+    @property
+    def study_name(self) -> str:
+        """The study name: given, or stable from space, dataset, sampler and seed (resumable)."""
+        return self.study or f"{self.space}-{self.dataset}-{self.sampler}-seed{self.seed}"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where this study's files go: ``runs/<study>/``."""
+        return Path(self.runs_dir) / self.study_name
+
+    @property
+    def storage_url(self) -> str:
+        """The storage URL (default ``sqlite:///runs/<study>/study.db``)."""
+        return self.storage or f"sqlite:///{self.run_dir / 'study.db'}"
+
+    def identity(self) -> dict[str, Any]:
+        """The settings a resumed study must share."""
+        return {key: getattr(self, key) for key in _IDENTITY_KEYS}
+
+    def validate(self) -> None:
+        """Raise :class:`SearchError` on bad settings, before anything is written."""
+        from search_spaces import SPACES
+
+        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or not 1 <= self.budget <= 100_000:
+            raise SearchError(f"--budget must be a whole number of trials between 1 and 100000, "
+                              f"got {self.budget}")
+        if self.space not in SPACES:
+            raise SearchError(f"unknown space {self.space!r}; choose one of {', '.join(SPACES)} "
+                              f"(see: python cli.py spaces)")
+        if self.sampler not in SAMPLERS:
+            raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        if self.dataset not in DATASETS:
+            raise SearchError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.device not in ("cpu", "cuda"):
+            raise SearchError(f"unknown device {self.device!r}; use cpu or cuda")
+        if self.threads < 1 or self.latency_threads < 1:
+            raise SearchError("--threads and --latency-threads must be at least 1")
+        if self.epochs is not None and not 1 <= self.epochs <= 1000:
+            raise SearchError(f"--epochs must be between 1 and 1000, got {self.epochs}")
+        for name in ("max_latency_ms", "max_params", "max_flops"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise SearchError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if self.study is not None and (not self.study or "/" in self.study or self.study.startswith(".")):
+            raise SearchError(f"--study must be a plain name (no '/' or leading '.'), got {self.study!r}")
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """Where a finished (or stopped) search left its results."""
+
+    study_name: str
+    storage: str
+    run_dir: Path
+    results_csv: Path | None
+    complete: int
+    failed: int
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler for ``name`` (constraints come from ``trial.set_constraint``)."""
+    if name == "tpe":
+        with warnings.catch_warnings():  # multivariate/group are "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                              n_startup_trials=10)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise SearchError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def open_study(config: SearchConfig, create: bool = True) -> optuna.Study:
+    """Create or resume the study of ``config``; refuses one made with other settings."""
+    if config.storage is None:
+        try:
+            config.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SearchError(f"cannot create {config.run_dir} ({exc.strerror}); choose a writable "
+                              f"--runs-dir") from None
+        if not os.access(config.run_dir, os.W_OK):
+            raise SearchError(f"{config.run_dir} is not writable; choose a writable --runs-dir")
+    try:
+        storage = optuna.storages.RDBStorage(config.storage_url, heartbeat_interval=None) \
+            if config.storage_url.startswith(("sqlite", "postgresql", "mysql")) else config.storage_url
+        study = optuna.create_study(study_name=config.study_name, storage=storage,
+                                    directions=["maximize", "minimize"],
+                                    sampler=make_sampler(config.sampler, config.seed),
+                                    load_if_exists=True)
+    except SearchError:
+        raise
+    except Exception as exc:  # storage errors come in many types (SQLAlchemy, OS, Optuna)
+        raise SearchError(f"cannot open storage {config.storage_url}: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}; check --storage") from None
+    recorded = study.user_attrs.get("config")
+    if recorded is None:
+        study.set_metric_names(list(OBJECTIVES))
+        study.set_user_attr("config", config.identity())
+        study.set_user_attr("space", config.space)
+        study.set_user_attr("dataset", config.dataset)
+        study.set_user_attr("objectives", list(OBJECTIVES))
+        study.set_user_attr("nasbench_version", __version__)
+    else:
+        differing = [k for k, v in config.identity().items() if recorded.get(k) != v]
+        if differing:
+            detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
+            raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
+                              f"use another --study name or the original settings")
+    return study
+
+
+def count_states(study: optuna.Study) -> dict[str, int]:
+    """Number of trials per state name."""
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
+
+
+class Objective:
+    """The trial function: sample, count, measure, train; stores every figure on the trial."""
+
+    def __init__(self, config: SearchConfig, data: DataSplits) -> None:
+        from search_spaces import DataShape, get_space
+
+        self.config = config
+        self.data = data
+        self.space = get_space(config.space)
+        self.shape = DataShape(data.resolution, data.channels, len(data.classes))
+        self.train_config = default_train_config(config.dataset, config.epochs)
+
+    def _constraints(self, params: int, macs: int, latency_ms: float) -> dict[str, float]:
+        c = self.config
+        limits = {"latency_ms": (latency_ms, c.max_latency_ms), "params": (params, c.max_params),
+                  "flops": (macs, c.max_flops)}
+        return {k: float(v - limit) for k, (v, limit) in limits.items() if limit is not None}
+
+    def _reuse(self, trial: optuna.Trial, arch: str) -> tuple[float, float] | None:
+        for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if other.user_attrs.get("arch") == arch and other.number != trial.number:
+                for key in ("params", "macs", "latency", "val_acc_per_epoch", "train_time_s"):
+                    if key in other.user_attrs:
+                        trial.set_user_attr(key, other.user_attrs[key])
+                trial.set_user_attr("reused_from", other.user_attrs.get("reused_from", other.number))
+                trial.set_user_attr("measure_time_s", 0.0)
+                for key, value in other.constraints.items():
+                    trial.set_constraint(key, value)
+                logger.info("trial %d: %s already evaluated in trial %d, reused", trial.number,
+                            arch, other.number)
+                assert other.values is not None
+                return other.values[0], other.values[1]
+        return None
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
+        try:
+            return self._run(trial)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            trial.set_user_attr("fail_reason", reason)
+            logger.warning("trial %d failed: %s", trial.number, reason)
+            raise
+
+    def _run(self, trial: optuna.Trial) -> tuple[float, float]:
+        arch = self.space.sample(trial, self.shape)
+        key = arch.to_string()
+        trial.set_user_attr("arch", key)
+        reused = self._reuse(trial, key)
+        if reused is not None:
+            return reused
+        start = time.perf_counter()
+        model = build_model(arch)
+        params = count_params(model)
+        macs = count_flops(model, (1, self.data.channels, self.data.resolution,
+                                   self.data.resolution), module_depth=0).total
+        latency = measure_latency(model, (self.data.channels, self.data.resolution,
+                                          self.data.resolution),
+                                  device=self.config.device, threads=self.config.latency_threads,
+                                  min_time_s=self.config.latency_time_s, warmup_s=0.1)
+        trial.set_user_attr("params", params)
+        trial.set_user_attr("macs", macs)
+        trial.set_user_attr("latency", latency.to_dict())
+        trial.set_user_attr("measure_time_s", time.perf_counter() - start)
+        for name, value in self._constraints(params, macs, latency.median_ms).items():
+            trial.set_constraint(name, value)
+        epochs: list[float] = []
+
+        def on_epoch(epoch: int, accuracy: float) -> None:
+            epochs.append(accuracy)
+            trial.set_user_attr("val_acc_per_epoch", list(epochs))
+
+        result = train_model(model, self.data, self.train_config, seed=self.config.seed + trial.number,
+                             device=self.config.device, threads=self.config.threads,
+                             on_epoch=on_epoch)
+        trial.set_user_attr("train_time_s", result.train_time_s)
+        return result.val_accuracy, latency.median_ms
+
+
+def run_search(config: SearchConfig, callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
+               data: DataSplits | None = None, max_failures: int | None = None) -> SearchOutcome:
+    """Run (or resume) the search until ``config.budget`` trials are complete.
+
+    Failed trials are recorded with their reason and the search goes on; it stops with a
+    :class:`SearchError` after ``max_failures`` failures in this call (default: the budget,
+    at least 5). Ctrl-C leaves the study intact: run again to resume.
+    """
+    config.validate()
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SearchError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    if data is None:
+        try:
+            data = load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
+                                cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
+    study = open_study(config)
+    objective = Objective(config, data)
+    max_failures = max_failures if max_failures is not None else max(5, config.budget)
+    failures = 0
+    while True:
+        counts = count_states(study)
+        left = config.budget - counts.get("COMPLETE", 0)
+        if left <= 0:
+            break
+        before = counts.get("FAIL", 0)
+        study.optimize(objective, n_trials=left, catch=(Exception,), callbacks=list(callbacks),
+                       gc_after_trial=False)
+        failures += count_states(study).get("FAIL", 0) - before
+        if failures >= max_failures:
+            last = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.FAIL][-1]
+            raise SearchError(f"{failures} trials failed in this run (last: "
+                              f"{last.user_attrs.get('fail_reason', 'unknown')}); fix the cause "
+                              f"and run the same command again to resume")
+    counts = count_states(study)
+    results_csv = None
+    try:
+        results_csv = write_table(results_frame(study), config.run_dir / "results.csv")
+    except OSError as exc:
+        logger.warning("could not write results.csv: %s", exc)
+    return SearchOutcome(config.study_name, config.storage_url, config.run_dir, results_csv,
+                         counts.get("COMPLETE", 0), counts.get("FAIL", 0))
+

@@ -1,0 +1,161 @@
+"""Proxy training: a short, seeded training run that reports validation accuracy per epoch."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from nasbench.data import DataSplits
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and schedule of a training run (cosine decay to zero, no restarts)."""
+
+    epochs: int = 6
+    batch_size: int = 128
+    optimizer: str = "adamw"
+    lr: float = 1e-2
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; use adamw or sgd")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be positive, got {self.lr}")
+
+
+def default_train_config(dataset: str, epochs: int | None = None) -> TrainConfig:
+    """Sensible proxy-training defaults per dataset (``epochs`` overrides)."""
+    if dataset == "digits":
+        config = TrainConfig(epochs=6, batch_size=128, optimizer="adamw", lr=1e-2, weight_decay=1e-4)
+    else:
+        config = TrainConfig(epochs=5, batch_size=128, optimizer="sgd", lr=0.05,
+                             weight_decay=5e-4, momentum=0.9, label_smoothing=0.1)
+    if epochs is not None:
+        config = TrainConfig(**{**config.__dict__, "epochs": epochs})
+    return config
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run achieved."""
+
+    val_accuracy: float
+    val_accuracy_per_epoch: tuple[float, ...]
+    final_loss: float
+    train_time_s: float
+    epochs: int
+    history: tuple[float, ...] = field(default_factory=tuple)
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crop (4-pixel reflect padding, scaled to the resolution) and horizontal flip."""
+    n, _, h, w = x.shape
+    pad = max(1, h // 8)
+    padded = nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+    dy = torch.randint(0, 2 * pad + 1, (1,), generator=generator).item()
+    dx = torch.randint(0, 2 * pad + 1, (1,), generator=generator).item()
+    out = padded[:, :, dy:dy + h, dx:dx + w]
+    flip = torch.rand(n, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(-1), out)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512,
+             device: str = "cpu") -> float:
+    """Top-1 accuracy of ``model`` on ``(x, y)``."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(y), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        correct += int((model(xb).argmax(1).cpu() == y[start:start + batch_size]).sum())
+    return correct / max(1, len(y))
+
+
+def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int = 0,
+                device: str = "cpu", threads: int | None = None,
+                on_epoch: Callable[[int, float], None] | None = None,
+                train_on_val: bool = False) -> TrainResult:
+    """Train ``model`` in place on the training split; validation accuracy after each epoch.
+
+    ``on_epoch(epoch, val_accuracy)`` is called after each epoch (for trial reports; it may
+    raise to stop). ``train_on_val`` adds the validation split to the training data (final
+    training; the reported accuracy is then on the test split).
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    x_train, y_train = data.x_train, data.y_train
+    x_eval, y_eval = data.x_val, data.y_val
+    if train_on_val:
+        x_train, y_train = torch.cat([x_train, data.x_val]), torch.cat([y_train, data.y_val])
+        x_eval, y_eval = data.x_test, data.y_test
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=config.lr,
+                                                             weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                                    weight_decay=config.weight_decay, nesterov=True)
+    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs * steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    accuracies: list[float] = []
+    history: list[float] = []
+    loss_value = float("nan")
+    start = time.perf_counter()
+    try:
+        for epoch in range(config.epochs):
+            model.train()
+            order = torch.randperm(len(y_train), generator=generator)
+            total, count = 0.0, 0
+            for step in range(steps_per_epoch):
+                index = order[step * config.batch_size:(step + 1) * config.batch_size]
+                if len(index) < 2:  # BatchNorm needs more than one sample
+                    continue
+                xb, yb = x_train[index], y_train[index]
+                if data.augment:
+                    xb = _augment(xb, generator)
+                xb, yb = xb.to(device), yb.to(device)
+                loss = loss_fn(model(xb), yb)
+                loss_value = float(loss.detach())
+                if not math.isfinite(loss_value):
+                    raise TrainingDiverged(f"loss became {loss_value} at epoch {epoch + 1}, "
+                                           f"step {step + 1}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total += loss_value * len(index)
+                count += len(index)
+            history.append(total / max(1, count))
+            accuracy = evaluate(model, x_eval, y_eval, device=device)
+            accuracies.append(accuracy)
+            logger.debug("epoch %d: loss %.4f, accuracy %.4f", epoch + 1, history[-1], accuracy)
+            if on_epoch is not None:
+                on_epoch(epoch, accuracy)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return TrainResult(val_accuracy=accuracies[-1], val_accuracy_per_epoch=tuple(accuracies),
+                       final_loss=history[-1], train_time_s=time.perf_counter() - start,
+                       epochs=config.epochs, history=tuple(history))
