@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from nasbench.arch import Arch, BlockConfig, resolve_blocks
@@ -60,9 +61,14 @@ class Network(nn.Module):
         return self.classifier(self.dropout(self.hidden(x)))
 
 
-def build_model(arch: Arch) -> Network:
-    """Build the network for ``arch`` (weights freshly initialised, train mode)."""
-    return Network(arch)
+def build_model(arch: Arch, seed: int | None = None) -> Network:
+    """Build the network for ``arch`` (train mode); ``seed`` makes the initial weights
+    reproducible without touching the global random state."""
+    if seed is None:
+        return Network(arch)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Network(arch)
 
 
 def count_params(model: nn.Module) -> int:

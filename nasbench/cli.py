@@ -254,7 +254,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nasbench.results import results_frame
     from nasbench.search import SearchConfig, SearchError, count_states, open_study, run_search
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna logs each failed trial with a traceback; our progress line shows the reason instead.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     config = SearchConfig(
         space=args.space, dataset=args.dataset, data_dir=args.data_dir, resolution=args.resolution,
         budget=args.budget, sampler=args.sampler, seed=args.seed, device=args.device,

@@ -160,7 +160,9 @@ def open_study(config: SearchConfig, create: bool = True) -> optuna.Study:
                           f"{str(exc).splitlines()[0] if str(exc) else ''}; check --storage") from None
     recorded = study.user_attrs.get("config")
     if recorded is None:
-        study.set_metric_names(list(OBJECTIVES))
+        with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(OBJECTIVES))
         study.set_user_attr("config", config.identity())
         study.set_user_attr("space", config.space)
         study.set_user_attr("dataset", config.dataset)
@@ -234,7 +236,8 @@ class Objective:
         if reused is not None:
             return reused
         start = time.perf_counter()
-        model = build_model(arch)
+        seed = self.config.seed + trial.number
+        model = build_model(arch, seed=seed)
         params = count_params(model)
         macs = count_flops(model, (1, self.data.channels, self.data.resolution,
                                    self.data.resolution), module_depth=0).total
@@ -254,7 +257,7 @@ class Objective:
             epochs.append(accuracy)
             trial.set_user_attr("val_acc_per_epoch", list(epochs))
 
-        result = train_model(model, self.data, self.train_config, seed=self.config.seed + trial.number,
+        result = train_model(model, self.data, self.train_config, seed=seed,
                              device=self.config.device, threads=self.config.threads,
                              on_epoch=on_epoch)
         trial.set_user_attr("train_time_s", result.train_time_s)

@@ -1,0 +1,209 @@
+"""The search end to end on a real SQLite Optuna storage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nasbench.data import load_dataset
+from nasbench.results import pareto_mask, results_frame
+from nasbench.search import SearchConfig, SearchError, open_study, run_search
+from nasbench.train import TrainConfig, TrainingDiverged, train_model
+from nasbench.build import build_model
+from search_spaces import SPACES, DataShape, TinySpace
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = dict(space="tiny", epochs=1, latency_time_s=0.05, threads=1)
+
+
+@pytest.fixture(scope="module")
+def digits():  # type: ignore[no-untyped-def]
+    return load_dataset("digits", cache_dir=None)
+
+
+def _cli(*args: str, **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    return subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def _complete(db: Path) -> int:
+    study = optuna.load_study(study_name=db.parent.name, storage=f"sqlite:///{db}")
+    return sum(t.state.name == "COMPLETE" for t in study.get_trials())
+
+
+def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
+    proc = _cli("search", "--budget", "3", "--space", "tiny", "--epochs", "1",
+                "--runs-dir", str(tmp_path), "--study", "e2e")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "Pareto front" in out and "3 complete, 0 failed" in out
+    assert "3/3 trials" in err and "front" in err
+    table = pd.read_csv(tmp_path / "e2e" / "results.csv")
+    assert len(table) == 3 and set(table["state"]) == {"COMPLETE"}
+    for column in ("arch", "params", "macs", "latency_ms", "latency_p90_ms", "val_acc",
+                   "train_time_s", "feasible", "pareto", "device_name", "torch_version"):
+        assert table[column].notna().all(), column
+    assert table["val_acc"].between(0, 1).all() and (table["latency_ms"] > 0).all()
+    listing = _cli("results", str(tmp_path / "e2e"), "--pareto")
+    out, err = listing.communicate(timeout=60)
+    assert listing.returncode == 0 and "COMPLETE" in out
+
+
+def test_resume_after_kill_and_ctrl_c(tmp_path: Path) -> None:
+    args = ("search", "--budget", "6", "--space", "tiny", "--epochs", "1", "--runs-dir",
+            str(tmp_path), "--study", "resume")
+    db = tmp_path / "resume" / "study.db"
+    proc = _cli(*args)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (db.exists() and _complete(db) >= 2):
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    before = _complete(db)
+    assert 2 <= before < 6  # readable after SIGKILL, and not finished
+    # Ctrl-C: clean stop, study intact, exit 130.
+    proc = _cli(*args)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 130:
+        assert "resume" in err and "Traceback" not in err
+    middle = _complete(db)
+    assert middle >= before
+    proc = _cli(*args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert _complete(db) == 6
+    # A larger budget extends the study.
+    proc = _cli(*args[:2], "8", *args[3:])
+    proc.communicate(timeout=300)
+    assert _complete(db) == 8
+
+
+@dataclass(frozen=True)
+class FailingSpace(TinySpace):
+    """The tiny space, but stage-0 kernel 7 raises: a real failure inside a trial."""
+
+    name: str = "failing"
+
+    def sample(self, trial, shape):  # type: ignore[no-untyped-def]
+        arch = super().sample(trial, shape)
+        if arch.stages[0].kernel == 7:
+            raise RuntimeError("injected failure for kernel 7")
+        return arch
+
+
+def test_failing_trials_are_recorded_and_the_search_goes_on(tmp_path: Path, digits,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(SPACES, "failing", FailingSpace)
+    config = SearchConfig(**{**QUICK, "space": "failing"}, budget=5, sampler="random", seed=3,
+                          runs_dir=str(tmp_path))
+    outcome = run_search(config, data=digits)
+    assert outcome.complete == 5 and outcome.failed >= 1
+    frame = results_frame(open_study(config))
+    failed = frame[frame["state"] == "FAIL"]
+    assert len(failed) == outcome.failed
+    assert failed["fail_reason"].str.contains("RuntimeError: injected failure").all()
+    assert not failed["pareto"].any()
+
+
+def test_every_trial_failing_stops_with_a_clear_error(tmp_path: Path, digits,  # type: ignore[no-untyped-def]
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    @dataclass(frozen=True)
+    class Broken(TinySpace):
+        def sample(self, trial, shape):  # type: ignore[no-untyped-def]
+            raise RuntimeError("always broken")
+
+    monkeypatch.setitem(SPACES, "broken", Broken)
+    config = SearchConfig(**{**QUICK, "space": "broken"}, budget=3, runs_dir=str(tmp_path))
+    with pytest.raises(SearchError, match="always broken"):
+        run_search(config, data=digits, max_failures=4)
+
+
+def test_nan_loss_is_a_training_failure(digits) -> None:  # type: ignore[no-untyped-def]
+    arch = TinySpace().enumerate(DataShape(8, 1, 10))[0]
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        train_model(build_model(arch), digits, TrainConfig(epochs=3, optimizer="sgd", lr=1e12))
+
+
+def test_training_is_seeded(digits) -> None:  # type: ignore[no-untyped-def]
+    arch = TinySpace().enumerate(DataShape(8, 1, 10))[5]
+    a = train_model(build_model(arch, seed=4), digits, TrainConfig(epochs=1), seed=4)
+    b = train_model(build_model(arch, seed=4), digits, TrainConfig(epochs=1), seed=4)
+    assert a.val_accuracy_per_epoch == b.val_accuracy_per_epoch and a.history == b.history
+
+
+def test_constraints_hold(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
+    archs = TinySpace().enumerate(DataShape(8, 1, 10))
+    from nasbench.build import count_params
+
+    sizes = sorted(count_params(build_model(a)) for a in archs)
+    limit = sizes[len(sizes) // 2]
+    config = SearchConfig(**QUICK, budget=8, sampler="random", seed=1, runs_dir=str(tmp_path),
+                          max_params=limit)
+    run_search(config, data=digits)
+    study = open_study(config)
+    frame = results_frame(study)
+    complete = frame[frame["state"] == "COMPLETE"]
+    assert (complete["feasible"] == (complete["params"] <= limit)).all()
+    assert not complete[~complete["feasible"].astype(bool)]["pareto"].any()
+    assert all(t.user_attrs["params"] <= limit for t in study.best_trials)
+    assert {t.number for t in study.best_trials} >= set(complete[complete["pareto"]]["number"])
+
+
+def test_duplicates_are_reused_not_retrained(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
+    config = SearchConfig(**QUICK, budget=3, runs_dir=str(tmp_path))
+    study = open_study(config)
+    params = {"s0_kind": "ds", "s0_kernel": 5, "s0_depth": 1, "s1_kind": "conv",
+              "s1_kernel": 3, "s1_depth": 2}
+    for _ in range(2):
+        study.enqueue_trial(params)
+    run_search(config, data=digits)
+    trials = open_study(config).get_trials()
+    assert trials[1].user_attrs["reused_from"] == 0
+    assert trials[1].values == trials[0].values
+    assert trials[1].user_attrs["arch"] == trials[0].user_attrs["arch"]
+    assert trials[1].duration < trials[0].duration
+    frame = results_frame(open_study(config))
+    assert not frame.loc[1, "pareto"]
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
+    open_study(SearchConfig(**QUICK, runs_dir=str(tmp_path), study="s"))
+    with pytest.raises(SearchError, match="other settings: space='tiny' \\(now 'mixed'\\)"):
+        open_study(SearchConfig(**{**QUICK, "space": "mixed"}, runs_dir=str(tmp_path), study="s"))
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.booleans()), max_size=30))
+def test_pareto_flags_equal_brute_force(points: list) -> None:
+    acc = np.array([p[0] / 6 for p in points], float)
+    lat = np.array([p[1] + 1.0 for p in points], float)
+    ok = np.array([p[2] for p in points], bool)
+    expected = [bool(ok[i]) and not any(
+        ok[j] and acc[j] >= acc[i] and lat[j] <= lat[i] and (acc[j] > acc[i] or lat[j] < lat[i])
+        for j in range(len(points))) for i in range(len(points))]
+    assert list(pareto_mask(acc, lat, ok)) == expected
+
+
+def test_results_frame_pareto_matches_brute_force_on_a_real_study(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
+    config = SearchConfig(**QUICK, budget=6, sampler="random", seed=7, runs_dir=str(tmp_path))
+    run_search(config, data=digits)
+    frame = results_frame(open_study(config))
+    for i, row in frame.iterrows():
+        dominated = ((frame["val_acc"] >= row["val_acc"]) & (frame["latency_ms"] <= row["latency_ms"])
+                     & ((frame["val_acc"] > row["val_acc"]) | (frame["latency_ms"] < row["latency_ms"]))
+                     & frame["feasible"].astype(bool)).any()
+        assert row["pareto"] == (not dominated and bool(row["feasible"]))
+    assert (tmp_path / config.study_name / "results.csv").is_file()
