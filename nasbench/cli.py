@@ -358,6 +358,126 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- export
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a trial of a run as a standalone module, spec and torch.export program."""
+    from nasbench.arch import decode
+    from nasbench.export import export_arch
+    from nasbench.results import results_frame, select_trial
+
+    study = open_run(args.run, args.study, args.runs_dir)
+    frame = results_frame(study)
+    try:
+        row = select_trial(frame, trial=args.trial, max_latency_ms=args.max_latency_ms, pick=args.pick)
+    except ValueError as exc:
+        raise UsageError(f"cannot export from {args.run}: {exc}") from None
+    trial = study.get_trials(deepcopy=False)[int(row["number"])]
+    arch = decode(str(row["arch"]))
+    config = study.user_attrs.get("config", {})
+    info = {
+        "trial": int(row["number"]), "study": study.study_name, "space": study.user_attrs.get("space"),
+        "dataset": config.get("dataset", study.user_attrs.get("dataset")),
+        "data_dir": config.get("data_dir"), "val_acc": float(row["val_acc"]),
+        "latency_ms": float(row["latency_ms"]), "params": int(row["params"]), "macs": int(row["macs"]),
+        "latency": trial.user_attrs.get("latency"),
+        "chosen_by": (f"trial {args.trial}" if args.trial is not None else
+                      f"best accuracy within {args.max_latency_ms} ms" if args.max_latency_ms is not None
+                      else f"{args.pick} of the Pareto front"),
+    }
+    out = Path(args.out)
+    try:
+        written = export_arch(arch, out, info, onnx=args.onnx)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror}; choose another --out") from None
+    if args.json:
+        _print_json({"trial": info, "files": {k: str(v) for k, v in written.items()}})
+        return 0
+    print(f"Exported trial {info['trial']} ({info['chosen_by']}): val_acc {info['val_acc']:.4f}, "
+          f"latency {info['latency_ms']:.3f} ms, params {info['params']:,}, "
+          f"MACs {info['macs']:,}")
+    print(f"  {arch.to_string()}")
+    for kind, path in written.items():
+        print(f"  {kind:<8} {path}")
+    print(f"Train it in full: python cli.py train {out} --epochs 30")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train an architecture in full on train + validation and report test accuracy."""
+    import hashlib
+
+    import numpy as np
+    import torch
+    from sklearn.metrics import classification_report
+
+    from nasbench.build import build_model
+    from nasbench.data import load_dataset
+    from nasbench.export import export_arch, read_export
+    from nasbench.train import default_train_config, evaluate, train_model
+
+    source = Path(args.arch)
+    if source.is_dir():
+        try:
+            arch, info = read_export(source)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        out = Path(args.out) if args.out else source
+    else:
+        arch, info = load_arch(args.arch), {}
+        digest = hashlib.sha256(arch.to_string().encode()).hexdigest()[:10]
+        out = Path(args.out) if args.out else Path(args.runs_dir) / "trained" / digest
+    dataset = args.dataset or info.get("dataset") or "digits"
+    data_dir = args.data_dir or info.get("data_dir")
+    try:
+        data = load_dataset(dataset, data_dir, args.resolution, seed=args.seed,
+                            cache_dir=Path(args.runs_dir) / ".cache")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    shape = (data.channels, data.resolution, len(data.classes))
+    if (arch.in_channels, arch.resolution, arch.num_classes) != shape:
+        raise UsageError(f"the architecture expects {arch.in_channels}x{arch.resolution}x"
+                         f"{arch.resolution} inputs and {arch.num_classes} classes but {dataset} has "
+                         f"{shape[0]}x{shape[1]}x{shape[1]} and {shape[2]}; use --dataset/--resolution "
+                         f"to match")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    config = default_train_config(dataset, args.epochs)
+    model = build_model(arch, seed=args.seed)
+    print(f"Training {arch.to_string()}\non {data.summary()} (train + val), {config.epochs} epochs, "
+          f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {args.seed}",
+          file=sys.stderr)
+
+    def on_epoch(epoch: int, accuracy: float) -> None:
+        print(f"epoch {epoch + 1}/{config.epochs}: test accuracy {accuracy:.4f}", file=sys.stderr)
+
+    result = train_model(model, data, config, seed=args.seed, device=args.device,
+                         threads=args.threads, on_epoch=on_epoch, train_on_val=True)
+    model.cpu().eval()
+    accuracy = evaluate(model, data.x_test, data.y_test)
+    with torch.no_grad():
+        predictions = np.concatenate([model(data.x_test[i:i + 512]).argmax(1).numpy()
+                                      for i in range(0, len(data.y_test), 512)])
+    report = classification_report(data.y_test.numpy(), predictions, labels=list(range(len(data.classes))),
+                                   target_names=list(data.classes), digits=4, zero_division=0)
+    info.update({"test_acc": accuracy, "trained_epochs": config.epochs, "train_seed": args.seed,
+                 "train_time_s": result.train_time_s, "dataset": dataset, "data_dir": data_dir,
+                 "normalize_mean": list(data.mean), "normalize_std": list(data.std)})
+    try:
+        written = export_arch(arch, out, info, state_dict=model.state_dict())
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror}; choose another --out") from None
+    if args.json:
+        _print_json({"test_acc": accuracy, "files": {k: str(v) for k, v in written.items()}})
+        return 0
+    print(f"Test accuracy {accuracy:.4f} on {len(data.y_test)} held-out images "
+          f"({result.train_time_s:.1f} s of training)\n")
+    print(report)
+    print(f"Weights: {written['weights']} (load with torch.load(..., weights_only=True)); "
+          f"module: {written['model']}")
+    return 0
+
+
 # --------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,6 +542,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parquet", help="also write the table to this .parquet file")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("export", help="export a trial as a standalone PyTorch module")
+    p.add_argument("run", help="run folder (runs/<study>), study name, or storage URL")
+    p.add_argument("--out", required=True, help="folder to write model.py, arch.json, model.pt2 into")
+    choose = p.add_mutually_exclusive_group()
+    choose.add_argument("--trial", type=int, help="export this trial number")
+    choose.add_argument("--max-latency-ms", type=float, help="the most accurate trial within this latency")
+    choose.add_argument("--pick", default="knee", choices=("knee", "accuracy", "latency"),
+                        help="point of the Pareto front (default knee)")
+    p.add_argument("--study", help="study name, when the storage holds several")
+    p.add_argument("--runs-dir", default="runs", help="folder of runs (default runs)")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx (needs the onnx package)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="train an architecture in full, report test accuracy, save weights")
+    p.add_argument("arch", help="export folder, reference name, spec string or JSON file")
+    p.add_argument("--epochs", type=_positive_int, help="epochs (default: per dataset)")
+    p.add_argument("--dataset", help="digits, cifar10 or folder (default: the export's, else digits)")
+    p.add_argument("--data-dir", help="dataset folder (default: the export's)")
+    p.add_argument("--resolution", type=_positive_int, help="input resolution")
+    p.add_argument("--seed", type=int, default=0, help="seed of splits, init and training (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=_positive_int, default=max(1, os.cpu_count() or 1))
+    p.add_argument("--out", help="folder for the weights and export (default: the export folder)")
+    p.add_argument("--runs-dir", default="runs", help="folder of runs (default runs)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

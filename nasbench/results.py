@@ -132,3 +132,46 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     finally:
         tmp_path.unlink(missing_ok=True)
     return path
+
+
+PICKS: tuple[str, ...] = ("knee", "accuracy", "latency")
+
+
+def select_trial(frame: pd.DataFrame, trial: int | None = None, max_latency_ms: float | None = None,
+                 pick: str = "knee") -> pd.Series:
+    """Choose one completed trial: by number, the most accurate within a latency budget, or
+    ``pick`` on the Pareto front (``knee``: closest to the ideal point once accuracy and
+    latency are scaled to [0, 1] over the front; ``accuracy``; ``latency``).
+
+    Raises ``ValueError`` naming the problem when nothing qualifies.
+    """
+    complete = frame[frame["state"] == "COMPLETE"]
+    if complete.empty:
+        raise ValueError("the run has no finished trial; run or resume the search first")
+    if trial is not None:
+        rows = complete[complete["number"] == trial]
+        if rows.empty:
+            raise ValueError(f"trial {trial} is not a completed trial of this run; completed: "
+                             f"{', '.join(map(str, complete['number'].head(20)))}…")
+        return rows.iloc[0]
+    feasible = complete[complete["feasible"].astype(bool)]
+    if max_latency_ms is not None:
+        within = feasible[feasible["latency_ms"] <= max_latency_ms]
+        if within.empty:
+            fastest = feasible["latency_ms"].min() if not feasible.empty else float("nan")
+            raise ValueError(f"no feasible trial has latency <= {max_latency_ms} ms (fastest: "
+                             f"{fastest:.3f} ms); raise --max-latency-ms")
+        return within.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
+    if pick not in PICKS:
+        raise ValueError(f"unknown pick {pick!r}; choose one of {', '.join(PICKS)}")
+    front = pareto_frame(frame)
+    if front.empty:
+        raise ValueError("the run has no feasible completed trial: its Pareto front is empty")
+    if pick == "accuracy":
+        return front.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
+    if pick == "latency":
+        return front.iloc[0]
+    acc, lat = front["val_acc"].to_numpy(float), front["latency_ms"].to_numpy(float)
+    acc_n = (acc - acc.min()) / (np.ptp(acc) or 1.0)
+    lat_n = (lat - lat.min()) / (np.ptp(lat) or 1.0)
+    return front.iloc[int(np.argmin(np.hypot(1.0 - acc_n, lat_n)))]
