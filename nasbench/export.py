@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,10 @@ def export_arch(arch: Arch, out_dir: str | Path, info: dict[str, Any] | None = N
         logger.warning("torch.export failed: %s", exc)
     if onnx:
         try:
-            _atomic_write(out / ONNX_FILE, lambda p: torch.onnx.export(model, example, str(p), dynamo=False))
+            with warnings.catch_warnings():  # the TorchScript exporter is deprecated; it works
+                warnings.simplefilter("ignore", DeprecationWarning)
+                _atomic_write(out / ONNX_FILE,
+                              lambda p: torch.onnx.export(model, example, str(p), dynamo=False))
             written["onnx"] = out / ONNX_FILE
         except Exception as exc:
             logger.warning("ONNX export failed (pip install onnx to enable it): %s", exc)
