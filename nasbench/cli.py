@@ -293,33 +293,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------ results
 
 def open_run(run: str, study_name: str | None = None, runs_dir: str = "runs") -> Any:
-    """Open a finished or running study from a run folder, a study name or a storage URL."""
-    import optuna
+    """Open a study from a run folder, a study name or a storage URL (UsageError if not)."""
+    from nasbench.results import open_run as _open_run
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if "://" in run:
-        storage = run
-    else:
-        path = Path(run)
-        if not path.is_dir() and (Path(runs_dir) / run).is_dir():
-            path = Path(runs_dir) / run
-        db = path / "study.db"
-        if not db.is_file():
-            raise UsageError(f"no study found at {run} (expected {db}); give a run folder such as "
-                             f"runs/<study>, a study name under {runs_dir}/, or a storage URL")
-        storage = f"sqlite:///{db}"
     try:
-        names = optuna.get_all_study_names(storage)
-    except Exception as exc:
-        raise UsageError(f"cannot read storage {storage}: {type(exc).__name__}; check the path or URL") from None
-    if study_name is None:
-        if len(names) != 1:
-            raise UsageError(f"{storage} holds {len(names)} studies ({', '.join(names) or 'none'}); "
-                             f"choose one with --study")
-        study_name = names[0]
-    elif study_name not in names:
-        raise UsageError(f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'none'}")
-    return optuna.load_study(study_name=study_name, storage=storage)
+        return _open_run(run, study_name, runs_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -579,6 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("optuna").setLevel(logging.WARNING)  # same as optuna's set_verbosity
     try:
         return args.func(args)
     except UsageError as exc:
@@ -587,3 +568,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

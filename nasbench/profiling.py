@@ -98,3 +98,19 @@ def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int =
             row[f"{device}_ratio"] = row[f"{device}_ms"] / base[f"{device}_ms"]
     return rows
 
+
+
+def module_costs(arch: Arch, depth: int = 2) -> list[dict[str, Any]]:
+    """Parameters and multiply-adds per module, down to ``depth`` dots (``""`` is the total)."""
+    model = build_model(arch)
+    flops = count_flops(model, (1, arch.in_channels, arch.resolution, arch.resolution),
+                        module_depth=depth)
+    rows = []
+    for name, module in model.named_modules():
+        if name.count(".") >= depth:
+            continue
+        params = sum(p.numel() for p in module.parameters())
+        macs = flops.by_module.get(name, 0)
+        if params or macs or name == "":
+            rows.append({"module": name or "(total)", "params": params, "macs": macs})
+    return rows

@@ -134,6 +134,48 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+def find_runs(runs_dir: str | Path) -> list[Path]:
+    """Run folders (holding a ``study.db``) under ``runs_dir``, most recently changed first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if (p / "study.db").is_file()]
+    return sorted(runs, key=lambda p: (p / "study.db").stat().st_mtime, reverse=True)
+
+
+def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "runs") -> optuna.Study:
+    """Open a study from a run folder, a study name under ``runs_dir`` or a storage URL.
+
+    Raises ``ValueError`` naming the problem and the fix.
+    """
+    import optuna
+
+    if "://" in run:
+        storage = run
+    else:
+        path = Path(run)
+        if not path.is_dir() and (Path(runs_dir) / run).is_dir():
+            path = Path(runs_dir) / run
+        db = path / "study.db"
+        if not db.is_file():
+            raise ValueError(f"no study found at {run} (expected {db}); give a run folder such as "
+                             f"runs/<study>, a study name under {runs_dir}/, or a storage URL")
+        storage = f"sqlite:///{db}"
+    try:
+        names = optuna.get_all_study_names(storage)
+    except Exception as exc:  # SQLAlchemy and Optuna raise many kinds
+        raise ValueError(f"cannot read storage {storage}: {type(exc).__name__}; check the path or "
+                         f"URL") from None
+    if study_name is None:
+        if len(names) != 1:
+            raise ValueError(f"{storage} holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                             f"choose one with --study")
+        study_name = names[0]
+    elif study_name not in names:
+        raise ValueError(f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
 PICKS: tuple[str, ...] = ("knee", "accuracy", "latency")
 
 

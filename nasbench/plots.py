@@ -1,0 +1,254 @@
+"""Plots for the dashboard: the data is computed by plain functions, the figures drawn by pure
+functions from a results DataFrame (see :func:`nasbench.results.results_frame`) to a Plotly
+figure. Nothing here reads storage or touches Streamlit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nasbench.results import pareto_mask
+
+AXES: dict[str, str] = {
+    "latency_ms": "latency (ms, median, batch 1)",
+    "macs": "multiply-adds (fvcore flops: 1 multiply-add = 1 flop)",
+    "params": "parameters",
+}
+KERNEL_SYMBOLS = {3: "circle", 5: "square", 7: "diamond"}
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#17becf", "#bcbd22", "#7f7f7f")
+_HOVER = ("trial %{customdata[0]}<br>val_acc %{customdata[1]:.4f}<br>latency %{customdata[2]:.3f} ms"
+          "<br>params %{customdata[3]:,}<br>MACs %{customdata[4]:,}<br>%{customdata[5]}<extra></extra>")
+
+
+def block_mix(arch: str | None) -> str:
+    """The block kinds an architecture string uses, e.g. ``ds+ir``."""
+    if not isinstance(arch, str):
+        return "unknown"
+    kinds = {section.split("_")[0] for section in arch.split(":")[2:-1]}
+    return "+".join(sorted(kinds)) or "unknown"
+
+
+def main_kernel(arch: str | None) -> int:
+    """The kernel size most blocks use (ties go to the larger kernel), 0 if unknown."""
+    if not isinstance(arch, str):
+        return 0
+    counts: Counter[int] = Counter()
+    for section in arch.split(":")[2:-1]:
+        tokens = dict((t[0], t[1:]) for t in section.split("_")[1:] if t[:1] in "rk")
+        if "k" in tokens and tokens["k"].isdigit() and tokens.get("r", "1").isdigit():
+            counts[int(tokens["k"])] += int(tokens.get("r", "1"))
+    return max(counts, key=lambda k: (counts[k], k)) if counts else 0
+
+
+def enrich(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``block_mix``, ``kernel`` and ``status`` (pareto / feasible / infeasible / failed /
+    running / pruned) to a results frame."""
+    out = frame.copy()
+    out["block_mix"] = out["arch"].map(block_mix)
+    out["kernel"] = out["arch"].map(main_kernel)
+    status = np.where(out["state"] == "COMPLETE",
+                      np.where(out["feasible"].astype(bool), "feasible", "infeasible"),
+                      out["state"].str.lower())
+    out["status"] = np.where(out["pareto"].astype(bool), "pareto", status)
+    return out
+
+
+def front_for(frame: pd.DataFrame, x: str = "latency_ms") -> pd.DataFrame:
+    """Non-dominated feasible, complete, non-reused trials for accuracy up and ``x`` down."""
+    if frame.empty:
+        return frame
+    eligible = ((frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)
+                & frame["reused_from"].isna()).to_numpy()
+    acc = pd.to_numeric(frame["val_acc"], errors="coerce").fillna(-np.inf).to_numpy()
+    cost = pd.to_numeric(frame[x], errors="coerce").fillna(np.inf).to_numpy()
+    return frame[pareto_mask(acc, cost, eligible)].sort_values([x, "val_acc"])
+
+
+def _custom(frame: pd.DataFrame) -> np.ndarray:
+    cols = ["number", "val_acc", "latency_ms", "params", "macs", "arch"]
+    return frame[cols].astype(object).where(frame[cols].notna(), 0).to_numpy()
+
+
+def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None = None) -> go.Figure:
+    """Accuracy against ``x`` (latency, MACs or params): every trial a point, coloured by block
+    kind mix, shaped by kernel; the front of feasible trials as a step line; infeasible trials
+    grey and hollow; failed trials red crosses below the axis minimum."""
+    if x not in AXES:
+        raise ValueError(f"x must be one of {', '.join(AXES)}, got {x!r}")
+    data = enrich(frame)
+    fig = go.Figure()
+    done = data[data["state"] == "COMPLETE"]
+    feasible = done[done["feasible"].astype(bool)]
+    for i, (mix, group) in enumerate(sorted(feasible.groupby("block_mix"), key=lambda g: g[0])):
+        fig.add_trace(go.Scatter(
+            x=group[x], y=group["val_acc"], mode="markers", name=f"{mix} ({len(group)})",
+            legendgroup="mix", legendgrouptitle_text="block kinds",
+            marker=dict(color=PALETTE[i % len(PALETTE)], size=10, line=dict(width=1, color="white"),
+                        symbol=[KERNEL_SYMBOLS.get(k, "circle") for k in group["kernel"]]),
+            customdata=_custom(group), hovertemplate=_HOVER))
+    infeasible = done[~done["feasible"].astype(bool)]
+    if not infeasible.empty:
+        fig.add_trace(go.Scatter(
+            x=infeasible[x], y=infeasible["val_acc"], mode="markers",
+            name=f"infeasible ({len(infeasible)})", legendgroup="state",
+            legendgrouptitle_text="trial state",
+            marker=dict(color="rgba(120,120,120,0.7)", size=9, symbol="circle-open"),
+            customdata=_custom(infeasible), hovertemplate="INFEASIBLE<br>" + _HOVER))
+    failed = data[(data["state"] == "FAIL") & data[x].notna()]
+    n_failed = int((data["state"] == "FAIL").sum())
+    if n_failed:
+        floor = float(done["val_acc"].min()) - 0.02 if not done.empty else 0.0
+        fig.add_trace(go.Scatter(
+            x=failed[x], y=[floor] * len(failed), mode="markers",
+            name=f"failed ({n_failed}, no accuracy)", legendgroup="state",
+            legendgrouptitle_text="trial state", marker=dict(color="#d62728", size=10, symbol="x"),
+            text=failed["fail_reason"], hovertemplate="FAILED trial %{customdata}<br>%{text}<extra></extra>",
+            customdata=failed["number"]))
+    front = front_for(data, x)
+    if not front.empty:
+        fig.add_trace(go.Scatter(
+            x=front[x], y=front["val_acc"], mode="lines+markers", line_shape="hv",
+            name=f"Pareto front ({len(front)})", legendgroup="front",
+            line=dict(color="black", width=2), marker=dict(color="black", size=5),
+            customdata=_custom(front), hovertemplate="PARETO<br>" + _HOVER))
+    for kernel, symbol in KERNEL_SYMBOLS.items():  # legend entries for the symbols
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"kernel {kernel}",
+                                 legendgroup="kernel", legendgrouptitle_text="main kernel",
+                                 marker=dict(symbol=symbol, color="#555", size=9)))
+    fig.update_layout(title=title or f"Validation accuracy vs {AXES[x]}", xaxis_title=AXES[x],
+                      yaxis_title="validation accuracy", template="plotly_white",
+                      legend=dict(groupclick="toggleitem"), margin=dict(l=60, r=20, t=60, b=60))
+    if x != "latency_ms":
+        fig.update_xaxes(type="log")
+    return fig
+
+
+def overlay_chart(frames: Mapping[str, pd.DataFrame], x: str = "latency_ms") -> go.Figure:
+    """Several runs on one chart: each run's feasible trials faint, its front as a step line."""
+    fig = go.Figure()
+    for i, (name, frame) in enumerate(frames.items()):
+        color = PALETTE[i % len(PALETTE)]
+        done = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)]
+        fig.add_trace(go.Scatter(x=done[x], y=done["val_acc"], mode="markers", name=f"{name} trials",
+                                 legendgroup=name, marker=dict(color=color, size=6, opacity=0.35),
+                                 customdata=_custom(done), hovertemplate=f"{name}<br>" + _HOVER))
+        front = front_for(frame, x)
+        fig.add_trace(go.Scatter(x=front[x], y=front["val_acc"], mode="lines+markers",
+                                 line_shape="hv", name=f"{name} front", legendgroup=name,
+                                 line=dict(color=color, width=2), marker=dict(color=color, size=7),
+                                 customdata=_custom(front), hovertemplate=f"{name} front<br>" + _HOVER))
+    fig.update_layout(title=f"Pareto fronts compared: validation accuracy vs {AXES[x]}",
+                      xaxis_title=AXES[x], yaxis_title="validation accuracy", template="plotly_white")
+    return fig
+
+
+def hypervolume(accuracy: np.ndarray, latency: np.ndarray, ref_latency: float) -> float:
+    """Area dominated by the points (accuracy up, latency down) above accuracy 0 and left of
+    ``ref_latency``."""
+    pts = [(lat, acc) for acc, lat in zip(accuracy, latency) if lat < ref_latency and acc > 0]
+    if not pts:
+        return 0.0
+    acc_arr = np.array([p[1] for p in pts])
+    lat_arr = np.array([p[0] for p in pts])
+    mask = pareto_mask(acc_arr, lat_arr, np.ones(len(pts), bool))
+    front = sorted(zip(lat_arr[mask], acc_arr[mask]))
+    area = 0.0
+    for (lat, acc), nxt in zip(front, front[1:] + [(ref_latency, 0.0)]):
+        area += (nxt[0] - lat) * acc
+    return float(area)
+
+
+def hypervolume_history(frame: pd.DataFrame, ref_latency: float | None = None) -> pd.DataFrame:
+    """Hypervolume of the feasible front after each trial number (``ref_latency`` defaults to
+    1.1 × the slowest complete trial)."""
+    done = frame[(frame["state"] == "COMPLETE")].sort_values("number")
+    if ref_latency is None:
+        ref_latency = float(done["latency_ms"].max()) * 1.1 if not done.empty else 1.0
+    ok = done[done["feasible"].astype(bool) & done["reused_from"].isna()]
+    rows = []
+    for number in frame["number"].sort_values():
+        seen = ok[ok["number"] <= number]
+        rows.append({"number": int(number), "hypervolume": hypervolume(
+            seen["val_acc"].to_numpy(float), seen["latency_ms"].to_numpy(float), ref_latency)})
+    return pd.DataFrame(rows, columns=["number", "hypervolume"])
+
+
+def hypervolume_chart(frames: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """Hypervolume against trial number, one line per run, with a shared reference point."""
+    slowest = [f.loc[f["state"] == "COMPLETE", "latency_ms"].max() for f in frames.values()]
+    slowest = [s for s in slowest if pd.notna(s)]
+    ref = 1.1 * max(slowest) if slowest else 1.0
+    fig = go.Figure()
+    for i, (name, frame) in enumerate(frames.items()):
+        history = hypervolume_history(frame, ref)
+        fig.add_trace(go.Scatter(x=history["number"], y=history["hypervolume"], mode="lines",
+                                 line_shape="hv", name=name, line=dict(color=PALETTE[i % len(PALETTE)])))
+    fig.update_layout(title=f"Hypervolume vs trial (reference: accuracy 0, latency {ref:.3g} ms)",
+                      xaxis_title="trial number", yaxis_title="hypervolume (accuracy × ms)",
+                      template="plotly_white")
+    return fig
+
+
+def rank_correlations(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spearman and Kendall rank correlation of MACs with measured latency, overall and per
+    block kind mix (groups of at least 3 trials)."""
+    from scipy.stats import kendalltau, spearmanr
+
+    done = enrich(frame)
+    done = done[(done["state"] == "COMPLETE") & done["reused_from"].isna()].dropna(subset=["macs", "latency_ms"])
+    rows = []
+    for label, group in [("all", done), *sorted(done.groupby("block_mix"), key=lambda g: g[0])]:
+        if len(group) >= 3 and group["macs"].nunique() > 1 and group["latency_ms"].nunique() > 1:
+            rows.append({"group": label, "n": len(group),
+                         "spearman": float(spearmanr(group["macs"], group["latency_ms"]).statistic),
+                         "kendall": float(kendalltau(group["macs"], group["latency_ms"]).statistic)})
+    return pd.DataFrame(rows, columns=["group", "n", "spearman", "kendall"])
+
+
+def flops_latency_chart(frame: pd.DataFrame) -> go.Figure:
+    """Multiply-adds against measured latency per block kind mix, with rank correlations."""
+    data = enrich(frame)
+    done = data[(data["state"] == "COMPLETE") & data["reused_from"].isna()]
+    corr = rank_correlations(frame).set_index("group")
+    fig = go.Figure()
+    for i, (mix, group) in enumerate(sorted(done.groupby("block_mix"), key=lambda g: g[0])):
+        label = mix
+        if mix in corr.index:
+            label += f" (Spearman {corr.loc[mix, 'spearman']:.2f}, n={int(corr.loc[mix, 'n'])})"
+        fig.add_trace(go.Scatter(x=group["macs"], y=group["latency_ms"], mode="markers", name=label,
+                                 marker=dict(color=PALETTE[i % len(PALETTE)], size=9),
+                                 customdata=_custom(group), hovertemplate=_HOVER))
+    overall = (f"Spearman {corr.loc['all', 'spearman']:.2f}, Kendall {corr.loc['all', 'kendall']:.2f}"
+               if "all" in corr.index else "too few trials for a correlation")
+    fig.update_layout(title=f"How far do FLOPs predict latency here?<br><sup>rank correlation "
+                            f"of MACs with latency: {overall}</sup>",
+                      xaxis_title=AXES["macs"], yaxis_title=AXES["latency_ms"],
+                      template="plotly_white")
+    fig.update_xaxes(type="log")
+    return fig
+
+
+def best_within(frame: pd.DataFrame, budget_ms: float) -> pd.Series | None:
+    """The most accurate feasible complete trial with latency ≤ ``budget_ms`` (None if none)."""
+    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)
+               & (frame["latency_ms"] <= budget_ms)]
+    if ok.empty:
+        return None
+    return ok.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
+
+
+def stages_table(arch: str) -> pd.DataFrame:
+    """The stages of an architecture string as a table."""
+    from nasbench.arch import decode
+
+    spec = decode(arch)
+    rows = [{"stage": i, "kind": s.kind, "repeats": s.repeats, "kernel": s.kernel, "stride": s.stride,
+             "expansion": s.expansion if s.kind == "ir" else None, "channels": s.channels,
+             "se_ratio": s.se_ratio or None, "activation": s.activation}
+            for i, s in enumerate(spec.stages)]
+    return pd.DataFrame(rows)

@@ -1,0 +1,224 @@
+"""The dashboard: plot data as pure functions, Streamlit's AppTest on runs made by real small
+searches, and one end-to-end test in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
+
+from nasbench import plots
+from nasbench.results import results_frame
+from nasbench.search import SearchConfig, open_study, run_search
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard.py")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real small searches (one with a params constraint) and one run with no trial."""
+    root = tmp_path_factory.mktemp("runs")
+    base = dict(space="tiny", epochs=1, threads=1, latency_time_s=0.05, runs_dir=str(root))
+    run_search(SearchConfig(**base, budget=8, sampler="random", seed=0, study="alpha",
+                            max_params=12_000))
+    run_search(SearchConfig(**base, budget=5, sampler="random", seed=1, study="beta"))
+    open_study(SearchConfig(**base, budget=1, study="empty"))
+    return root
+
+
+def _frame(runs: Path, name: str) -> pd.DataFrame:
+    return results_frame(open_study(SearchConfig(space="tiny", epochs=1, runs_dir=str(runs), study=name,
+                                                 max_params=12_000 if name == "alpha" else None,
+                                                 sampler="random", seed=0 if name == "alpha" else 1)))
+
+
+def _app(source: Path | str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["source"] = str(source)
+    return at
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    """The first dataframe on the page that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def _figure(element) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(element.proto.spec)
+
+
+# ------------------------------------------------------------------------------ pure functions
+
+def test_block_mix_and_kernel() -> None:
+    arch = "res8_in1_cls10:stem_c16_k3_s1_arelu:ir_r2_k5_s1_e3_c16_arelu:conv_r1_k3_s2_c32_arelu:head"
+    assert plots.block_mix(arch) == "conv+ir" and plots.main_kernel(arch) == 5
+    assert plots.block_mix(None) == "unknown" and plots.main_kernel(None) == 0
+
+
+@given(st.lists(st.tuples(st.integers(1, 8), st.integers(1, 8)), min_size=1, max_size=12))
+def test_hypervolume_equals_counted_cells(points: list) -> None:
+    acc = np.array([p[0] for p in points], float)
+    lat = np.array([p[1] for p in points], float)
+    ref = 10.0
+    cells = sum(any(a >= y + 1 and l <= x for a, l in zip(acc, lat))
+                for x in range(10) for y in range(8))  # unit cells [x, x+1] × [y, y+1]
+    assert plots.hypervolume(acc, lat, ref) == pytest.approx(cells)
+
+
+def test_charts_hold_the_right_points(runs: Path) -> None:
+    frame = _frame(runs, "alpha")
+    fig = plots.pareto_chart(frame)
+    by_name = {t.name: t for t in fig.data}
+    complete = frame[frame["state"] == "COMPLETE"]
+    infeasible = complete[~complete["feasible"].astype(bool)]
+    assert 0 < len(infeasible) < len(complete)
+    trial_points = sum(len(t.x) for t in fig.data if t.x is not None and list(t.x) != [None]
+                       and not t.name.startswith("Pareto"))
+    assert trial_points == len(complete)
+    assert by_name[f"infeasible ({len(infeasible)})"].marker.symbol == "circle-open"
+    front = next(t for t in fig.data if t.name.startswith("Pareto"))
+    assert front.line.shape == "hv"
+    assert sorted(front.customdata[:, 0]) == sorted(frame[frame["pareto"]]["number"])
+    assert "multiply-adds" in plots.pareto_chart(frame, "macs").layout.xaxis.title.text
+    best = plots.best_within(frame, float(complete["latency_ms"].max()))
+    feasible = complete[complete["feasible"].astype(bool)]
+    assert best is not None and best["val_acc"] == feasible["val_acc"].max()
+    assert plots.best_within(frame, 0.0) is None
+    history = plots.hypervolume_history(frame)
+    assert len(history) == len(frame) and history["hypervolume"].is_monotonic_increasing
+    corr = plots.rank_correlations(frame)
+    assert corr.iloc[0]["group"] == "all" and -1 <= corr.iloc[0]["spearman"] <= 1
+    assert len(plots.overlay_chart({"a": frame, "b": _frame(runs, "beta")}).data) == 4
+    assert list(plots.stages_table(complete.iloc[0]["arch"])["stage"]) == [0, 1]
+
+
+# --------------------------------------------------------------------------------- AppTest
+
+def test_app_shows_a_run(runs: Path) -> None:
+    at = _app(runs).run()
+    assert not at.exception
+    assert set(at.sidebar.multiselect[0].options) == {"alpha", "beta", "empty"}
+    at.sidebar.multiselect[0].set_value(["alpha"]).run()
+    assert not at.exception
+    assert at.title[0].value == "alpha"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # Pareto, hypervolume, FLOPs vs latency
+    pareto = _figure(charts[0])
+    assert pareto["layout"]["xaxis"]["title"]["text"].startswith("latency")
+    assert {m.label for m in at.metric} >= {"complete", "failed", "on the front"}
+    assert at.get("download_button")
+
+
+def test_x_axis_switch_overlay_filters_budget_and_details(runs: Path) -> None:
+    frame = _frame(runs, "alpha")
+    at = _app(runs).run()
+    at.sidebar.multiselect[0].set_value(["alpha", "beta"]).run()
+    at.selectbox(key="focus").set_value("alpha").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 4  # + the overlay
+    at.sidebar.radio[0].set_value("macs").run()
+    assert "multiply-adds" in _figure(at.get("plotly_chart")[0])["layout"]["xaxis"]["title"]["text"]
+
+    table = _table(at, "block_mix")
+    assert len(table) == len(frame)
+    at.checkbox(key="filter_feasible").check().run()
+    feasible = frame[(frame["feasible"] == True)]  # noqa: E712
+    assert len(_table(at, "block_mix")) == len(feasible) < len(frame)
+
+    done = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)]
+    budget = float(done["latency_ms"].quantile(0.5))
+    at.slider(key="budget").set_value(round(budget, 3)).run()
+    best = plots.best_within(frame, round(budget, 3))
+    assert f"trial {int(best['number'])}," in at.success[0].value
+
+    number = int(frame[frame["state"] == "COMPLETE"].iloc[-1]["number"])
+    at.selectbox(key="trial").set_value(number).run()
+    codes = [c.value for c in at.code]
+    assert any(f"--trial {number}" in c and "cli.py export" in c for c in codes)
+    assert frame.loc[frame["number"] == number, "arch"].iloc[0] in codes
+    assert len(_table(at, "kind")) == 2
+    assert _table(at, "module")["module"].iloc[0] == "(total)"
+
+
+def test_empty_missing_and_unreadable_cases(runs: Path, tmp_path: Path) -> None:
+    at = _app(tmp_path / "nowhere").run()
+    assert not at.exception and "no runs folder" in at.info[0].value
+    empty_dir = tmp_path / "empty_runs"
+    empty_dir.mkdir()
+    at = _app(empty_dir).run()
+    assert not at.exception and "No run found" in at.info[0].value
+    at = _app(runs).run()
+    at.sidebar.multiselect[0].set_value(["empty"]).run()
+    assert not at.exception and "no trials yet" in at.info[0].value
+    broken = tmp_path / "broken_runs" / "bad"
+    broken.mkdir(parents=True)
+    (broken / "study.db").write_bytes(b"this is not a database")
+    at = _app(broken.parent).run()
+    assert not at.exception and "Cannot read run" in at.warning[0].value
+
+
+def test_run_with_only_unfinished_trials(tmp_path: Path) -> None:
+    study = open_study(SearchConfig(space="tiny", runs_dir=str(tmp_path), study="started"))
+    study.ask()  # a trial that is still running
+    at = _app(tmp_path).run()
+    assert not at.exception and "No finished trial yet" in at.info[0].value
+
+
+# ------------------------------------------------------------------------ headless Chromium
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (bash setup.sh --test)")
+def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.port",
+                               str(port), "--server.address", "127.0.0.1"], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        frame = _frame(runs, "beta")
+        complete = int((frame["state"] == "COMPLETE").sum())
+        expected = complete + int(frame["pareto"].sum())  # trial markers + front-line markers
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            deadline = time.time() + 60
+            while True:
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/?source={runs}&run=beta", timeout=10_000)
+                    break
+                except Exception:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(1)
+            page.wait_for_selector('h1:has-text("beta")', timeout=60_000)
+            chart = page.locator(".js-plotly-plot").first
+            chart.locator(".scatterlayer .trace .points path").first.wait_for(timeout=60_000)
+            time.sleep(1)
+            points = chart.locator(".scatterlayer .trace .points path").count()
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            browser.close()
+        assert points == expected, (points, expected)
+        assert (tmp_path / "dashboard.png").stat().st_size > 20_000
+        print(f"screenshot: {tmp_path / 'dashboard.png'}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
