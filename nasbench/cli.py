@@ -247,31 +247,53 @@ def _print_front(frame: Any) -> None:
           "(fvcore flops, 1 multiply-add = 1 flop)")
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    """Run or resume a search until the budget of completed trials is reached."""
-    import optuna
+def _search_config(args: argparse.Namespace) -> Any:
+    from nasbench.search import SearchConfig
 
-    from nasbench.results import results_frame
-    from nasbench.search import SearchConfig, SearchError, count_states, open_study, run_search
-
-    # Optuna logs each failed trial with a traceback; our progress line shows the reason instead.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    config = SearchConfig(
+    return SearchConfig(
         space=args.space, dataset=args.dataset, data_dir=args.data_dir, resolution=args.resolution,
         budget=args.budget, sampler=args.sampler, seed=args.seed, device=args.device,
         threads=args.threads, latency_threads=args.latency_threads, epochs=args.epochs,
         max_train=args.max_train_samples, study=args.study, storage=args.storage,
         runs_dir=args.runs_dir, max_latency_ms=args.max_latency_ms, max_params=args.max_params,
-        max_flops=args.max_flops,
+        max_flops=args.max_flops, heartbeat_s=args.heartbeat,
     )
+
+
+def _finish(config: Any) -> int:
+    from nasbench.results import results_frame, write_table
+    from nasbench.search import count_states, open_study
+
+    study = open_study(config)
+    frame = results_frame(study)
+    counts = count_states(study)
+    _print_front(frame)
+    csv_path = write_table(frame, config.run_dir / "results.csv")
+    print(f"\n{counts.get('COMPLETE', 0)} complete, {counts.get('FAIL', 0)} failed trials. Study: "
+          f"{config.storage_url} (study {config.study_name!r})")
+    print(f"Results table: {csv_path}   (python cli.py results {config.run_dir if config.storage is None else config.storage_url})")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run or resume a search until the budget of completed trials is reached."""
+    from nasbench.search import SearchError, count_states, load_search_data, open_study, run_search
+
+    config = _search_config(args)
+    if args.workers < 1 or args.workers > 64:
+        raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
     try:
         config.validate()
+        data = load_search_data(config)
         done = count_states(open_study(config)).get("COMPLETE", 0)
         print(f"Study {config.study_name!r} in {config.storage_url}: {done} of {config.budget} "
               f"trials complete; space {config.space}, dataset {config.dataset}, sampler "
-              f"{config.sampler}, seed {config.seed}, device {config.device}", file=sys.stderr)
+              f"{config.sampler}, seed {config.seed}, device {config.device}, "
+              f"{args.workers} worker(s)", file=sys.stderr)
         progress = Progress(config.budget, done)
-        outcome = run_search(config, callbacks=[progress])
+        if args.workers > 1:
+            return _run_workers(config, args.workers, progress)
+        run_search(config, callbacks=[progress], data=data)
     except SearchError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
@@ -280,13 +302,71 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 130
     if progress.tty:
         print(file=sys.stderr)
+    return _finish(config)
+
+
+def _run_workers(config: Any, workers: int, progress: Progress) -> int:
+    """Start ``workers`` worker processes on the study, show progress, wait for them."""
+    import subprocess
+    import time
+
+    from nasbench.search import open_study
+
+    threads = max(1, config.threads // workers)
+    storage = config.storage_url
+    if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
+        storage = "sqlite:///" + str(Path(storage[len("sqlite:///"):]).resolve())
+    procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve().parents[1] / "cli.py"),
+                               "worker", "--storage", storage, "--study", config.study_name,
+                               "--runs-dir", config.runs_dir, "--threads", str(threads),
+                               "--worker-index", str(i + 1), "--quiet"])
+             for i in range(workers)]
     study = open_study(config)
-    frame = results_frame(study)
-    _print_front(frame)
-    print(f"\n{outcome.complete} complete, {outcome.failed} failed trials. Study: "
-          f"{outcome.storage} (study {outcome.study_name!r})")
-    if outcome.results_csv:
-        print(f"Results table: {outcome.results_csv}   (python cli.py results {outcome.run_dir})")
+    seen = -1
+    try:
+        while any(p.poll() is None for p in procs):
+            trials = study.get_trials(deepcopy=False)
+            finished = [t for t in trials if t.state.is_finished()]
+            if len(finished) != seen and finished:
+                seen = len(finished)
+                progress(study, max(finished, key=lambda t: t.datetime_complete or t.datetime_start))
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.send_signal(2)
+        for p in procs:
+            p.wait()
+        print(f"\nInterrupted: the study is intact in {config.storage_url}; run the same command "
+              f"again to resume.", file=sys.stderr)
+        return 130
+    if progress.tty:
+        print(file=sys.stderr)
+    bad = [p.returncode for p in procs if p.returncode != 0]
+    if bad:
+        print(f"error: {len(bad)} worker(s) exited with an error (codes {bad}); run the same "
+              f"command again to resume", file=sys.stderr)
+        return EXIT_USAGE
+    return _finish(config)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Join an existing study (this machine or another) and work until its budget is done."""
+    from nasbench.search import SearchError, config_from_study, run_search
+
+    try:
+        config = config_from_study(args.storage, args.study, args.runs_dir, args.threads,
+                                   args.worker_index)
+        callbacks = [] if args.quiet else [Progress(config.budget, 0)]
+        outcome = run_search(config, callbacks=callbacks)
+    except SearchError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        if not args.quiet:
+            print("\nInterrupted: the study is intact; run the same command again to rejoin.",
+                  file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(f"\nworker done: the study has {outcome.complete} complete trials", file=sys.stderr)
     return 0
 
 
@@ -460,11 +540,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------- main
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.split(" ", 1)[1] + " " if " " in self.prog else ""
+        self.exit(EXIT_USAGE, f"error: {message}; see: python cli.py {command}--help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="nasbench", description=__doc__)
+    parser = _Parser(prog="nasbench", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("spaces", help="list search spaces and their sizes")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -511,7 +599,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-latency-ms", type=float, help="constraint: median latency at most this")
     p.add_argument("--max-params", type=int, help="constraint: parameters at most this")
     p.add_argument("--max-flops", type=int, help="constraint: multiply-adds at most this")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes on this machine (default 1); training threads are shared")
+    p.add_argument("--heartbeat", type=int, default=10,
+                   help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("worker", help="join an existing study, from this or another machine")
+    p.add_argument("--storage", required=True, help="the study's storage URL (postgresql://… or sqlite:///…)")
+    p.add_argument("--study", required=True, help="the study name")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for training (default: the study's)")
+    p.add_argument("--runs-dir", default="runs", help="folder for the data cache (default runs)")
+    p.add_argument("--worker-index", type=int, default=1, help="distinct per worker: seeds its sampler")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("results", help="print and export the results table of a run")
     p.add_argument("run", help="run folder (runs/<study>), study name, or storage URL")

@@ -17,7 +17,7 @@ COLUMNS: tuple[str, ...] = (
     "number", "state", "arch", "space", "dataset", "params", "macs", "latency_ms",
     "latency_p90_ms", "latency_iqr_ms", "latency_cv", "latency_samples", "val_acc",
     "val_acc_per_epoch", "train_time_s", "measure_time_s", "feasible", "pareto", "reused_from",
-    "fail_reason", "device", "device_name", "cpu_model", "threads", "batch", "dtype",
+    "fail_reason", "retry_of", "device", "device_name", "cpu_model", "threads", "batch", "dtype",
     "memory_format", "torch_version", "allocator", "duration_s", "datetime_start",
 )
 
@@ -72,7 +72,10 @@ def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str,
         "feasible": feasible,
         "pareto": False,
         "reused_from": attrs.get("reused_from"),
-        "fail_reason": attrs.get("fail_reason"),
+        "fail_reason": attrs.get("fail_reason") or attrs.get("note") or (
+            "its worker stopped sending heartbeats (killed?); retried" if trial.state.name == "FAIL"
+            else None),
+        "retry_of": trial.system_attrs.get("failed_trial"),
         "device": conditions.get("device"),
         "device_name": conditions.get("device_name"),
         "cpu_model": conditions.get("cpu_model"),

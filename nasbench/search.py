@@ -7,6 +7,7 @@ trial measured is stored on it (user attributes), so the storage is the single s
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from nasbench.build import build_model, count_params
 from nasbench.data import DATASETS, DataSplits, load_dataset
 from nasbench.flops import count_flops
 from nasbench.latency import measure_latency
+from nasbench.quiet import quiet_slot
 from nasbench.results import results_frame, write_table
 from nasbench.train import default_train_config, train_model
 
@@ -62,6 +64,8 @@ class SearchConfig:
     max_latency_ms: float | None = None
     max_params: int | None = None
     max_flops: int | None = None
+    heartbeat_s: int = 10
+    worker_index: int = 0
 
     @property
     def study_name(self) -> str:
@@ -82,6 +86,11 @@ class SearchConfig:
         """The settings a resumed study must share."""
         return {key: getattr(self, key) for key in _IDENTITY_KEYS}
 
+    def settings(self) -> dict[str, Any]:
+        """Everything a worker joining the study needs (not where the study lives)."""
+        skip = {"study", "storage", "runs_dir", "worker_index", "threads"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+
     def validate(self) -> None:
         """Raise :class:`SearchError` on bad settings, before anything is written."""
         from search_spaces import SPACES
@@ -98,6 +107,8 @@ class SearchConfig:
             raise SearchError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         if self.device not in ("cpu", "cuda"):
             raise SearchError(f"unknown device {self.device!r}; use cpu or cuda")
+        if not 1 <= self.heartbeat_s <= 3600:
+            raise SearchError(f"--heartbeat must be between 1 and 3600 seconds, got {self.heartbeat_s}")
         if self.threads < 1 or self.latency_threads < 1:
             raise SearchError("--threads and --latency-threads must be at least 1")
         if self.epochs is not None and not 1 <= self.epochs <= 1000:
@@ -136,7 +147,23 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     raise SearchError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
 
 
-def open_study(config: SearchConfig, create: bool = True) -> optuna.Study:
+def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats: a trial whose worker died (no heartbeat for 3 intervals)
+    is failed by the next worker and its architecture retried (twice at most)."""
+    if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg2://", "mysql")):
+        raise SearchError(f"unsupported storage URL {url!r}; use sqlite:///path/study.db or "
+                          f"postgresql://user:password@host/database")
+    engine_kwargs: dict[str, Any] = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
+                                     else {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}})
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
+            grace_period=3 * heartbeat_s,
+            failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+
+
+def open_study(config: SearchConfig) -> optuna.Study:
     """Create or resume the study of ``config``; refuses one made with other settings."""
     if config.storage is None:
         try:
@@ -147,17 +174,18 @@ def open_study(config: SearchConfig, create: bool = True) -> optuna.Study:
         if not os.access(config.run_dir, os.W_OK):
             raise SearchError(f"{config.run_dir} is not writable; choose a writable --runs-dir")
     try:
-        storage = optuna.storages.RDBStorage(config.storage_url, heartbeat_interval=None) \
-            if config.storage_url.startswith(("sqlite", "postgresql", "mysql")) else config.storage_url
+        storage = make_storage(config.storage_url, config.heartbeat_s)
         study = optuna.create_study(study_name=config.study_name, storage=storage,
                                     directions=["maximize", "minimize"],
-                                    sampler=make_sampler(config.sampler, config.seed),
+                                    sampler=make_sampler(config.sampler,
+                                                         config.seed + 7919 * config.worker_index),
                                     load_if_exists=True)
     except SearchError:
         raise
     except Exception as exc:  # storage errors come in many types (SQLAlchemy, OS, Optuna)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SearchError(f"cannot open storage {config.storage_url}: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''}; check --storage") from None
+                          f"{first[:200]}; check --storage") from None
     recorded = study.user_attrs.get("config")
     if recorded is None:
         with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
@@ -168,13 +196,40 @@ def open_study(config: SearchConfig, create: bool = True) -> optuna.Study:
         study.set_user_attr("dataset", config.dataset)
         study.set_user_attr("objectives", list(OBJECTIVES))
         study.set_user_attr("nasbench_version", __version__)
+        study.set_user_attr("settings", config.settings())
     else:
         differing = [k for k, v in config.identity().items() if recorded.get(k) != v]
         if differing:
             detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
             raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
                               f"use another --study name or the original settings")
+        if study.user_attrs.get("settings", {}).get("budget") != config.budget and config.worker_index == 0:
+            study.set_user_attr("settings", config.settings())  # a new budget extends the study
     return study
+
+
+def config_from_study(storage: str, study_name: str, runs_dir: str = "runs",
+                      threads: int | None = None, worker_index: int = 1) -> SearchConfig:
+    """The search settings recorded on an existing study, for a worker that joins it."""
+    try:
+        names = optuna.get_all_study_names(make_storage(storage, 10))
+    except SearchError:
+        raise
+    except Exception as exc:
+        raise SearchError(f"cannot open storage {storage}: {type(exc).__name__}; check --storage") from None
+    if study_name not in names:
+        raise SearchError(f"no study {study_name!r} in {storage} (it holds: {', '.join(names) or 'none'}); "
+                          f"start it with python cli.py search --storage … --study {study_name}")
+    summary = optuna.load_study(study_name=study_name, storage=make_storage(storage, 10))
+    settings = summary.user_attrs.get("settings")
+    if not settings:
+        raise SearchError(f"study {study_name!r} was not made by nasbench search; start one with "
+                          f"python cli.py search --storage … --study NAME")
+    changes = {"study": study_name, "storage": storage, "runs_dir": runs_dir,
+               "worker_index": worker_index}
+    if threads is not None:
+        changes["threads"] = threads
+    return SearchConfig(**settings, **changes)
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
@@ -221,12 +276,23 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
         try:
+            self._check_budget(trial)
             return self._run(trial)
+        except optuna.TrialPruned:
+            raise
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             trial.set_user_attr("fail_reason", reason)
             logger.warning("trial %d failed: %s", trial.number, reason)
             raise
+
+    def _check_budget(self, trial: optuna.Trial) -> None:
+        """With several workers, two can start the last trial at once: the later one stops."""
+        ahead = sum(t.number < trial.number for t in trial.study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
+        if ahead >= self.config.budget:
+            trial.set_user_attr("note", "not run: other workers reached the budget")
+            raise optuna.TrialPruned("budget reached by other workers")
 
     def _run(self, trial: optuna.Trial) -> tuple[float, float]:
         arch = self.space.sample(trial, self.shape)
@@ -241,10 +307,11 @@ class Objective:
         params = count_params(model)
         macs = count_flops(model, (1, self.data.channels, self.data.resolution,
                                    self.data.resolution), module_depth=0).total
-        latency = measure_latency(model, (self.data.channels, self.data.resolution,
-                                          self.data.resolution),
-                                  device=self.config.device, threads=self.config.latency_threads,
-                                  min_time_s=self.config.latency_time_s, warmup_s=0.1)
+        with quiet_slot().exclusive():  # no training on this machine while we time
+            latency = measure_latency(model, (self.data.channels, self.data.resolution,
+                                              self.data.resolution),
+                                      device=self.config.device, threads=self.config.latency_threads,
+                                      min_time_s=self.config.latency_time_s, warmup_s=0.1)
         trial.set_user_attr("params", params)
         trial.set_user_attr("macs", macs)
         trial.set_user_attr("latency", latency.to_dict())
@@ -259,9 +326,24 @@ class Objective:
 
         result = train_model(model, self.data, self.train_config, seed=seed,
                              device=self.config.device, threads=self.config.threads,
-                             on_epoch=on_epoch)
+                             on_epoch=on_epoch, slot=quiet_slot())
         trial.set_user_attr("train_time_s", result.train_time_s)
         return result.val_accuracy, latency.median_ms
+
+
+def load_search_data(config: SearchConfig) -> DataSplits:
+    """The dataset of ``config`` (:class:`SearchError` on bad data or device; writes nothing
+    but the decoded-image cache)."""
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SearchError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    try:
+        return load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
+                            cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train)
+    except ValueError as exc:
+        raise SearchError(str(exc)) from None
 
 
 def run_search(config: SearchConfig, callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
@@ -273,28 +355,23 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callable[[optuna.Study,
     at least 5). Ctrl-C leaves the study intact: run again to resume.
     """
     config.validate()
-    if config.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SearchError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
     if data is None:
-        try:
-            data = load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
-                                cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train)
-        except ValueError as exc:
-            raise SearchError(str(exc)) from None
+        data = load_search_data(config)
     study = open_study(config)
     objective = Objective(config, data)
     max_failures = max_failures if max_failures is not None else max(5, config.budget)
     failures = 0
     while True:
+        optuna.storages.fail_stale_trials(study)  # trials of dead workers: failed, then retried
         counts = count_states(study)
-        left = config.budget - counts.get("COMPLETE", 0)
-        if left <= 0:
+        complete, running = counts.get("COMPLETE", 0), counts.get("RUNNING", 0)
+        if complete >= config.budget:
             break
+        if complete + running >= config.budget:  # the rest is in flight in other workers
+            time.sleep(0.5)
+            continue
         before = counts.get("FAIL", 0)
-        study.optimize(objective, n_trials=left, catch=(Exception,), callbacks=list(callbacks),
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=list(callbacks),
                        gc_after_trial=False)
         failures += count_states(study).get("FAIL", 0) - before
         if failures >= max_failures:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from nasbench.data import DataSplits
+from nasbench.quiet import QuietSlot
 
 logger = logging.getLogger(__name__)
 
@@ -77,27 +79,33 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
 
 
+def _hold(slot: QuietSlot | None) -> contextlib.AbstractContextManager:
+    return slot.shared() if slot is not None else contextlib.nullcontext()
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512,
-             device: str = "cpu") -> float:
+             device: str = "cpu", slot: QuietSlot | None = None) -> float:
     """Top-1 accuracy of ``model`` on ``(x, y)``."""
     model.eval()
     correct = 0
     for start in range(0, len(y), batch_size):
-        xb = x[start:start + batch_size].to(device)
-        correct += int((model(xb).argmax(1).cpu() == y[start:start + batch_size]).sum())
+        with _hold(slot):
+            xb = x[start:start + batch_size].to(device)
+            correct += int((model(xb).argmax(1).cpu() == y[start:start + batch_size]).sum())
     return correct / max(1, len(y))
 
 
 def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int = 0,
                 device: str = "cpu", threads: int | None = None,
                 on_epoch: Callable[[int, float], None] | None = None,
-                train_on_val: bool = False) -> TrainResult:
+                train_on_val: bool = False, slot: QuietSlot | None = None) -> TrainResult:
     """Train ``model`` in place on the training split; validation accuracy after each epoch.
 
     ``on_epoch(epoch, val_accuracy)`` is called after each epoch (for trial reports; it may
     raise to stop). ``train_on_val`` adds the validation split to the training data (final
-    training; the reported accuracy is then on the test split).
+    training; the reported accuracy is then on the test split). With ``slot``, each step holds
+    the machine's quiet slot shared, so latency measurements elsewhere wait for it.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -137,19 +145,20 @@ def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: i
                 if data.augment:
                     xb = _augment(xb, generator)
                 xb, yb = xb.to(device), yb.to(device)
-                loss = loss_fn(model(xb), yb)
-                loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    raise TrainingDiverged(f"loss became {loss_value} at epoch {epoch + 1}, "
-                                           f"step {step + 1}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                with _hold(slot):
+                    loss = loss_fn(model(xb), yb)
+                    loss_value = float(loss.detach())
+                    if not math.isfinite(loss_value):
+                        raise TrainingDiverged(f"loss became {loss_value} at epoch {epoch + 1}, "
+                                               f"step {step + 1}")
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
                 scheduler.step()
                 total += loss_value * len(index)
                 count += len(index)
             history.append(total / max(1, count))
-            accuracy = evaluate(model, x_eval, y_eval, device=device)
+            accuracy = evaluate(model, x_eval, y_eval, device=device, slot=slot)
             accuracies.append(accuracy)
             logger.debug("epoch %d: loss %.4f, accuracy %.4f", epoch + 1, history[-1], accuracy)
             if on_epoch is not None:

@@ -39,7 +39,10 @@ def _cli(*args: str, **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-d
 
 
 def _complete(db: Path) -> int:
-    study = optuna.load_study(study_name=db.parent.name, storage=f"sqlite:///{db}")
+    try:
+        study = optuna.load_study(study_name=db.parent.name, storage=f"sqlite:///{db}")
+    except KeyError:  # the file exists but the study is not created yet
+        return 0
     return sum(t.state.name == "COMPLETE" for t in study.get_trials())
 
 

@@ -1,0 +1,94 @@
+"""A machine-wide quiet slot for latency measurement.
+
+Training in another worker on the same machine takes cores, caches and memory bandwidth and
+would inflate latency figures. So every nasbench process on a machine shares one lock file:
+a latency measurement holds it exclusively; training and evaluation hold it shared, one step at
+a time. A measurement therefore waits for the steps in flight to finish and runs alone; a
+turnstile lock keeps new training steps from starving a waiting measurement. Uncontended, the
+locks cost a few system calls per step. POSIX ``flock``; elsewhere the slot is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+class QuietSlot:
+    """Exclusive (measure) and shared (train) holds on a machine-wide lock."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        root = Path(directory or tempfile.gettempdir())
+        user = os.getuid() if hasattr(os, "getuid") else 0
+        self.data_path = root / f"nasbench-{user}-quiet.lock"
+        self.turnstile_path = root / f"nasbench-{user}-turnstile.lock"
+        self._depth = 0
+        self._files: tuple[int, int] | None = None
+
+    def _open(self) -> tuple[int, int]:
+        if self._files is None:
+            flags = os.O_RDWR | os.O_CREAT
+            self._files = (os.open(self.data_path, flags, 0o600), os.open(self.turnstile_path, flags, 0o600))
+        return self._files
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the slot alone (latency measurement): waits for steps in flight elsewhere."""
+        if fcntl is None or self._depth:
+            yield
+            return
+        data, turnstile = self._open()
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(data, fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            fcntl.flock(data, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        """Hold the slot with others (one training or evaluation step)."""
+        if fcntl is None or self._depth:
+            yield
+            return
+        data, turnstile = self._open()
+        fcntl.flock(turnstile, fcntl.LOCK_EX)  # pass through: blocks while a measurement waits
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+        fcntl.flock(data, fcntl.LOCK_SH)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            fcntl.flock(data, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock files."""
+        if self._files is not None:
+            for fd in self._files:
+                os.close(fd)
+            self._files = None
+
+
+_default: QuietSlot | None = None
+
+
+def quiet_slot() -> QuietSlot:
+    """This process's handle on the machine-wide slot (opened on first use)."""
+    global _default
+    if _default is None:
+        _default = QuietSlot()
+    return _default
