@@ -51,6 +51,13 @@ def _latency_options(args: argparse.Namespace) -> Any:
                           min_time_s=args.min_time)
 
 
+def _quiet_optuna(level: int = logging.WARNING) -> None:
+    """Optuna logs at INFO by default (and configures that on first use): quieten it."""
+    import optuna
+
+    optuna.logging.set_verbosity(level)
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
@@ -279,6 +286,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume a search until the budget of completed trials is reached."""
     from nasbench.search import SearchError, count_states, load_search_data, open_study, run_search
 
+    # Optuna logs each failed trial with a traceback; our progress line shows the reason instead.
+    _quiet_optuna(logging.ERROR)
     config = _search_config(args)
     if args.workers < 1 or args.workers > 64:
         raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
@@ -353,6 +362,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Join an existing study (this machine or another) and work until its budget is done."""
     from nasbench.search import SearchError, config_from_study, run_search
 
+    _quiet_optuna(logging.ERROR)
     try:
         config = config_from_study(args.storage, args.study, args.runs_dir, args.threads,
                                    args.worker_index)
@@ -376,6 +386,7 @@ def open_run(run: str, study_name: str | None = None, runs_dir: str = "runs") ->
     """Open a study from a run folder, a study name or a storage URL (UsageError if not)."""
     from nasbench.results import open_run as _open_run
 
+    _quiet_optuna()
     try:
         return _open_run(run, study_name, runs_dir)
     except ValueError as exc:
@@ -660,7 +671,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("optuna").setLevel(logging.WARNING)  # same as optuna's set_verbosity
     try:
         return args.func(args)
     except UsageError as exc:

@@ -150,7 +150,8 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats: a trial whose worker died (no heartbeat for 3 intervals)
     is failed by the next worker and its architecture retried (twice at most)."""
-    if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg2://", "mysql")):
+    if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://",
+                          "postgresql+psycopg2://", "mysql")):
         raise SearchError(f"unsupported storage URL {url!r}; use sqlite:///path/study.db or "
                           f"postgresql://user:password@host/database")
     engine_kwargs: dict[str, Any] = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
@@ -160,7 +161,7 @@ def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
         return optuna.storages.RDBStorage(
             url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
             grace_period=3 * heartbeat_s,
-            failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
 
 
 def open_study(config: SearchConfig) -> optuna.Study:
@@ -182,6 +183,9 @@ def open_study(config: SearchConfig) -> optuna.Study:
                                     load_if_exists=True)
     except SearchError:
         raise
+    except ImportError:
+        raise SearchError(f"no database driver for {config.storage_url.split(':', 1)[0]}; "
+                          f"pip install 'psycopg[binary]' (PostgreSQL) or use sqlite:///") from None
     except Exception as exc:  # storage errors come in many types (SQLAlchemy, OS, Optuna)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SearchError(f"cannot open storage {config.storage_url}: {type(exc).__name__}: "

@@ -1,0 +1,102 @@
+"""Bad input: a one-line error naming the problem and the fix, exit code 2, no traceback, and
+nothing changed on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasbench.search import SearchConfig, open_study
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCH = "res8_in1_cls10:stem_c16_k3_s1_arelu:ir_r1_k3_s1_e3_c16_arelu:head"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of realistic bad things: an empty data folder, a corrupt CIFAR batch, a study
+    with no finished trial, a file where a folder should be."""
+    root = tmp_path_factory.mktemp("bad")
+    (root / "empty_data" / "train").mkdir(parents=True)
+    cifar = root / "cifar"
+    cifar.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with (cifar / name).open("wb") as handle:
+            pickle.dump({b"data": rng.integers(0, 256, (10, 3072), dtype=np.uint8),
+                         b"labels": list(range(10))}, handle)
+    (cifar / "data_batch_2").write_bytes(b"\x80\x04garbage")
+    runs = root / "runs"
+    open_study(SearchConfig(space="tiny", runs_dir=str(runs), study="tiny-study"))
+    (root / "a_file").write_text("not a folder")
+    (root / "bad.json").write_text("{not json")
+    return root
+
+
+CASES = [
+    # (id, arguments, words the one line must contain)
+    ("budget zero", ["search", "--budget", "0"], "--budget"),
+    ("budget negative", ["search", "--budget", "-5"], "--budget"),
+    ("budget absurd", ["search", "--budget", "999999999"], "--budget"),
+    ("budget not a number", ["search", "--budget", "lots"], "--budget"),
+    ("unknown space", ["search", "--space", "resnet"], "unknown space 'resnet'"),
+    ("unknown sampler", ["search", "--sampler", "cmaes"], "unknown sampler 'cmaes'"),
+    ("unknown dataset", ["search", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    ("zero threads", ["search", "--threads", "0"], "--threads"),
+    ("zero epochs", ["search", "--epochs", "0"], "--epochs"),
+    ("negative latency limit", ["search", "--max-latency-ms", "-1"], "--max-latency-ms"),
+    ("malformed architecture", ["profile", ARCH.replace("_e3", "")], "missing token(s) e"),
+    ("meaningless token", ["profile", ARCH.replace("ir_", "conv_")], "meaningless"),
+    ("malformed JSON spec", ["profile", "{world}/bad.json"], "bad architecture file"),
+    ("missing data folder", ["search", "--dataset", "folder", "--data-dir", "{world}/nowhere"],
+     "does not exist"),
+    ("empty data folder", ["search", "--dataset", "folder", "--data-dir", "{world}/empty_data"],
+     "class folders"),
+    ("corrupt CIFAR batch", ["search", "--dataset", "cifar10", "--data-dir", "{world}/cifar"],
+     "corrupt CIFAR-10 batch"),
+    ("unreachable storage", ["search", "--storage", "postgresql://nasbench@127.0.0.1:9/nasbench"],
+     "cannot open storage"),
+    ("unsupported storage", ["search", "--storage", "redis://localhost/0"], "unsupported storage"),
+    ("unwritable runs folder", ["search", "--runs-dir", "{world}/a_file/runs"], "writable --runs-dir"),
+    ("study reused with another space", ["search", "--study", "tiny-study", "--space", "mixed"],
+     "other settings"),
+    ("export with no finished trial", ["export", "{world}/runs/tiny-study", "--out", "{world}/out"],
+     "no finished trial"),
+    ("export of a missing run", ["export", "{world}/runs/none", "--out", "{world}/out"], "no study found"),
+    ("results of a missing run", ["results", "{world}/runs/none"], "no study found"),
+    ("train on mismatched data", ["train", "mobilenet_v2", "--epochs", "1", "--out", "{world}/out"],
+     "expects 3x224x224"),
+    ("unknown command", ["fly"], "invalid choice"),
+]
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("args,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(world: Path, args: list[str], words: str) -> None:
+    args = [a.format(world=world) for a in args]
+    if args[0] == "search" and "--runs-dir" not in args:
+        args += ["--runs-dir", str(world / "runs")]
+    before, repo_runs = _snapshot(world), _snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}
+    proc = subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert words in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert _snapshot(world) == before
+    assert (_snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}) == repo_runs
+
+
+def test_there_are_at_least_15_cases() -> None:
+    assert len(CASES) >= 15

@@ -1,0 +1,121 @@
+"""Many workers on one study (SQLite and a real PostgreSQL server), crashes, the quiet slot."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from nasbench.quiet import QuietSlot
+from postgres import postgres_server, server_bin
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["--space", "tiny", "--epochs", "1", "--sampler", "random"]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():  # type: ignore[no-untyped-def]
+    if server_bin() is None:
+        pytest.skip("needs Debian's postgresql package (bash setup.sh --test installs it)")
+    with postgres_server() as url:
+        yield url
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _check_exact(storage: str, study_name: str, budget: int) -> None:
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    trials = study.get_trials()
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") == budget, states
+    assert "RUNNING" not in states and "WAITING" not in states  # none lost in flight
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))  # none counted twice
+    # Every complete trial carries its own measurements (not half-written).
+    for t in trials:
+        if t.state.name == "COMPLETE":
+            assert {"arch", "params", "macs", "latency"} <= set(t.user_attrs)
+
+
+def test_three_workers_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    proc = _cli("search", *QUICK, "--budget", "7", "--workers", "3", "--storage", postgres_url,
+                "--study", "pg3", "--runs-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "7 complete" in proc.stdout
+    _check_exact(postgres_url, "pg3", 7)
+    # Another "machine" joins the finished study: nothing more to do, nothing added.
+    proc = _cli("worker", "--storage", postgres_url, "--study", "pg3", "--runs-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    _check_exact(postgres_url, "pg3", 7)
+
+
+def test_three_workers_on_the_local_default(tmp_path: Path) -> None:
+    proc = _cli("search", *QUICK, "--budget", "7", "--workers", "3", "--study", "local3",
+                "--runs-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    _check_exact(f"sqlite:///{tmp_path / 'local3' / 'study.db'}", "local3", 7)
+    assert (tmp_path / "local3" / "results.csv").is_file()
+
+
+def test_worker_killed_mid_trial_is_detected_and_retried(tmp_path: Path) -> None:
+    args = ("search", *QUICK, "--budget", "5", "--heartbeat", "1", "--study", "crash",
+            "--runs-dir", str(tmp_path))
+    storage = f"sqlite:///{tmp_path / 'crash' / 'study.db'}"
+    proc = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim = None
+    deadline = time.time() + 240
+    while time.time() < deadline and victim is None:
+        time.sleep(0.05)
+        try:
+            trials = optuna.load_study(study_name="crash", storage=storage).get_trials()
+        except Exception:
+            continue
+        running = [t for t in trials if t.state.name == "RUNNING" and "latency" in t.user_attrs]
+        if running and sum(t.state.name == "COMPLETE" for t in trials) >= 1:
+            proc.send_signal(signal.SIGKILL)  # mid-trial: measured, now training
+            victim = running[0]
+    proc.wait()
+    assert victim is not None
+    study = optuna.load_study(study_name="crash", storage=storage)  # readable after SIGKILL
+    before = sum(t.state.name == "COMPLETE" for t in study.get_trials())
+    assert study.get_trials()[victim.number].state.name == "RUNNING"  # stale
+    resumed = _cli(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = optuna.load_study(study_name="crash", storage=storage).get_trials()
+    after = sum(t.state.name == "COMPLETE" for t in trials)
+    assert (before, after) == (before, 5) and before < 5
+    assert trials[victim.number].state.name == "FAIL"
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert retries and retries[0].user_attrs["arch"] == victim.user_attrs["arch"]
+
+
+def test_quiet_slot_excludes_training_while_measuring(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import time, sys
+sys.path.insert(0, {str(ROOT)!r})
+from nasbench.quiet import QuietSlot
+slot = QuietSlot({str(tmp_path)!r})
+with slot.shared():
+    print("held", flush=True)
+    time.sleep(1.5)
+"""], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    slot = QuietSlot(tmp_path)
+    start = time.perf_counter()
+    with slot.exclusive():
+        waited = time.perf_counter() - start
+    holder.wait()
+    assert waited > 0.8  # the measurement waited for the training step in flight
+    start = time.perf_counter()
+    with slot.exclusive():
+        pass
+    assert time.perf_counter() - start < 0.5
