@@ -278,7 +278,9 @@ def _finish(config: Any) -> int:
     csv_path = write_table(frame, config.run_dir / "results.csv")
     print(f"\n{counts.get('COMPLETE', 0)} complete, {counts.get('FAIL', 0)} failed trials. Study: "
           f"{config.storage_url} (study {config.study_name!r})")
-    print(f"Results table: {csv_path}   (python cli.py results {config.run_dir if config.storage is None else config.storage_url})")
+    where = (str(config.run_dir) if config.storage is None
+             else f"{config.storage_url} --study {config.study_name}")
+    print(f"Results table: {csv_path}   (python cli.py results {where})")
     return 0
 
 

@@ -222,3 +222,17 @@ def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_app_picks_up_new_trials_of_a_running_search(tmp_path: Path) -> None:
+    base = dict(space="tiny", epochs=1, threads=1, latency_time_s=0.05, runs_dir=str(tmp_path),
+                study="live", sampler="random")
+    run_search(SearchConfig(**base, budget=2))
+    at = _app(tmp_path).run()
+    complete = next(m for m in at.metric if m.label == "complete")
+    assert complete.value == "2"
+    run_search(SearchConfig(**base, budget=3))  # the search goes on while the page is open
+    time.sleep(3.5)  # the cached table lives 3 s (and is keyed on the database's mtime)
+    at.run()
+    assert not at.exception
+    assert next(m for m in at.metric if m.label == "complete").value == "3"
