@@ -98,7 +98,7 @@ def headline(name: str, frame: pd.DataFrame) -> None:
     cols[4].metric("best val_acc", f"{done['val_acc'].max():.4f}" if not done.empty else "–")
 
 
-def budget_section(frame: pd.DataFrame) -> None:
+def budget_section(frame: pd.DataFrame, name: str) -> None:
     done = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)]
     low, high = float(done["latency_ms"].min()), float(done["latency_ms"].max())
     st.subheader("Latency budget")
@@ -106,7 +106,7 @@ def budget_section(frame: pd.DataFrame) -> None:
         high = low + 1e-3
     budget = st.slider("Latency budget (ms, median at batch 1)", min_value=round(low, 3),
                        max_value=round(high, 3), value=round((low + high) / 2, 3), step=0.001,
-                       key="budget", format="%.3f")
+                       key=f"budget_{name}", format="%.3f")
     best = plots.best_within(frame, budget)
     if best is None:
         st.warning(f"No feasible trial within {budget:.3f} ms.")
@@ -121,11 +121,12 @@ def table_section(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     st.subheader("Results table")
     data = plots.enrich(frame)
     c1, c2, c3 = st.columns(3)
+    # Filter widgets are keyed by run, so switching runs does not carry filters over.
     states = c1.multiselect("State", sorted(data["state"].unique()), default=sorted(data["state"].unique()),
-                            key="filter_state")
+                            key=f"filter_state_{name}")
     mixes = c2.multiselect("Block kinds", sorted(data["block_mix"].unique()),
-                           default=sorted(data["block_mix"].unique()), key="filter_mix")
-    feasible_only = c3.checkbox("Feasible only", value=False, key="filter_feasible")
+                           default=sorted(data["block_mix"].unique()), key=f"filter_mix_{name}")
+    feasible_only = c3.checkbox("Feasible only", value=False, key=f"filter_feasible_{name}")
     shown = data[data["state"].isin(states) & data["block_mix"].isin(mixes)]
     if feasible_only:
         shown = shown[shown["feasible"] == True]  # noqa: E712
@@ -147,7 +148,7 @@ def details_section(frame: pd.DataFrame, source: str, name: str) -> None:
         return
     labels = {int(r.number): f"#{int(r.number)}  acc {r.val_acc:.4f}  {r.latency_ms:.3f} ms"
               + ("  (front)" if r.pareto else "") for r in done.itertuples()}
-    number = st.selectbox("Trial", list(labels), format_func=labels.get, key="trial")
+    number = st.selectbox("Trial", list(labels), format_func=labels.get, key=f"trial_{name}")
     row = done[done["number"] == number].iloc[0]
     st.code(row["arch"], language=None)
     left, right = st.columns(2)
@@ -191,7 +192,7 @@ def body(source: str, chosen: list[str], x_axis: str) -> None:
     if len(frames) > 1:
         st.plotly_chart(plots.overlay_chart(frames, x_axis), key="overlay_chart")
     if (frame["state"].eq("COMPLETE") & frame["feasible"].astype(bool)).any():
-        budget_section(frame)
+        budget_section(frame, name)
     left, right = st.columns(2)
     with left:
         st.plotly_chart(plots.hypervolume_chart(frames), key="hypervolume_chart")

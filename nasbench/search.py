@@ -366,7 +366,9 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callable[[optuna.Study,
     max_failures = max_failures if max_failures is not None else max(5, config.budget)
     failures = 0
     while True:
-        optuna.storages.fail_stale_trials(study)  # trials of dead workers: failed, then retried
+        with warnings.catch_warnings():  # "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # dead workers' trials: failed, retried
         counts = count_states(study)
         complete, running = counts.get("COMPLETE", 0), counts.get("RUNNING", 0)
         if complete >= config.budget:

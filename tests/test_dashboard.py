@@ -132,18 +132,18 @@ def test_x_axis_switch_overlay_filters_budget_and_details(runs: Path) -> None:
 
     table = _table(at, "block_mix")
     assert len(table) == len(frame)
-    at.checkbox(key="filter_feasible").check().run()
+    at.checkbox(key="filter_feasible_alpha").check().run()
     feasible = frame[(frame["feasible"] == True)]  # noqa: E712
     assert len(_table(at, "block_mix")) == len(feasible) < len(frame)
 
     done = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)]
     budget = float(done["latency_ms"].quantile(0.5))
-    at.slider(key="budget").set_value(round(budget, 3)).run()
+    at.slider(key="budget_alpha").set_value(round(budget, 3)).run()
     best = plots.best_within(frame, round(budget, 3))
     assert f"trial {int(best['number'])}," in at.success[0].value
 
     number = int(frame[frame["state"] == "COMPLETE"].iloc[-1]["number"])
-    at.selectbox(key="trial").set_value(number).run()
+    at.selectbox(key="trial_alpha").set_value(number).run()
     codes = [c.value for c in at.code]
     assert any(f"--trial {number}" in c and "cli.py export" in c for c in codes)
     assert frame.loc[frame["number"] == number, "arch"].iloc[0] in codes
@@ -168,6 +168,7 @@ def test_empty_missing_and_unreadable_cases(runs: Path, tmp_path: Path) -> None:
     assert not at.exception and "Cannot read run" in at.warning[0].value
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_run_with_only_unfinished_trials(tmp_path: Path) -> None:
     study = open_study(SearchConfig(space="tiny", runs_dir=str(tmp_path), study="started"))
     study.ask()  # a trial that is still running
