@@ -433,10 +433,18 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------- export
 
+def _write_export(arch: Any, out: Path, info: dict[str, Any], **kwargs: Any) -> dict[str, Path]:
+    from nasbench.export import export_arch
+
+    try:
+        return export_arch(arch, out, info, **kwargs)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror}; choose another --out") from None
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a trial of a run as a standalone module, spec and torch.export program."""
     from nasbench.arch import decode
-    from nasbench.export import export_arch
     from nasbench.results import results_frame, select_trial
 
     study = open_run(args.run, args.study, args.runs_dir)
@@ -459,10 +467,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                       else f"{args.pick} of the Pareto front"),
     }
     out = Path(args.out)
-    try:
-        written = export_arch(arch, out, info, onnx=args.onnx)
-    except OSError as exc:
-        raise UsageError(f"cannot write to {out}: {exc.strerror}; choose another --out") from None
+    written = _write_export(arch, out, info, onnx=args.onnx)
     if args.json:
         _print_json({"trial": info, "files": {k: str(v) for k, v in written.items()}})
         return 0
@@ -486,7 +491,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from nasbench.build import build_model
     from nasbench.data import load_dataset
-    from nasbench.export import export_arch, read_export
+    from nasbench.export import read_export
     from nasbench.train import default_train_config, evaluate, train_model
 
     source = Path(args.arch)
@@ -536,10 +541,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     info.update({"test_acc": accuracy, "trained_epochs": config.epochs, "train_seed": args.seed,
                  "train_time_s": result.train_time_s, "dataset": dataset, "data_dir": data_dir,
                  "normalize_mean": list(data.mean), "normalize_std": list(data.std)})
-    try:
-        written = export_arch(arch, out, info, state_dict=model.state_dict())
-    except OSError as exc:
-        raise UsageError(f"cannot write to {out}: {exc.strerror}; choose another --out") from None
+    written = _write_export(arch, out, info, state_dict=model.state_dict())
     if args.json:
         _print_json({"test_acc": accuracy, "files": {k: str(v) for k, v in written.items()}})
         return 0

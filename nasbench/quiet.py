@@ -40,17 +40,19 @@ class QuietSlot:
         return self._files
 
     @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the slot alone (latency measurement): waits for steps in flight elsewhere."""
-        if fcntl is None or self._depth:
+    def _hold(self, exclusive: bool) -> Iterator[None]:
+        if fcntl is None or self._depth:  # no flock here, or already held by this process
             yield
             return
         data, turnstile = self._open()
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         try:
-            fcntl.flock(data, fcntl.LOCK_EX)
+            if exclusive:  # keep the turnstile while waiting: no new shared holders get in
+                fcntl.flock(data, fcntl.LOCK_EX)
         finally:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
+        if not exclusive:
+            fcntl.flock(data, fcntl.LOCK_SH)
         self._depth += 1
         try:
             yield
@@ -58,22 +60,13 @@ class QuietSlot:
             self._depth -= 1
             fcntl.flock(data, fcntl.LOCK_UN)
 
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the slot alone (latency measurement): waits for steps in flight elsewhere."""
+        return self._hold(exclusive=True)
+
+    def shared(self) -> contextlib.AbstractContextManager[None]:
         """Hold the slot with others (one training or evaluation step)."""
-        if fcntl is None or self._depth:
-            yield
-            return
-        data, turnstile = self._open()
-        fcntl.flock(turnstile, fcntl.LOCK_EX)  # pass through: blocks while a measurement waits
-        fcntl.flock(turnstile, fcntl.LOCK_UN)
-        fcntl.flock(data, fcntl.LOCK_SH)
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            fcntl.flock(data, fcntl.LOCK_UN)
+        return self._hold(exclusive=False)
 
     def close(self) -> None:
         """Close the lock files."""
