@@ -38,11 +38,13 @@ def _cli(*args: str, **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-d
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
-def _complete(db: Path) -> int:
+def _complete(db: Path, polling: bool = False) -> int:
     try:
         study = optuna.load_study(study_name=db.parent.name, storage=f"sqlite:///{db}")
-    except KeyError:  # the file exists but the study is not created yet
-        return 0
+    except Exception:  # while polling: the search may be creating the tables or the study
+        if polling:
+            return 0
+        raise
     return sum(t.state.name == "COMPLETE" for t in study.get_trials())
 
 
@@ -70,7 +72,7 @@ def test_resume_after_kill_and_ctrl_c(tmp_path: Path) -> None:
     db = tmp_path / "resume" / "study.db"
     proc = _cli(*args)
     deadline = time.time() + 240
-    while time.time() < deadline and not (db.exists() and _complete(db) >= 2):
+    while time.time() < deadline and not (db.exists() and _complete(db, polling=True) >= 2):
         time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
