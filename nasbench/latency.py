@@ -1,7 +1,8 @@
 """Real latency: eval + inference mode, fixed threads, warm-up, time-bounded repeats, statistics.
 
-CPU timings use ``torch.utils.benchmark.Timer`` (it sets the thread count and keeps timer
-overhead negligible); CUDA timings use CUDA events around the runs and synchronize on them.
+CPU timings time blocks of runs with ``timeit`` and ``time.perf_counter`` (see ``_time_cpu`` for
+why not ``torch.utils.benchmark``'s autorange); CUDA timings use CUDA events around the runs and
+synchronize on them.
 Every result carries the conditions it was measured under.
 """
 
@@ -11,6 +12,7 @@ import copy
 import logging
 import math
 import time
+import timeit
 from dataclasses import asdict, dataclass
 
 import torch
@@ -26,7 +28,7 @@ DTYPES: dict[str, torch.dtype] = {
 MEMORY_FORMATS: dict[str, torch.memory_format] = {
     "contiguous": torch.contiguous_format, "channels_last": torch.channels_last,
 }
-_BLOCK_S = 0.005  # CUDA: a sample averages enough runs to last about this long
+_BLOCK_S = 0.005  # a sample averages enough runs to last about this long (1 run if longer)
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,8 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
     The model is copied (the caller's is untouched), put in eval mode and run under
     ``torch.inference_mode``. After ``warmup_s`` of warm-up, samples are taken until at least
     ``min_time_s`` has passed and ``min_samples`` were collected, or ``max_time_s`` ran out.
-    On CPU each sample is a block of runs sized by ``Timer.blocked_autorange`` so that timer
-    overhead is negligible (one run per block for models of a few ms); on CUDA a block lasts
-    about 5 ms and is timed with CUDA events. ``tune_malloc`` raises glibc's mmap/trim
+    Each sample is the mean of a block of runs lasting about 5 ms (one run for models of 5 ms
+    or more); on CUDA blocks are timed with CUDA events. ``tune_malloc`` raises glibc's mmap/trim
     thresholds first (see :func:`nasbench.env.tune_allocator`); the benchmarks switch it off to
     show its effect. ``threads`` fixes torch's intra-op thread count for the measurement.
     """
@@ -128,7 +129,7 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
     try:
         with torch.inference_mode():
             if device == "cpu":
-                times_ms, number = _time_cpu(net, x, threads, min_time_s, max_time_s,
+                times_ms, number = _time_cpu(net, x, min_time_s, max_time_s,
                                              min_samples, warmup_s)
             else:
                 times_ms, number = _time_cuda(net, x, min_time_s, max_time_s, min_samples,
@@ -153,25 +154,25 @@ def _warm_up(run: object, warmup_s: float, sync: object = None) -> float:
     return last
 
 
-def _time_cpu(net: nn.Module, x: torch.Tensor, threads: int, min_time_s: float,
+def _time_cpu(net: nn.Module, x: torch.Tensor, min_time_s: float,
               max_time_s: float, min_samples: int, warmup_s: float) -> tuple[list[float], int]:
-    """``Timer.blocked_autorange`` rounds until ``min_samples`` samples (or ``max_time_s``)."""
-    from torch.utils.benchmark import Timer
+    """Blocks of ``number`` runs timed with ``timeit`` (as ``torch.utils.benchmark`` does).
 
-    _warm_up(lambda: net(x), warmup_s)
-    timer = Timer(stmt="net(x)", globals={"net": net, "x": x}, num_threads=threads)
+    ``Timer.blocked_autorange`` sizes blocks so that timer overhead stays under 0.01%, which
+    for sub-millisecond models means blocks of 100 runs and a handful of samples per second;
+    ``Timer.timeit`` adds two warm-up runs to every call. Blocks of about 5 ms keep the timer
+    overhead under 0.1% and give many samples for the median and spread.
+    """
+    single = _warm_up(lambda: net(x), warmup_s)
+    number = max(1, round(_BLOCK_S / max(single, 1e-9)))
+    timer = timeit.Timer(stmt="net(x)", timer=time.perf_counter, globals={"net": net, "x": x})
     times_ms: list[float] = []
-    number = 1
     start = time.perf_counter()
-    budget = min_time_s
     while True:
-        measurement = timer.blocked_autorange(min_run_time=budget)
-        times_ms.extend(t * 1e3 for t in measurement.times)
-        number = measurement.number_per_run
+        times_ms.append(timer.timeit(number) / number * 1e3)
         elapsed = time.perf_counter() - start
-        if len(times_ms) >= min_samples or elapsed >= max_time_s:
+        if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
             return times_ms, number
-        budget = min(max_time_s - elapsed, min_time_s / 2)
 
 
 def _time_cuda(net: nn.Module, x: torch.Tensor, min_time_s: float, max_time_s: float,
