@@ -175,12 +175,19 @@ def open_study(config: SearchConfig) -> optuna.Study:
         if not os.access(config.run_dir, os.W_OK):
             raise SearchError(f"{config.run_dir} is not writable; choose a writable --runs-dir")
     try:
-        storage = make_storage(config.storage_url, config.heartbeat_s)
-        study = optuna.create_study(study_name=config.study_name, storage=storage,
-                                    directions=["maximize", "minimize"],
-                                    sampler=make_sampler(config.sampler,
-                                                         config.seed + 7919 * config.worker_index),
-                                    load_if_exists=True)
+        for attempt in range(3):  # two processes creating one new SQLite file can collide once
+            try:
+                storage = make_storage(config.storage_url, config.heartbeat_s)
+                study = optuna.create_study(study_name=config.study_name, storage=storage,
+                                            directions=["maximize", "minimize"],
+                                            sampler=make_sampler(config.sampler,
+                                                                 config.seed + 7919 * config.worker_index),
+                                            load_if_exists=True)
+                break
+            except Exception as exc:
+                if attempt == 2 or "already exists" not in str(exc):
+                    raise
+                time.sleep(0.5)
     except SearchError:
         raise
     except ImportError:

@@ -159,13 +159,24 @@ except ImportError:
     with torch.no_grad():
         torch.testing.assert_close(torch.load(tmp_path / "y.pt", weights_only=True), model(x))
 
-    # The exported module's latency, re-measured, agrees with the search's within its spread.
+    # The exported module's latency, re-measured, agrees with the harness model measured in the
+    # same moment (interleaved), and with the search's figure. The search measured minutes ago on
+    # a shared host whose speed drifts by more than one run's spread, so that bound is looser.
+    import statistics
+
     exported = _import(out, "export_run").build(str(out / "weights.pt"))
-    again = measure_latency(exported, (arch.in_channels, arch.resolution, arch.resolution),
-                            min_time_s=0.5)
+    shape = (arch.in_channels, arch.resolution, arch.resolution)
+    ours, theirs = [], []
+    for _ in range(3):
+        ours.append(measure_latency(exported, shape, min_time_s=0.3))
+        theirs.append(measure_latency(model, shape, min_time_s=0.3))
+    exported_ms = statistics.median(r.median_ms for r in ours)
+    harness_ms = statistics.median(r.median_ms for r in theirs)
+    spread = statistics.median(r.stats.iqr_ms for r in ours + theirs)
+    assert abs(exported_ms - harness_ms) <= 3 * spread + 0.2 * harness_ms, (exported_ms, harness_ms)
     recorded = info["latency"]
-    spread = 3 * (recorded["iqr_ms"] + again.stats.iqr_ms) + 0.15 * recorded["median_ms"]
-    assert abs(again.median_ms - recorded["median_ms"]) <= spread, (again.stats, recorded)
+    assert 0.5 * recorded["median_ms"] <= exported_ms <= 2.0 * recorded["median_ms"], \
+        (exported_ms, recorded)
 
 
 def test_weights_load_refuses_pickled_code(tmp_path: Path) -> None:

@@ -39,12 +39,15 @@ def _cli(*args: str, **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-d
 
 
 def _complete(db: Path, polling: bool = False) -> int:
-    try:
-        study = optuna.load_study(study_name=db.parent.name, storage=f"sqlite:///{db}")
-    except Exception:  # while polling: the search may be creating the tables or the study
-        if polling:
+    if polling:  # read-only SQL: opening it with Optuna would race the search creating tables
+        import sqlite3
+
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+                return con.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+        except sqlite3.Error:
             return 0
-        raise
+    study = optuna.load_study(study_name=db.parent.name, storage=f"sqlite:///{db}")
     return sum(t.state.name == "COMPLETE" for t in study.get_trials())
 
 
