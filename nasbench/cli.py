@@ -267,15 +267,21 @@ def _search_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _finish(config: Any) -> int:
-    from nasbench.results import results_frame, write_table
+def _finish(config: Any, as_json: bool = False) -> int:
+    from nasbench.results import pareto_frame, results_frame, write_table
     from nasbench.search import count_states, open_study
 
     study = open_study(config)
     frame = results_frame(study)
     counts = count_states(study)
-    _print_front(frame)
     csv_path = write_table(frame, config.run_dir / "results.csv")
+    if as_json:
+        front = pareto_frame(frame)[["number", "val_acc", "latency_ms", "params", "macs", "arch"]]
+        _print_json({"study": config.study_name, "storage": config.storage_url,
+                     "complete": counts.get("COMPLETE", 0), "failed": counts.get("FAIL", 0),
+                     "results_csv": str(csv_path), "pareto_front": front.to_dict(orient="records")})
+        return 0
+    _print_front(frame)
     print(f"\n{counts.get('COMPLETE', 0)} complete, {counts.get('FAIL', 0)} failed trials. Study: "
           f"{config.storage_url} (study {config.study_name!r})")
     where = (str(config.run_dir) if config.storage is None
@@ -303,7 +309,7 @@ def cmd_search(args: argparse.Namespace) -> int:
               f"{args.workers} worker(s)", file=sys.stderr)
         progress = Progress(config.budget, done)
         if args.workers > 1:
-            return _run_workers(config, args.workers, progress)
+            return _run_workers(config, args.workers, progress, args.json)
         run_search(config, callbacks=[progress], data=data)
     except SearchError as exc:
         raise UsageError(str(exc)) from None
@@ -313,10 +319,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 130
     if progress.tty:
         print(file=sys.stderr)
-    return _finish(config)
+    return _finish(config, args.json)
 
 
-def _run_workers(config: Any, workers: int, progress: Progress) -> int:
+def _run_workers(config: Any, workers: int, progress: Progress, as_json: bool = False) -> int:
     """Start ``workers`` worker processes on the study, show progress, wait for them."""
     import subprocess
     import time
@@ -357,7 +363,7 @@ def _run_workers(config: Any, workers: int, progress: Progress) -> int:
         print(f"error: {len(bad)} worker(s) exited with an error (codes {bad}); run the same "
               f"command again to resume", file=sys.stderr)
         return EXIT_USAGE
-    return _finish(config)
+    return _finish(config, as_json)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -618,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes on this machine (default 1); training threads are shared")
     p.add_argument("--heartbeat", type=int, default=10,
                    help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
+    p.add_argument("--json", action="store_true", help="print the summary and front as JSON")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("worker", help="join an existing study, from this or another machine")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -67,6 +68,12 @@ def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
     listing = _cli("results", str(tmp_path / "e2e"), "--pareto")
     out, err = listing.communicate(timeout=60)
     assert listing.returncode == 0 and "COMPLETE" in out
+    again = _cli("search", "--budget", "3", "--space", "tiny", "--epochs", "1",
+                 "--runs-dir", str(tmp_path), "--study", "e2e", "--json")
+    out, err = again.communicate(timeout=120)  # already complete: nothing to run
+    summary = json.loads(out)
+    assert summary["complete"] == 3 and summary["pareto_front"]
+    assert {r["number"] for r in summary["pareto_front"]} == set(table[table["pareto"]]["number"])
 
 
 def test_resume_after_kill_and_ctrl_c(tmp_path: Path) -> None:
