@@ -267,14 +267,15 @@ def _search_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _finish(config: Any, as_json: bool = False) -> int:
+def _finish(config: Any, as_json: bool = False, csv_path: Path | None = None) -> int:
     from nasbench.results import pareto_frame, results_frame, write_table
     from nasbench.search import count_states, open_study
 
     study = open_study(config)
     frame = results_frame(study)
     counts = count_states(study)
-    csv_path = write_table(frame, config.run_dir / "results.csv")
+    if csv_path is None:  # run_search writes it; after several workers, write the final one
+        csv_path = write_table(frame, config.run_dir / "results.csv")
     if as_json:
         front = pareto_frame(frame)[["number", "val_acc", "latency_ms", "params", "macs", "arch"]]
         _print_json({"study": config.study_name, "storage": config.storage_url,
@@ -310,7 +311,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         progress = Progress(config.budget, done)
         if args.workers > 1:
             return _run_workers(config, args.workers, progress, args.json)
-        run_search(config, callbacks=[progress], data=data)
+        outcome = run_search(config, callbacks=[progress], data=data)
     except SearchError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
@@ -319,7 +320,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 130
     if progress.tty:
         print(file=sys.stderr)
-    return _finish(config, args.json)
+    return _finish(config, args.json, outcome.results_csv)
 
 
 def _run_workers(config: Any, workers: int, progress: Progress, as_json: bool = False) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from nasbench.arch import Arch, BlockConfig, expanded_channels, se_channels
+from nasbench.arch import Arch, BlockConfig, Stage, Stem, resolve_blocks
 from nasbench.build import build_block, build_model, count_params
 from nasbench.flops import count_flops
 from nasbench.formulas import block_cost
@@ -55,14 +54,15 @@ def profile_arch(arch: Arch, options: LatencyOptions, module_depth: int = 2) -> 
 
 def block_configs(c_in: int, c_out: int, kernel: int, size: int, stride: int, expansion: float,
                   se_ratio: float = 0.0, activation: str = "relu") -> list[BlockConfig]:
-    """The standard, depthwise-separable and inverted-residual blocks for the same job."""
-    out_size = math.ceil(size / stride)
-    mid_ir = expanded_channels(c_in, expansion)
+    """The standard, depthwise-separable and inverted-residual blocks for the same job, with
+    widths resolved by the same rules as whole architectures (:func:`resolve_blocks`)."""
     configs = []
-    for kind, mid in (("conv", c_out), ("ds", c_in), ("ir", mid_ir)):
-        se = se_channels(mid, se_ratio) if se_ratio else 0
-        configs.append(BlockConfig(kind, c_in, c_out, kernel, stride, activation, mid, se,
-                                   size, out_size))
+    for kind in ("conv", "ds", "ir"):
+        stage = Stage(kind, c_out, 1, kernel, stride, expansion if kind == "ir" else 1.0,
+                      se_ratio, activation)
+        arch = Arch(stem=Stem(c_in, 3, 1, activation), stages=(stage,), resolution=size,
+                    in_channels=c_in, num_classes=2)
+        configs.append(resolve_blocks(arch)[0])
     return configs
 
 
