@@ -34,12 +34,15 @@ def worker(name: str, resolution: int, tune: bool, min_time: float) -> dict[str,
     import torch
 
     from nasbench.build import build_model
+    from nasbench.env import tune_allocator
     from nasbench.latency import measure_latency
     from nasbench.references import reference
 
     arch = dataclasses.replace(reference(name), resolution=resolution)
+    if tune:  # process-wide, so applied at this fresh process's start, as the CLI does
+        tune_allocator()
     result = measure_latency(build_model(arch), (3, resolution, resolution), threads=1,
-                             min_time_s=min_time, tune_malloc=tune)
+                             min_time_s=min_time)
     torch.set_num_threads(1)
     a = torch.randn(256, 256)
     probe = []

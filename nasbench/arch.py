@@ -205,6 +205,12 @@ class Arch:
         """The canonical string form (see :func:`encode`)."""
         return encode(self)
 
+    def digest(self) -> str:
+        """A short stable name for this architecture: 10 hex digits of its string's SHA-256."""
+        import hashlib
+
+        return hashlib.sha256(encode(self).encode()).hexdigest()[:10]
+
 
 @dataclass(frozen=True)
 class BlockConfig:

@@ -1,56 +1,83 @@
-"""Build an ``nn.Module`` from an :class:`~nasbench.arch.Arch` spec."""
+"""Build an ``nn.Module`` from an :class:`~nasbench.arch.Arch` spec.
+
+The spec is first turned into a *layout*: plain dicts and lists of numbers and names, one
+entry per layer (:func:`layout`). :class:`Network` builds from a layout alone, so the exported
+``model.py`` is this same class with the layout written out as a literal.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from nasbench.arch import Arch, BlockConfig, resolve_blocks
-from nasbench.blocks import ConvBlock, ConvBnAct, DepthwiseSeparable, InvertedResidual, make_activation
+from nasbench.blocks import ConvBnAct, make_activation, make_block
+
+
+def block_layout(cfg: BlockConfig) -> dict[str, Any]:
+    """The keyword arguments of :func:`nasbench.blocks.make_block` for one resolved block."""
+    args: dict[str, Any] = {"kind": cfg.kind, "in_chs": cfg.in_channels,
+                            "out_chs": cfg.out_channels, "kernel": cfg.kernel,
+                            "stride": cfg.stride, "activation": cfg.activation,
+                            "se_chs": cfg.se_channels}
+    if cfg.kind == "ir":
+        args.update(mid_chs=cfg.mid_channels, skip=cfg.has_skip)
+    return args
+
+
+def layout(arch: Arch) -> dict[str, Any]:
+    """The network of ``arch`` as plain data: stem, blocks per stage, head."""
+    configs = iter(resolve_blocks(arch))
+    head = arch.head
+    return {
+        "stem": {"in_chs": arch.in_channels, "out_chs": arch.stem.channels,
+                 "kernel": arch.stem.kernel, "stride": arch.stem.stride,
+                 "activation": arch.stem.activation},
+        "stages": [[block_layout(next(configs)) for _ in range(stage.repeats)]
+                   for stage in arch.stages],
+        "head": {"in_chs": arch.stages[-1].channels, "conv_chs": head.channels,
+                 "hidden": head.hidden, "dropout": head.dropout, "activation": head.activation,
+                 "num_classes": arch.num_classes},
+    }
 
 
 def build_block(cfg: BlockConfig) -> nn.Module:
     """The layer for one resolved block."""
-    if cfg.kind == "conv":
-        return ConvBlock(cfg.in_channels, cfg.out_channels, cfg.kernel, cfg.stride,
-                         cfg.activation, cfg.se_channels)
-    if cfg.kind == "ds":
-        return DepthwiseSeparable(cfg.in_channels, cfg.out_channels, cfg.kernel, cfg.stride,
-                                  cfg.activation, cfg.se_channels)
-    if cfg.kind == "ir":
-        return InvertedResidual(cfg.in_channels, cfg.out_channels, cfg.kernel, cfg.stride,
-                                cfg.activation, cfg.mid_channels, cfg.se_channels)
-    raise ValueError(f"unknown block kind {cfg.kind!r}")
+    args = block_layout(cfg)
+    return make_block(args.pop("kind"), **args)
 
 
 class Network(nn.Module):
-    """Stem, blocks (one ``nn.Sequential`` per stage), head conv, pool, hidden, dropout, classifier."""
+    """Stem, blocks (one ``nn.Sequential`` per stage), head conv, pool, hidden, dropout, classifier.
 
-    def __init__(self, arch: Arch) -> None:
+    Built from a layout (see :func:`nasbench.build.layout`): plain numbers and names only.
+    """
+
+    def __init__(self, layout: dict) -> None:
         super().__init__()
-        self.arch = arch
-        self.stem = ConvBnAct(arch.in_channels, arch.stem.channels, arch.stem.kernel,
-                              arch.stem.stride, arch.stem.activation)
-        configs = iter(resolve_blocks(arch))
+        self.stem = ConvBnAct(**layout["stem"])
         self.blocks = nn.Sequential(*(
-            nn.Sequential(*(build_block(next(configs)) for _ in range(stage.repeats)))
-            for stage in arch.stages
+            nn.Sequential(*(make_block(**block) for block in stage)) for stage in layout["stages"]
         ))
-        width = arch.stages[-1].channels
-        head = arch.head
-        self.conv_head = (ConvBnAct(width, head.channels, 1, 1, head.activation)
-                          if head.channels else nn.Identity())
-        width = head.channels or width
+        head = layout["head"]
+        width = head["in_chs"]
+        if head["conv_chs"]:
+            self.conv_head = ConvBnAct(width, head["conv_chs"], 1, 1, head["activation"])
+            width = head["conv_chs"]
+        else:
+            self.conv_head = nn.Identity()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten(1)
-        if head.hidden:
-            self.hidden = nn.Sequential(nn.Linear(width, head.hidden),
-                                        make_activation(head.activation or "relu"))
-            width = head.hidden
+        if head["hidden"]:
+            self.hidden = nn.Sequential(nn.Linear(width, head["hidden"]),
+                                        make_activation(head["activation"]))
+            width = head["hidden"]
         else:
             self.hidden = nn.Identity()
-        self.dropout = nn.Dropout(head.dropout) if head.dropout else nn.Identity()
-        self.classifier = nn.Linear(width, arch.num_classes)
+        self.dropout = nn.Dropout(head["dropout"]) if head["dropout"] else nn.Identity()
+        self.classifier = nn.Linear(width, head["num_classes"])
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Feature map before the head."""
@@ -65,10 +92,10 @@ def build_model(arch: Arch, seed: int | None = None) -> Network:
     """Build the network for ``arch`` (train mode); ``seed`` makes the initial weights
     reproducible without touching the global random state."""
     if seed is None:
-        return Network(arch)
+        return Network(layout(arch))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Network(arch)
+        return Network(layout(arch))
 
 
 def count_params(model: nn.Module) -> int:

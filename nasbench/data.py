@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from nasbench.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -196,14 +196,15 @@ def _cached_read(kind: str, root: Path, resolution: int, cache_dir: Path | None)
                     tuple(str(c) for c in data["classes"]))
     result = reader()
     x_train, y_train, x_test, y_test, classes = result
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".npz", delete=False) as tmp:
-            np.savez(tmp, x_train=x_train, y_train=y_train,
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.savez(handle, x_train=x_train, y_train=y_train,
                      x_test=x_test if x_test is not None else np.zeros(0, np.uint8),
                      y_test=y_test if y_test is not None else np.zeros(0, np.int64),
                      has_test=np.array(x_test is not None), classes=np.array(classes))
-        os.replace(tmp.name, path)  # atomic: no half-written cache
+
+    try:
+        atomic_write(path, write)  # no half-written cache, no temporary file left behind
     except OSError as exc:
         logger.warning("could not write the data cache in %s: %s", cache_dir, exc)
     return result

@@ -75,6 +75,10 @@ def tune_allocator() -> str:
     to the kernel on free, so every forward pass pays page faults and the timing depends on the
     process's history. Raising the mmap and trim thresholds (``mallopt``) keeps them in the
     heap. Applied once per process; returns a label recorded in the conditions.
+
+    Process-wide, so it is applied at entry points only: the CLI (every ``nasbench`` command and
+    worker) calls it once at start. A program that measures latency through the library calls
+    it once itself; :func:`allocator_state` records whether it did.
     """
     global _allocator_label
     if _allocator_label is None:
@@ -97,6 +101,21 @@ def _mallopt() -> str:
         logger.warning("could not raise glibc's mmap/trim thresholds; latency may be noisier")
         return "glibc default"
     return "glibc mmap/trim thresholds raised"
+
+
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` unless ``device`` is ``cpu``, or ``cuda`` with a CUDA GPU present.
+
+    The one place this rule lives: latency, training, search and the CLI all call it.
+    """
+    if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
+        raise ValueError(f"unknown device {device!r}; use cpu or cuda")
+    if device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for but no CUDA GPU is available; "
+                             "use --device cpu")
 
 
 def current_conditions(device: str, threads: int, batch: int, dtype: str, memory_format: str,

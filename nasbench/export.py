@@ -1,8 +1,10 @@
 """Export an architecture as a standalone PyTorch module (``model.py`` importing only torch),
 its spec and measurements (``arch.json``), a ``torch.export`` program, and weights once trained.
 
-The generated code holds only validated numbers and names from the spec: integers, floats and
-activation names from a fixed list. Nothing a user typed is pasted into it.
+``model.py`` is generated from the one definition of the network: the functions and classes of
+:mod:`nasbench.blocks` and :class:`nasbench.build.Network`, copied as they are, and the
+network's layout (:func:`nasbench.build.layout`) written as a literal. The literal holds only
+validated numbers and names; nothing a user typed is pasted into the file.
 """
 
 from __future__ import annotations
@@ -10,18 +12,21 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
 import re
-import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from nasbench import blocks as blocks_module
-from nasbench.arch import ACTIVATIONS, Arch, decode, encode, from_dict, resolve_blocks, to_dict
-from nasbench.build import build_model
+from nasbench.arch import Arch, decode, encode, from_dict, to_dict
+from nasbench.build import Network, build_model, layout
+from nasbench.files import write_folder
+
+if TYPE_CHECKING:
+    import optuna
 
 logger = logging.getLogger(__name__)
 
@@ -30,30 +35,45 @@ ARCH_FILE = "arch.json"
 WEIGHTS_FILE = "weights.pt"
 PROGRAM_FILE = "model.pt2"
 ONNX_FILE = "model.onnx"
+_NAME = re.compile(r"[a-z0-9_]+")
 _SAFE_STRING = re.compile(r"[a-z0-9_.:]+")
 
 
-def _act(name: str | None) -> str:
-    if name is not None and name not in ACTIVATIONS:
-        raise ValueError(f"activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
-    return repr(name)
+def _check_literal(value: Any, where: str = "layout") -> None:
+    """Only numbers, booleans, None, safe names, lists and dicts may go into generated code."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return
+    if isinstance(value, str):
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"unexpected text {value!r} in {where}")
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_literal(item, where)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_literal(key, where)
+            _check_literal(item, where)
+        return
+    raise ValueError(f"unexpected {type(value).__name__} in {where}")
 
 
-def _blocks_source() -> str:
-    """The layer classes of :mod:`nasbench.blocks`, which import only torch."""
-    source = inspect.getsource(blocks_module)
-    body = source.split("from torch import Tensor, nn", 1)[1]
-    return "from torch import Tensor, nn\n" + body.rstrip() + "\n"
+def _layout_literal(plan: dict[str, Any]) -> str:
+    """The layout as readable Python: one line per layer."""
+    stages = "".join(f"        [  # stage {i}\n" + "".join(f"            {block!r},\n" for block in stage)
+                     + "        ],\n" for i, stage in enumerate(plan["stages"]))
+    return (f"{{\n    'stem': {plan['stem']!r},\n    'stages': [\n{stages}    ],\n"
+            f"    'head': {plan['head']!r},\n}}")
 
 
-def _block_line(cfg: Any) -> str:
-    args = (f"{cfg.in_channels}, {cfg.out_channels}, {cfg.kernel}, {cfg.stride}, "
-            f"{_act(cfg.activation)}")
-    if cfg.kind == "conv":
-        return f"ConvBlock({args}, se_chs={cfg.se_channels})"
-    if cfg.kind == "ds":
-        return f"DepthwiseSeparable({args}, se_chs={cfg.se_channels})"
-    return f"InvertedResidual({args}, mid_chs={cfg.mid_channels}, se_chs={cfg.se_channels})"
+def _definitions() -> str:
+    """The source of every function and class of :mod:`nasbench.blocks`, then ``Network``."""
+    members = [obj for obj in vars(blocks_module).values()
+               if (inspect.isfunction(obj) or inspect.isclass(obj))
+               and obj.__module__ == blocks_module.__name__]
+    members.sort(key=lambda obj: inspect.getsourcelines(obj)[1])
+    return "\n\n".join(inspect.getsource(obj).rstrip() for obj in [*members, Network]) + "\n"
 
 
 def model_source(arch: Arch, figures: dict[str, Any] | None = None) -> str:
@@ -62,28 +82,11 @@ def model_source(arch: Arch, figures: dict[str, Any] | None = None) -> str:
     text = encode(arch)
     if not _SAFE_STRING.fullmatch(text):
         raise ValueError("architecture string has unexpected characters")
-    figure_lines = []
-    for key, value in (figures or {}).items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not re.fullmatch(r"[a-z0-9_]+", key):
-            continue
-        figure_lines.append(f"#   {key} = {value!r}")
-    configs = iter(resolve_blocks(arch))
-    stage_lines = []
-    for stage in arch.stages:
-        inner = ",\n".join(f"                {_block_line(next(configs))}" for _ in range(stage.repeats))
-        stage_lines.append(f"            nn.Sequential(\n{inner},\n            ),")
-    head = arch.head
-    width = arch.stages[-1].channels
-    head_conv = (f"ConvBnAct({width}, {head.channels}, 1, 1, {_act(head.activation)})"
-                 if head.channels else "nn.Identity()")
-    width = head.channels or width
-    if head.hidden:
-        hidden = (f"nn.Sequential(nn.Linear({width}, {head.hidden}), "
-                  f"make_activation({_act(head.activation)}))")
-        width = head.hidden
-    else:
-        hidden = "nn.Identity()"
-    dropout = f"nn.Dropout({float(head.dropout)!r})" if head.dropout else "nn.Identity()"
+    plan = layout(arch)
+    _check_literal(plan)
+    figure_lines = [f"#   {key} = {value!r}" for key, value in (figures or {}).items()
+                    if _NAME.fullmatch(key) and isinstance(value, (int, float))
+                    and not isinstance(value, bool)]
     header = "\n".join([
         '"""Standalone model exported by nasbench. Needs only torch.',
         "",
@@ -97,34 +100,20 @@ def model_source(arch: Arch, figures: dict[str, Any] | None = None) -> str:
         "from __future__ import annotations",
         "",
         "import torch",
+        "from torch import Tensor, nn",
     ])
-    model_class = f'''
-
+    footer = f'''
 ARCH = {text!r}
 INPUT_SHAPE = ({arch.in_channels}, {arch.resolution}, {arch.resolution})
 NUM_CLASSES = {arch.num_classes}
+LAYOUT = {_layout_literal(plan)}
 
 
-class Model(nn.Module):
+class Model(Network):
     """The exported network; module names match nasbench's, so its state dicts load."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.stem = ConvBnAct({arch.in_channels}, {arch.stem.channels}, {arch.stem.kernel}, {arch.stem.stride}, {_act(arch.stem.activation)})
-        self.blocks = nn.Sequential(
-{chr(10).join(stage_lines)}
-        )
-        self.conv_head = {head_conv}
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.flatten = nn.Flatten(1)
-        self.hidden = {hidden}
-        self.dropout = {dropout}
-        self.classifier = nn.Linear({width}, {arch.num_classes})
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.blocks(self.stem(x))
-        x = self.flatten(self.pool(self.conv_head(x)))
-        return self.classifier(self.dropout(self.hidden(x)))
+        super().__init__(LAYOUT)
 
 
 def build(weights: str | None = None) -> Model:
@@ -134,70 +123,108 @@ def build(weights: str | None = None) -> Model:
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model
 '''
-    return header + "\n" + _blocks_source() + model_class
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename: never half-written."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=path.suffix, delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        write(tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    return header + "\n\n\n" + _definitions() + "\n" + footer
 
 
 def export_arch(arch: Arch, out_dir: str | Path, info: dict[str, Any] | None = None,
-                state_dict: dict[str, torch.Tensor] | None = None, onnx: bool = False) -> dict[str, Path]:
+                state_dict: dict[str, torch.Tensor] | None = None, onnx: bool = False,
+                overwrite: bool = False) -> dict[str, Path]:
     """Write ``model.py``, ``arch.json``, ``model.pt2`` (and ``weights.pt`` with a state dict)
-    into ``out_dir``. ``info`` (measurements, dataset, trial) goes into ``arch.json``.
-    Returns the written paths by kind."""
+    into ``out_dir``, as a whole: the folder is filled beside it and renamed into place.
+
+    ``out_dir`` must be new or empty unless ``overwrite`` (then its old files are all replaced;
+    :class:`FileExistsError` otherwise). ``info`` (measurements, dataset, trial) goes into
+    ``arch.json``. Returns the written paths by kind.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     info = dict(info or {})
     figures = {k: info[k] for k in ("trial", "val_acc", "latency_ms", "params", "macs") if k in info}
-    written: dict[str, Path] = {}
     source = model_source(arch, figures)
-    _atomic_write(out / MODEL_FILE, lambda p: p.write_text(source, encoding="utf-8"))
-    written["model"] = out / MODEL_FILE
-    _atomic_write(out / ARCH_FILE, lambda p: p.write_text(
-        json.dumps({"arch": to_dict(arch), **info}, indent=2, default=str), encoding="utf-8"))
-    written["arch"] = out / ARCH_FILE
     model = build_model(arch).eval()
     if state_dict is not None:
         model.load_state_dict(state_dict)
-        _atomic_write(out / WEIGHTS_FILE, lambda p: torch.save(model.state_dict(), p))
-        written["weights"] = out / WEIGHTS_FILE
     example = (torch.randn(1, arch.in_channels, arch.resolution, arch.resolution),)
-    try:
-        program = torch.export.export(model, example)
-        _atomic_write(out / PROGRAM_FILE, lambda p: torch.export.save(program, p))
-        written["program"] = out / PROGRAM_FILE
-    except Exception as exc:  # torch.export can reject exotic graphs; the module still works
-        logger.warning("torch.export failed: %s", exc)
-    if onnx:
+    kinds: dict[str, str] = {}
+
+    def fill(folder: Path) -> None:
+        (folder / MODEL_FILE).write_text(source, encoding="utf-8")
+        kinds["model"] = MODEL_FILE
+        (folder / ARCH_FILE).write_text(json.dumps({"arch": to_dict(arch), **info}, indent=2,
+                                                   default=str), encoding="utf-8")
+        kinds["arch"] = ARCH_FILE
+        if state_dict is not None:
+            torch.save(model.state_dict(), folder / WEIGHTS_FILE)
+            kinds["weights"] = WEIGHTS_FILE
         try:
-            with warnings.catch_warnings():  # the TorchScript exporter is deprecated; it works
-                warnings.simplefilter("ignore", DeprecationWarning)
-                _atomic_write(out / ONNX_FILE,
-                              lambda p: torch.onnx.export(model, example, str(p), dynamo=False))
-            written["onnx"] = out / ONNX_FILE
-        except Exception as exc:
-            logger.warning("ONNX export failed (pip install onnx to enable it): %s", exc)
-    return written
+            torch.export.save(torch.export.export(model, example), folder / PROGRAM_FILE)
+            kinds["program"] = PROGRAM_FILE
+        except Exception as exc:  # torch.export can reject exotic graphs; the module still works
+            logger.warning("torch.export failed: %s", exc)
+        if onnx:
+            try:
+                with warnings.catch_warnings():  # the TorchScript exporter is deprecated; it works
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    torch.onnx.export(model, example, str(folder / ONNX_FILE), dynamo=False)
+                kinds["onnx"] = ONNX_FILE
+            except Exception as exc:
+                (folder / ONNX_FILE).unlink(missing_ok=True)
+                logger.warning("ONNX export failed (pip install onnx to enable it): %s", exc)
+
+    write_folder(out, fill, overwrite=overwrite)
+    return {kind: out / name for kind, name in kinds.items()}
+
+
+@dataclass(frozen=True)
+class Exported:
+    """An exported trial: what was chosen, why, and the files written."""
+
+    arch: Arch
+    info: dict[str, Any]
+    files: dict[str, Path]
+
+
+def export_trial(study: optuna.Study, out_dir: str | Path, trial: int | None = None,
+                 max_latency_ms: float | None = None, pick: str = "knee", onnx: bool = False,
+                 overwrite: bool = False) -> Exported:
+    """Choose a trial of ``study`` (see :func:`nasbench.results.select_trial`) and export it.
+
+    Raises ``ValueError`` when nothing qualifies and :class:`FileExistsError` when ``out_dir``
+    holds files and ``overwrite`` is false.
+    """
+    from nasbench.record import TrialRecord
+    from nasbench.results import results_frame, select_trial
+
+    row = select_trial(results_frame(study), trial=trial, max_latency_ms=max_latency_ms, pick=pick)
+    number = int(row["number"])
+    record = TrialRecord.from_trial(study.get_trials(deepcopy=False)[number])
+    config = study.user_attrs.get("config", {})
+    info = {
+        "trial": number, "study": study.study_name, "space": study.user_attrs.get("space"),
+        "dataset": config.get("dataset", study.user_attrs.get("dataset")),
+        "data_dir": config.get("data_dir"), "val_acc": float(row["val_acc"]),
+        "latency_ms": float(row["latency_ms"]), "params": int(row["params"]), "macs": int(row["macs"]),
+        "latency": record.latency.to_dict() if record.latency is not None else None,
+        "chosen_by": (f"trial {trial}" if trial is not None else
+                      f"best accuracy within {max_latency_ms} ms" if max_latency_ms is not None
+                      else f"{pick} of the Pareto front"),
+    }
+    arch = decode(str(row["arch"]))
+    return Exported(arch, info, export_arch(arch, out_dir, info, onnx=onnx, overwrite=overwrite))
 
 
 def read_export(export_dir: str | Path) -> tuple[Arch, dict[str, Any]]:
-    """The spec and the recorded information of an export folder."""
+    """The spec and the recorded information of an export folder (``ValueError`` if it is
+    not one)."""
     path = Path(export_dir) / ARCH_FILE
     if not path.is_file():
         raise ValueError(f"{export_dir} has no {ARCH_FILE}; export a run first (python cli.py export …)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("arch"), dict):
+            raise ValueError("expected an object with an 'arch' object")
         arch = from_dict(data.pop("arch"))
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"bad {path}: {exc}") from None
+        raise ValueError(f"bad {path}: {exc}; export the run again") from None
     return arch, data
 
 

@@ -1,6 +1,6 @@
 """Real latency: eval + inference mode, fixed threads, warm-up, time-bounded repeats, statistics.
 
-CPU timings time blocks of runs with ``timeit`` and ``time.perf_counter`` (see ``_time_cpu`` for
+CPU timings time blocks of runs with ``timeit`` and ``time.perf_counter`` (see ``_cpu_block_timer`` for
 why not ``torch.utils.benchmark``'s autorange); CUDA timings use CUDA events around the runs and
 synchronize on them.
 Every result carries the conditions it was measured under.
@@ -13,12 +13,13 @@ import logging
 import math
 import time
 import timeit
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from nasbench.env import Conditions, allocator_state, current_conditions, tune_allocator
+from nasbench.env import Conditions, allocator_state, check_device, current_conditions
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,15 @@ class LatencyResult:
         return {**asdict(self.stats), "runs_per_sample": self.runs_per_sample,
                 "conditions": self.conditions.to_dict()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LatencyResult:
+        """The inverse of :meth:`to_dict` (fields added later read as missing: ``None``)."""
+        stats = {f.name: data.get(f.name) for f in fields(LatencyStats)}
+        raw = data.get("conditions") or {}
+        conditions = {f.name: raw.get(f.name) for f in fields(Conditions)}
+        return cls(LatencyStats(**stats), data.get("runs_per_sample"),  # type: ignore[arg-type]
+                   Conditions(**conditions))
+
 
 def _quantile(sorted_values: list[float], q: float) -> float:
     """Linear-interpolation quantile (numpy's default) of sorted values."""
@@ -85,7 +95,8 @@ def summarize(times_ms: list[float]) -> LatencyStats:
     )
 
 
-def _check_options(device: str, threads: int, batch: int, dtype: str, memory_format: str) -> None:
+def check_options(device: str, threads: int, batch: int, dtype: str, memory_format: str) -> None:
+    """Raise ``ValueError`` naming the bad latency option and the fix."""
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if memory_format not in MEMORY_FORMATS:
@@ -93,10 +104,7 @@ def _check_options(device: str, threads: int, batch: int, dtype: str, memory_for
                          f"{', '.join(MEMORY_FORMATS)}")
     if threads < 1 or batch < 1:
         raise ValueError(f"threads and batch must be at least 1, got {threads} and {batch}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
-    if not (device == "cpu" or device.startswith("cuda")):
-        raise ValueError(f"unknown device {device!r}; use cpu or cuda")
+    check_device(device)
     if dtype == "float16" and device == "cpu":
         raise ValueError("float16 is for CUDA; on CPU use float32 or bfloat16")
 
@@ -105,22 +113,19 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
                     threads: int = 1, batch: int = 1, dtype: str = "float32",
                     memory_format: str = "contiguous", min_time_s: float = 1.0,
                     max_time_s: float = 10.0, min_samples: int = 20,
-                    warmup_s: float = 0.3, tune_malloc: bool = True) -> LatencyResult:
+                    warmup_s: float = 0.3) -> LatencyResult:
     """Measure the forward latency of ``model`` on inputs of shape ``(batch, *input_shape)``.
 
     The model is copied (the caller's is untouched), put in eval mode and run under
     ``torch.inference_mode``. After ``warmup_s`` of warm-up, samples are taken until at least
     ``min_time_s`` has passed and ``min_samples`` were collected, or ``max_time_s`` ran out.
     Each sample is the mean of a block of runs lasting about 5 ms (one run for models of 5 ms
-    or more); on CUDA blocks are timed with CUDA events. ``tune_malloc`` raises glibc's mmap/trim
-    thresholds first (see :func:`nasbench.env.tune_allocator`); the benchmarks switch it off to
-    show its effect. ``threads`` fixes torch's intra-op thread count for the measurement.
+    or more); on CUDA blocks are timed with CUDA events. ``threads`` fixes torch's intra-op
+    thread count for the measurement. The allocator is recorded as it is (see
+    :func:`nasbench.env.tune_allocator`, which entry points apply once).
     """
-    _check_options(device, threads, batch, dtype, memory_format)
-    if device != "cpu":
-        allocator = "cuda caching allocator"
-    else:
-        allocator = tune_allocator() if tune_malloc else allocator_state()
+    check_options(device, threads, batch, dtype, memory_format)
+    allocator = "cuda caching allocator" if device != "cpu" else allocator_state()
     fmt, torch_dtype = MEMORY_FORMATS[memory_format], DTYPES[dtype]
     net = copy.deepcopy(model).eval().to(device=device, dtype=torch_dtype, memory_format=fmt)
     x = torch.randn((batch, *input_shape), device=device, dtype=torch_dtype).to(memory_format=fmt)
@@ -128,61 +133,57 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
     torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            if device == "cpu":
-                times_ms, number = _time_cpu(net, x, min_time_s, max_time_s,
-                                             min_samples, warmup_s)
-            else:
-                times_ms, number = _time_cuda(net, x, min_time_s, max_time_s, min_samples,
-                                              warmup_s)
+            timer = _cpu_block_timer(net, x) if device == "cpu" else _cuda_block_timer(net, x)
+            sync = None if device == "cpu" else torch.cuda.synchronize
+            times_ms, number = _sample(lambda: net(x), timer, sync, min_time_s, max_time_s,
+                                       min_samples, warmup_s)
     finally:
         torch.set_num_threads(previous_threads)
     conditions = current_conditions(device, threads, batch, dtype, memory_format, allocator)
     return LatencyResult(summarize(times_ms), number, conditions)
 
 
-def _warm_up(run: object, warmup_s: float, sync: object = None) -> float:
-    """Run ``run()`` for ``warmup_s`` (at least 3 times); return the last single-run time, s."""
+def _sample(run: Callable[[], object], time_block: Callable[[int], float],
+            sync: Callable[[], object] | None, min_time_s: float, max_time_s: float,
+            min_samples: int, warmup_s: float) -> tuple[list[float], int]:
+    """Warm up, size the blocks to about 5 ms, then time blocks until the stop rule holds.
+
+    ``time_block(number)`` runs the model ``number`` times and returns the seconds it took.
+    Returns the per-run times in ms (one per block) and the runs per block.
+    """
     start = time.perf_counter()
-    count, last = 0, 0.0
+    count, single = 0, 0.0
     while count < 3 or time.perf_counter() - start < warmup_s:
         t0 = time.perf_counter()
-        run()  # type: ignore[operator]
+        run()
         if sync is not None:
-            sync()  # type: ignore[operator]
-        last = time.perf_counter() - t0
+            sync()
+        single = time.perf_counter() - t0
         count += 1
-    return last
-
-
-def _time_cpu(net: nn.Module, x: torch.Tensor, min_time_s: float,
-              max_time_s: float, min_samples: int, warmup_s: float) -> tuple[list[float], int]:
-    """Blocks of ``number`` runs timed with ``timeit`` (as ``torch.utils.benchmark`` does).
-
-    ``Timer.blocked_autorange`` sizes blocks so that timer overhead stays under 0.01%, which
-    for sub-millisecond models means blocks of 100 runs and a handful of samples per second;
-    ``Timer.timeit`` adds two warm-up runs to every call. Blocks of about 5 ms keep the timer
-    overhead under 0.1% and give many samples for the median and spread.
-    """
-    single = _warm_up(lambda: net(x), warmup_s)
     number = max(1, round(_BLOCK_S / max(single, 1e-9)))
-    timer = timeit.Timer(stmt="net(x)", timer=time.perf_counter, globals={"net": net, "x": x})
     times_ms: list[float] = []
     start = time.perf_counter()
     while True:
-        times_ms.append(timer.timeit(number) / number * 1e3)
+        times_ms.append(time_block(number) / number * 1e3)
         elapsed = time.perf_counter() - start
         if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
             return times_ms, number
 
 
-def _time_cuda(net: nn.Module, x: torch.Tensor, min_time_s: float, max_time_s: float,
-               min_samples: int, warmup_s: float) -> tuple[list[float], int]:
-    sync = torch.cuda.synchronize
-    single = _warm_up(lambda: net(x), warmup_s, sync)
-    number = max(1, round(_BLOCK_S / max(single, 1e-9)))
-    times_ms: list[float] = []
-    start = time.perf_counter()
-    while True:
+def _cpu_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], float]:
+    """Blocks of runs timed with ``timeit`` and ``time.perf_counter``.
+
+    ``torch.utils.benchmark``'s ``blocked_autorange`` sizes blocks so that timer overhead stays
+    under 0.01%, which for sub-millisecond models means blocks of 100 runs and a handful of
+    samples per second, and its ``timeit`` adds two warm-up runs to every call. Blocks of about
+    5 ms keep the timer overhead under 0.1% and give many samples for the median and spread.
+    """
+    return timeit.Timer(stmt="net(x)", timer=time.perf_counter, globals={"net": net, "x": x}).timeit
+
+
+def _cuda_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], float]:
+    """Blocks of runs between two CUDA events, synchronized on the end event."""
+    def time_block(number: int) -> float:
         begin = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
         begin.record()
@@ -190,8 +191,5 @@ def _time_cuda(net: nn.Module, x: torch.Tensor, min_time_s: float, max_time_s: f
             net(x)
         end.record()
         end.synchronize()
-        times_ms.append(begin.elapsed_time(end) / number)
-        elapsed = time.perf_counter() - start
-        if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
-            break
-    return times_ms, number
+        return begin.elapsed_time(end) / 1e3
+    return time_block

@@ -4,6 +4,7 @@ figure. Nothing here reads storage or touches Streamlit."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Mapping
 
@@ -11,7 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from nasbench.results import pareto_mask
+from nasbench.arch import Stage, decode
+from nasbench.results import eligible, pareto_frame, pareto_mask
 
 AXES: dict[str, str] = {
     "latency_ms": "latency (ms, median, batch 1)",
@@ -25,24 +27,30 @@ _HOVER = ("trial %{customdata[0]}<br>val_acc %{customdata[1]:.4f}<br>latency %{c
           "<br>params %{customdata[3]:,}<br>MACs %{customdata[4]:,}<br>%{customdata[5]}<extra></extra>")
 
 
+@functools.lru_cache(maxsize=65536)
+def _stages(arch: str) -> tuple[Stage, ...] | None:
+    try:
+        return decode(arch).stages
+    except ValueError:
+        return None
+
+
 def block_mix(arch: str | None) -> str:
-    """The block kinds an architecture string uses, e.g. ``ds+ir``."""
-    if not isinstance(arch, str):
-        return "unknown"
-    kinds = {section.split("_")[0] for section in arch.split(":")[2:-1]}
-    return "+".join(sorted(kinds)) or "unknown"
+    """The block kinds an architecture string uses, e.g. ``ds+ir`` (``unknown`` if it is not
+    a valid string)."""
+    stages = _stages(arch) if isinstance(arch, str) else None
+    return "+".join(sorted({s.kind for s in stages})) if stages else "unknown"
 
 
 def main_kernel(arch: str | None) -> int:
     """The kernel size most blocks use (ties go to the larger kernel), 0 if unknown."""
-    if not isinstance(arch, str):
+    stages = _stages(arch) if isinstance(arch, str) else None
+    if not stages:
         return 0
     counts: Counter[int] = Counter()
-    for section in arch.split(":")[2:-1]:
-        tokens = dict((t[0], t[1:]) for t in section.split("_")[1:] if t[:1] in "rk")
-        if "k" in tokens and tokens["k"].isdigit() and tokens.get("r", "1").isdigit():
-            counts[int(tokens["k"])] += int(tokens.get("r", "1"))
-    return max(counts, key=lambda k: (counts[k], k)) if counts else 0
+    for stage in stages:
+        counts[stage.kernel] += stage.repeats
+    return max(counts, key=lambda k: (counts[k], k))
 
 
 def enrich(frame: pd.DataFrame) -> pd.DataFrame:
@@ -56,17 +64,6 @@ def enrich(frame: pd.DataFrame) -> pd.DataFrame:
                       out["state"].str.lower())
     out["status"] = np.where(out["pareto"].astype(bool), "pareto", status)
     return out
-
-
-def front_for(frame: pd.DataFrame, x: str = "latency_ms") -> pd.DataFrame:
-    """Non-dominated feasible, complete, non-reused trials for accuracy up and ``x`` down."""
-    if frame.empty:
-        return frame
-    eligible = ((frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)
-                & frame["reused_from"].isna()).to_numpy()
-    acc = pd.to_numeric(frame["val_acc"], errors="coerce").fillna(-np.inf).to_numpy()
-    cost = pd.to_numeric(frame[x], errors="coerce").fillna(np.inf).to_numpy()
-    return frame[pareto_mask(acc, cost, eligible)].sort_values([x, "val_acc"])
 
 
 def _custom(frame: pd.DataFrame) -> np.ndarray:
@@ -109,7 +106,7 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             legendgrouptitle_text="trial state", marker=dict(color="#d62728", size=10, symbol="x"),
             text=failed["fail_reason"], hovertemplate="FAILED trial %{customdata}<br>%{text}<extra></extra>",
             customdata=failed["number"]))
-    front = front_for(data, x)
+    front = pareto_frame(data, x)
     if not front.empty:
         fig.add_trace(go.Scatter(
             x=front[x], y=front["val_acc"], mode="lines+markers", line_shape="hv",
@@ -137,7 +134,7 @@ def overlay_chart(frames: Mapping[str, pd.DataFrame], x: str = "latency_ms") -> 
         fig.add_trace(go.Scatter(x=done[x], y=done["val_acc"], mode="markers", name=f"{name} trials",
                                  legendgroup=name, marker=dict(color=color, size=6, opacity=0.35),
                                  customdata=_custom(done), hovertemplate=f"{name}<br>" + _HOVER))
-        front = front_for(frame, x)
+        front = pareto_frame(frame, x)
         fig.add_trace(go.Scatter(x=front[x], y=front["val_acc"], mode="lines+markers",
                                  line_shape="hv", name=f"{name} front", legendgroup=name,
                                  line=dict(color=color, width=2), marker=dict(color=color, size=7),
@@ -169,7 +166,7 @@ def hypervolume_history(frame: pd.DataFrame, ref_latency: float | None = None) -
     done = frame[(frame["state"] == "COMPLETE")].sort_values("number")
     if ref_latency is None:
         ref_latency = float(done["latency_ms"].max()) * 1.1 if not done.empty else 1.0
-    ok = done[done["feasible"].astype(bool) & done["reused_from"].isna()]
+    ok = done[eligible(done)]
     rows = []
     for number in frame["number"].sort_values():
         seen = ok[ok["number"] <= number]
@@ -233,19 +230,8 @@ def flops_latency_chart(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def best_within(frame: pd.DataFrame, budget_ms: float) -> pd.Series | None:
-    """The most accurate feasible complete trial with latency ≤ ``budget_ms`` (None if none)."""
-    ok = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)
-               & (frame["latency_ms"] <= budget_ms)]
-    if ok.empty:
-        return None
-    return ok.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
-
-
 def stages_table(arch: str) -> pd.DataFrame:
     """The stages of an architecture string as a table."""
-    from nasbench.arch import decode
-
     spec = decode(arch)
     rows = [{"stage": i, "kind": s.kind, "repeats": s.repeats, "kernel": s.kernel, "stride": s.stride,
              "expansion": s.expansion if s.kind == "ir" else None, "channels": s.channels,

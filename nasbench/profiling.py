@@ -9,7 +9,8 @@ from nasbench.arch import Arch, BlockConfig, Stage, Stem, resolve_blocks
 from nasbench.build import build_block, build_model, count_params
 from nasbench.flops import count_flops
 from nasbench.formulas import block_cost
-from nasbench.latency import LatencyResult, measure_latency
+from nasbench.latency import LatencyResult, check_options, measure_latency
+from nasbench.quiet import QuietSlot, hold_exclusive
 
 BLOCK_LABELS: dict[str, str] = {
     "conv": "standard", "ds": "depthwise-separable", "ir": "inverted residual",
@@ -27,19 +28,29 @@ class LatencyOptions:
     memory_format: str = "contiguous"
     min_time_s: float = 1.0
 
-    def measure(self, model: Any, input_shape: tuple[int, int, int], device: str | None = None) -> LatencyResult:
-        """Measure ``model`` with these options (``device`` overrides the default)."""
-        return measure_latency(model, input_shape, device=device or self.device,
-                               threads=self.threads, batch=self.batch, dtype=self.dtype,
-                               memory_format=self.memory_format, min_time_s=self.min_time_s)
+    def __post_init__(self) -> None:
+        check_options(self.device, self.threads, self.batch, self.dtype, self.memory_format)
+        if not 0.05 <= self.min_time_s <= 600:
+            raise ValueError(f"--min-time must be between 0.05 and 600 seconds, got {self.min_time_s}")
+
+    def measure(self, model: Any, input_shape: tuple[int, int, int], device: str | None = None,
+                slot: QuietSlot | None = None) -> LatencyResult:
+        """Measure ``model`` with these options (``device`` overrides the default), holding
+        the machine's quiet ``slot`` alone while timing when one is given."""
+        with hold_exclusive(slot):
+            return measure_latency(model, input_shape, device=device or self.device,
+                                   threads=self.threads, batch=self.batch, dtype=self.dtype,
+                                   memory_format=self.memory_format, min_time_s=self.min_time_s)
 
 
-def profile_arch(arch: Arch, options: LatencyOptions, module_depth: int = 2) -> dict[str, Any]:
-    """Params, multiply-adds (total, per operator, per module) and latency of ``arch``."""
+def profile_arch(arch: Arch, options: LatencyOptions, module_depth: int = 2,
+                 slot: QuietSlot | None = None) -> dict[str, Any]:
+    """Params, multiply-adds (total, per operator, per module) and latency of ``arch``
+    (timed holding the quiet ``slot`` alone, when given)."""
     model = build_model(arch)
     shape = (arch.in_channels, arch.resolution, arch.resolution)
     flops = count_flops(model, (1, *shape), module_depth=module_depth)
-    latency = options.measure(model, shape)
+    latency = options.measure(model, shape, slot=slot)
     return {
         "arch": arch.to_string(),
         "resolution": arch.resolution,
@@ -61,16 +72,18 @@ def block_configs(c_in: int, c_out: int, kernel: int, size: int, stride: int, ex
         stage = Stage(kind, c_out, 1, kernel, stride, expansion if kind == "ir" else 1.0,
                       se_ratio, activation)
         arch = Arch(stem=Stem(c_in, 3, 1, activation), stages=(stage,), resolution=size,
-                    in_channels=c_in, num_classes=2)
+                    in_channels=min(c_in, 64), num_classes=2)  # stem and classes: not measured
         configs.append(resolve_blocks(arch)[0])
     return configs
 
 
 def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int = 56,
                    stride: int = 1, expansion: float = 6.0, se_ratio: float = 0.0,
-                   options: LatencyOptions | None = None, devices: tuple[str, ...] = ("cpu",)) -> list[dict[str, Any]]:
+                   options: LatencyOptions | None = None, devices: tuple[str, ...] = ("cpu",),
+                   slot: QuietSlot | None = None) -> list[dict[str, Any]]:
     """One row per block kind: params and MACs measured and closed-form, latency, ratios to
-    the standard conv. Latency columns are ``<device>_ms`` (median) and ``<device>_iqr_ms``."""
+    the standard conv. Latency columns are ``<device>_ms`` (median) and ``<device>_iqr_ms``.
+    Invalid settings (kernel, stride, widths…) raise ``ValueError`` from the spec's checks."""
     options = options or LatencyOptions()
     rows: list[dict[str, Any]] = []
     for cfg in block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio):
@@ -84,7 +97,7 @@ def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int =
             "macs": measured, "macs_formula": formula.macs,
         }
         for device in devices:
-            result = options.measure(block, shape, device=device)
+            result = options.measure(block, shape, device=device, slot=slot)
             row[f"{device}_ms"] = result.stats.median_ms
             row[f"{device}_iqr_ms"] = result.stats.iqr_ms
             row[f"{device}_samples"] = result.stats.samples
@@ -97,7 +110,6 @@ def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int =
         for device in devices:
             row[f"{device}_ratio"] = row[f"{device}_ms"] / base[f"{device}_ms"]
     return rows
-
 
 
 def module_costs(arch: Arch, depth: int = 2) -> list[dict[str, Any]]:

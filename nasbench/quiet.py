@@ -6,6 +6,9 @@ a latency measurement holds it exclusively; training and evaluation hold it shar
 a time. A measurement therefore waits for the steps in flight to finish and runs alone; a
 turnstile lock keeps new training steps from starving a waiting measurement. Uncontended, the
 locks cost a few system calls per step. POSIX ``flock``; elsewhere the slot is a no-op.
+
+There is no global slot: whoever measures or trains is handed one (the CLI makes one per
+process, ``QuietSlot()``), and code given ``None`` coordinates with no one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ except ImportError:  # pragma: no cover - Windows
 
 
 class QuietSlot:
-    """Exclusive (measure) and shared (train) holds on a machine-wide lock."""
+    """Exclusive (measure) and shared (train) holds on a machine-wide lock.
+
+    ``directory`` holds the lock files (default: the temp folder, so every process of this
+    user on the machine shares them).
+    """
 
     def __init__(self, directory: str | Path | None = None) -> None:
         root = Path(directory or tempfile.gettempdir())
@@ -76,12 +83,11 @@ class QuietSlot:
             self._files = None
 
 
-_default: QuietSlot | None = None
+def hold_exclusive(slot: QuietSlot | None) -> contextlib.AbstractContextManager[None]:
+    """``slot.exclusive()``, or nothing when there is no slot."""
+    return slot.exclusive() if slot is not None else contextlib.nullcontext()
 
 
-def quiet_slot() -> QuietSlot:
-    """This process's handle on the machine-wide slot (opened on first use)."""
-    global _default
-    if _default is None:
-        _default = QuietSlot()
-    return _default
+def hold_shared(slot: QuietSlot | None) -> contextlib.AbstractContextManager[None]:
+    """``slot.shared()``, or nothing when there is no slot."""
+    return slot.shared() if slot is not None else contextlib.nullcontext()

@@ -71,3 +71,37 @@ def reference(name: str) -> Arch:
     except KeyError:
         raise ValueError(f"unknown reference architecture {name!r}; choose one of "
                          f"{', '.join(REFERENCES)}") from None
+
+
+def load_arch(text: str) -> Arch:
+    """An architecture from a reference name, a spec string or a JSON file.
+
+    Raises ``ValueError`` naming the problem and what to give instead.
+    """
+    import os
+    from pathlib import Path
+
+    from nasbench.arch import from_json
+
+    if text in REFERENCES:
+        return reference(text)
+    if text.endswith(".json") or (os.sep in text and ":" not in text):
+        path = Path(text)
+        if not path.is_file():
+            raise ValueError(f"architecture file {text} not found; give a reference name "
+                             f"({', '.join(REFERENCES)}), a spec string or a JSON file")
+        try:
+            return from_json(path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"bad architecture file {text}: {exc}; write it with "
+                             f"nasbench.arch.to_json or give a spec string") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read architecture file {text} ({exc}); give a readable "
+                             f"JSON file") from None
+    if ":" not in text:
+        raise ValueError(f"unknown architecture {text!r}; give a reference name "
+                         f"({', '.join(REFERENCES)}), a spec string or a JSON file")
+    try:
+        return decode(text)
+    except ValueError as exc:
+        raise ValueError(f"bad architecture string: {exc}") from None

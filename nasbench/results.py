@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from nasbench.files import atomic_write
+from nasbench.record import TrialRecord
+
 if TYPE_CHECKING:
     import optuna
 
-COLUMNS: tuple[str, ...] = (
-    "number", "state", "arch", "space", "dataset", "params", "macs", "latency_ms",
-    "latency_p90_ms", "latency_iqr_ms", "latency_cv", "latency_samples", "val_acc",
-    "val_acc_per_epoch", "train_time_s", "measure_time_s", "feasible", "pareto", "reused_from",
-    "fail_reason", "retry_of", "device", "device_name", "cpu_model", "threads", "batch", "dtype",
-    "memory_format", "torch_version", "allocator", "duration_s", "datetime_start",
-)
+_HEAD: tuple[str, ...] = ("number", "state", "space", "dataset", "val_acc", "feasible", "pareto")
+_TAIL: tuple[str, ...] = ("retry_of", "duration_s", "datetime_start")
+COLUMNS: tuple[str, ...] = _HEAD + TrialRecord.column_names() + _TAIL
+"""The table's columns: trial-level ones, then those of :class:`~nasbench.record.TrialRecord`."""
 
 
 def pareto_mask(accuracy: np.ndarray, latency: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -45,74 +43,61 @@ def pareto_mask(accuracy: np.ndarray, latency: np.ndarray, eligible: np.ndarray)
 
 
 def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str, Any]:
-    attrs = trial.user_attrs
-    latency = attrs.get("latency") or {}
-    conditions = latency.get("conditions") or {}
-    values = trial.values if trial.values is not None else [None, None]
-    duration = trial.duration.total_seconds() if trial.duration is not None else None
-    constraints = trial.constraints if hasattr(trial, "constraints") else {}
-    feasible = bool(all(v <= 0 for v in constraints.values())) if trial.values is not None else None
+    state = trial.state.name
+    record = TrialRecord.from_trial(trial)
     return {
-        "number": trial.number,
-        "state": trial.state.name,
-        "arch": attrs.get("arch"),
-        "space": space,
-        "dataset": dataset,
-        "params": attrs.get("params"),
-        "macs": attrs.get("macs"),
-        "latency_ms": values[1] if trial.values is not None else latency.get("median_ms"),
-        "latency_p90_ms": latency.get("p90_ms"),
-        "latency_iqr_ms": latency.get("iqr_ms"),
-        "latency_cv": latency.get("cv"),
-        "latency_samples": latency.get("samples"),
-        "val_acc": values[0],
-        "val_acc_per_epoch": attrs.get("val_acc_per_epoch"),
-        "train_time_s": attrs.get("train_time_s"),
-        "measure_time_s": attrs.get("measure_time_s"),
-        "feasible": feasible,
+        "number": trial.number, "state": state, "space": space, "dataset": dataset,
+        "val_acc": trial.values[0] if trial.values is not None else None,
+        "feasible": (all(v <= 0 for v in trial.constraints.values())
+                     if trial.values is not None else None),
         "pareto": False,
-        "reused_from": attrs.get("reused_from"),
-        "fail_reason": attrs.get("fail_reason") or attrs.get("note") or (
-            "its worker stopped sending heartbeats (killed?); retried" if trial.state.name == "FAIL"
-            else None),
+        **record.columns(state),
         "retry_of": trial.system_attrs.get("failed_trial"),
-        "device": conditions.get("device"),
-        "device_name": conditions.get("device_name"),
-        "cpu_model": conditions.get("cpu_model"),
-        "threads": conditions.get("threads"),
-        "batch": conditions.get("batch"),
-        "dtype": conditions.get("dtype"),
-        "memory_format": conditions.get("memory_format"),
-        "torch_version": conditions.get("torch_version"),
-        "allocator": conditions.get("allocator"),
-        "duration_s": duration,
+        "duration_s": trial.duration.total_seconds() if trial.duration is not None else None,
         "datetime_start": trial.datetime_start,
     }
 
 
 def results_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial of ``study`` (columns in :data:`COLUMNS`), with Pareto flags.
-
-    The front is computed over complete, feasible trials that are not re-uses of an earlier
-    trial of the same architecture.
-    """
+    """One row per trial of ``study`` (columns in :data:`COLUMNS`), with Pareto flags
+    (see :func:`front_mask`)."""
     space = study.user_attrs.get("space", "")
     dataset = study.user_attrs.get("dataset", "")
     rows = [_row(t, space, dataset) for t in study.get_trials(deepcopy=False)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    if frame.empty:
-        return frame
-    eligible = ((frame["state"] == "COMPLETE") & (frame["feasible"] == True)  # noqa: E712
-                & frame["reused_from"].isna()).to_numpy()
-    acc = pd.to_numeric(frame["val_acc"], errors="coerce").fillna(-np.inf).to_numpy()
-    lat = pd.to_numeric(frame["latency_ms"], errors="coerce").fillna(np.inf).to_numpy()
-    frame["pareto"] = pareto_mask(acc, lat, eligible)
+    if not frame.empty:
+        frame["pareto"] = front_mask(frame)
     return frame
 
 
-def pareto_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The Pareto-front rows, fastest first."""
-    return frame[frame["pareto"]].sort_values(["latency_ms", "val_acc"]).reset_index(drop=True)
+def eligible(frame: pd.DataFrame) -> np.ndarray:
+    """Trials that may be on a front: complete, feasible, and not a reuse of an earlier trial."""
+    return ((frame["state"] == "COMPLETE") & (frame["feasible"] == True)  # noqa: E712
+            & frame["reused_from"].isna()).to_numpy(bool)
+
+
+def front_mask(frame: pd.DataFrame, x: str = "latency_ms") -> np.ndarray:
+    """The Pareto front of the eligible trials: validation accuracy up, ``x`` down."""
+    acc = pd.to_numeric(frame["val_acc"], errors="coerce").fillna(-np.inf).to_numpy(float)
+    cost = pd.to_numeric(frame[x], errors="coerce").fillna(np.inf).to_numpy(float)
+    return pareto_mask(acc, cost, eligible(frame))
+
+
+def pareto_frame(frame: pd.DataFrame, x: str = "latency_ms") -> pd.DataFrame:
+    """The Pareto-front rows for accuracy against ``x``, cheapest first."""
+    if frame.empty:
+        return frame
+    mask = frame["pareto"].to_numpy(bool) if x == "latency_ms" else front_mask(frame, x)
+    return frame[mask].sort_values([x, "val_acc"]).reset_index(drop=True)
+
+
+def best_within(frame: pd.DataFrame, max_latency_ms: float) -> pd.Series | None:
+    """The most accurate eligible trial with latency ≤ ``max_latency_ms`` (ties: the faster),
+    or ``None``."""
+    ok = frame[eligible(frame) & (pd.to_numeric(frame["latency_ms"]) <= max_latency_ms).to_numpy()]
+    if ok.empty:
+        return None
+    return ok.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -120,20 +105,13 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise ValueError(f"unknown table format {path.suffix!r}; use a .csv or .parquet file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = frame.copy()
-    table["val_acc_per_epoch"] = table["val_acc_per_epoch"].map(
-        lambda v: " ".join(f"{a:.4f}" for a in v) if isinstance(v, (list, tuple)) else v)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=path.suffix, delete=False) as tmp:
-        tmp_path = Path(tmp.name)
-    try:
-        if path.suffix.lower() == ".csv":
-            table.to_csv(tmp_path, index=False)
-        else:
-            table.to_parquet(tmp_path, index=False)
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    for column in table.columns:  # lists (accuracy per epoch…) as space-separated numbers
+        if table[column].map(lambda v: isinstance(v, (list, tuple))).any():
+            table[column] = table[column].map(
+                lambda v: " ".join(f"{a:.4f}" for a in v) if isinstance(v, (list, tuple)) else v)
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False) if path.suffix.lower() == ".csv"
+                 else table.to_parquet(tmp, index=False))
     return path
 
 
@@ -199,14 +177,14 @@ def select_trial(frame: pd.DataFrame, trial: int | None = None, max_latency_ms: 
             raise ValueError(f"trial {trial} is not a completed trial of this run; completed: "
                              f"{', '.join(map(str, complete['number'].head(20)))}…")
         return rows.iloc[0]
-    feasible = complete[complete["feasible"].astype(bool)]
     if max_latency_ms is not None:
-        within = feasible[feasible["latency_ms"] <= max_latency_ms]
-        if within.empty:
-            fastest = feasible["latency_ms"].min() if not feasible.empty else float("nan")
+        best = best_within(frame, max_latency_ms)
+        if best is None:
+            lat = frame.loc[eligible(frame), "latency_ms"]
+            fastest = f"{lat.min():.3f} ms" if not lat.empty else "none"
             raise ValueError(f"no feasible trial has latency <= {max_latency_ms} ms (fastest: "
-                             f"{fastest:.3f} ms); raise --max-latency-ms")
-        return within.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
+                             f"{fastest}); raise --max-latency-ms")
+        return best
     if pick not in PICKS:
         raise ValueError(f"unknown pick {pick!r}; choose one of {', '.join(PICKS)}")
     front = pareto_frame(frame)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import optuna
+import pandas as pd
 from optuna.trial import TrialState
 
 from nasbench import __version__
@@ -24,8 +25,10 @@ from nasbench.build import build_model, count_params
 from nasbench.data import DATASETS, DataSplits, load_dataset
 from nasbench.flops import count_flops
 from nasbench.latency import measure_latency
-from nasbench.quiet import quiet_slot
-from nasbench.results import results_frame, write_table
+from nasbench.env import check_device
+from nasbench.quiet import QuietSlot, hold_exclusive
+from nasbench.record import TrialRecord
+from nasbench.results import pareto_frame, results_frame, write_table
 from nasbench.train import default_train_config, train_model
 
 logger = logging.getLogger(__name__)
@@ -34,7 +37,9 @@ SAMPLERS: tuple[str, ...] = ("tpe", "nsga2", "random")
 OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
 # Settings that must match when a study is resumed: a different value would mix experiments.
 _IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "latency_threads",
-                  "epochs", "max_train", "max_latency_ms", "max_params", "max_flops")
+                  "epochs", "max_train", "max_latency_ms", "max_params", "max_macs")
+# Names used by earlier versions in the settings recorded on a study, and today's names.
+_RENAMED = {"max_flops": "max_macs"}
 
 
 class SearchError(ValueError):
@@ -63,7 +68,7 @@ class SearchConfig:
     runs_dir: str = "runs"
     max_latency_ms: float | None = None
     max_params: int | None = None
-    max_flops: int | None = None
+    max_macs: int | None = None
     heartbeat_s: int = 10
     worker_index: int = 0
 
@@ -105,15 +110,17 @@ class SearchConfig:
             raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if self.dataset not in DATASETS:
             raise SearchError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
-        if self.device not in ("cpu", "cuda"):
-            raise SearchError(f"unknown device {self.device!r}; use cpu or cuda")
+        try:
+            check_device(self.device)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
         if not 1 <= self.heartbeat_s <= 3600:
             raise SearchError(f"--heartbeat must be between 1 and 3600 seconds, got {self.heartbeat_s}")
         if self.threads < 1 or self.latency_threads < 1:
             raise SearchError("--threads and --latency-threads must be at least 1")
         if self.epochs is not None and not 1 <= self.epochs <= 1000:
             raise SearchError(f"--epochs must be between 1 and 1000, got {self.epochs}")
-        for name in ("max_latency_ms", "max_params", "max_flops"):
+        for name in ("max_latency_ms", "max_params", "max_macs"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise SearchError(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -131,6 +138,15 @@ class SearchOutcome:
     results_csv: Path | None
     complete: int
     failed: int
+    table: pd.DataFrame = dataclasses.field(repr=False, default_factory=pd.DataFrame)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: the study, the counts, the table's path and the front."""
+        front = pareto_frame(self.table) if not self.table.empty else self.table
+        columns = ["number", "val_acc", "latency_ms", "params", "macs", "arch"]
+        return {"study": self.study_name, "storage": self.storage, "complete": self.complete,
+                "failed": self.failed, "results_csv": str(self.results_csv),
+                "pareto_front": front[columns].to_dict(orient="records") if not front.empty else []}
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -145,6 +161,23 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise SearchError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def sampler_seed(config: SearchConfig, existing: int) -> int:
+    """The sampler seed of a process that joins a study holding ``existing`` trials.
+
+    Each worker (``worker_index``) and each resume (a study that already holds trials) gets
+    its own stream, so it continues the exploration instead of drawing the same architectures
+    again; a search from scratch (no trials, worker 0) is seeded by ``seed`` alone, as before.
+    """
+    return (config.seed + 7919 * config.worker_index + 104_729 * existing) % (2 ** 32)
+
+
+def evaluated(study: optuna.Study) -> int:
+    """Architectures the study has evaluated: complete trials that are not reuses of an
+    earlier trial's result. This is what ``--budget`` counts."""
+    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+               if t.user_attrs.get("reused_from") is None)
 
 
 def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
@@ -180,8 +213,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
                 storage = make_storage(config.storage_url, config.heartbeat_s)
                 study = optuna.create_study(study_name=config.study_name, storage=storage,
                                             directions=["maximize", "minimize"],
-                                            sampler=make_sampler(config.sampler,
-                                                                 config.seed + 7919 * config.worker_index),
+                                            sampler=make_sampler(config.sampler, sampler_seed(config, 0)),
                                             load_if_exists=True)
                 break
             except Exception as exc:
@@ -197,7 +229,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SearchError(f"cannot open storage {config.storage_url}: {type(exc).__name__}: "
                           f"{first[:200]}; check --storage") from None
-    recorded = study.user_attrs.get("config")
+    recorded = upgrade_settings(study.user_attrs.get("config"))
     if recorded is None:
         with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -219,6 +251,14 @@ def open_study(config: SearchConfig) -> optuna.Study:
     return study
 
 
+def upgrade_settings(recorded: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Settings recorded on a study by any nasbench version, under today's names."""
+    if recorded is None:
+        return None
+    known = {f.name for f in dataclasses.fields(SearchConfig)}
+    return {_RENAMED.get(k, k): v for k, v in recorded.items() if _RENAMED.get(k, k) in known}
+
+
 def config_from_study(storage: str, study_name: str, runs_dir: str = "runs",
                       threads: int | None = None, worker_index: int = 1) -> SearchConfig:
     """The search settings recorded on an existing study, for a worker that joins it."""
@@ -232,7 +272,7 @@ def config_from_study(storage: str, study_name: str, runs_dir: str = "runs",
         raise SearchError(f"no study {study_name!r} in {storage} (it holds: {', '.join(names) or 'none'}); "
                           f"start it with python cli.py search --storage … --study {study_name}")
     summary = optuna.load_study(study_name=study_name, storage=make_storage(storage, 10))
-    settings = summary.user_attrs.get("settings")
+    settings = upgrade_settings(summary.user_attrs.get("settings"))
     if not settings:
         raise SearchError(f"study {study_name!r} was not made by nasbench search; start one with "
                           f"python cli.py search --storage … --study NAME")
@@ -252,13 +292,15 @@ def count_states(study: optuna.Study) -> dict[str, int]:
 
 
 class Objective:
-    """The trial function: sample, count, measure, train; stores every figure on the trial."""
+    """The trial function: sample, count, measure, train; stores a :class:`TrialRecord` on
+    the trial. With a quiet ``slot``, timing holds it alone and training steps hold it shared."""
 
-    def __init__(self, config: SearchConfig, data: DataSplits) -> None:
+    def __init__(self, config: SearchConfig, data: DataSplits, slot: QuietSlot | None = None) -> None:
         from search_spaces import DataShape, get_space
 
         self.config = config
         self.data = data
+        self.slot = slot
         self.space = get_space(config.space)
         self.shape = DataShape(data.resolution, data.channels, len(data.classes))
         self.train_config = default_train_config(config.dataset, config.epochs)
@@ -266,17 +308,17 @@ class Objective:
     def _constraints(self, params: int, macs: int, latency_ms: float) -> dict[str, float]:
         c = self.config
         limits = {"latency_ms": (latency_ms, c.max_latency_ms), "params": (params, c.max_params),
-                  "flops": (macs, c.max_flops)}
+                  "macs": (macs, c.max_macs)}
         return {k: float(v - limit) for k, (v, limit) in limits.items() if limit is not None}
 
     def _reuse(self, trial: optuna.Trial, arch: str) -> tuple[float, float] | None:
         for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             if other.user_attrs.get("arch") == arch and other.number != trial.number:
-                for key in ("params", "macs", "latency", "val_acc_per_epoch", "train_time_s"):
-                    if key in other.user_attrs:
-                        trial.set_user_attr(key, other.user_attrs[key])
-                trial.set_user_attr("reused_from", other.user_attrs.get("reused_from", other.number))
-                trial.set_user_attr("measure_time_s", 0.0)
+                earlier = TrialRecord.from_trial(other)
+                copy = dataclasses.replace(earlier.measured(), measure_time_s=0.0,
+                                           reused_from=earlier.reused_from if earlier.reused_from
+                                           is not None else other.number)
+                copy.save(trial)
                 for key, value in other.constraints.items():
                     trial.set_constraint(key, value)
                 logger.info("trial %d: %s already evaluated in trial %d, reused", trial.number,
@@ -291,24 +333,28 @@ class Objective:
             return self._run(trial)
         except optuna.TrialPruned:
             raise
+        except KeyboardInterrupt:
+            TrialRecord(fail_reason="interrupted by the user (Ctrl-C); not retried").save(trial)
+            raise
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-            trial.set_user_attr("fail_reason", reason)
+            TrialRecord(fail_reason=reason).save(trial)
             logger.warning("trial %d failed: %s", trial.number, reason)
             raise
 
     def _check_budget(self, trial: optuna.Trial) -> None:
         """With several workers, two can start the last trial at once: the later one stops."""
-        ahead = sum(t.number < trial.number for t in trial.study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
+        ahead = sum(t.number < trial.number and t.user_attrs.get("reused_from") is None
+                    for t in trial.study.get_trials(deepcopy=False,
+                                                    states=(TrialState.COMPLETE, TrialState.RUNNING)))
         if ahead >= self.config.budget:
-            trial.set_user_attr("note", "not run: other workers reached the budget")
+            TrialRecord(note="not run: other workers reached the budget").save(trial)
             raise optuna.TrialPruned("budget reached by other workers")
 
     def _run(self, trial: optuna.Trial) -> tuple[float, float]:
         arch = self.space.sample(trial, self.shape)
         key = arch.to_string()
-        trial.set_user_attr("arch", key)
+        TrialRecord(arch=key).save(trial)
         reused = self._reuse(trial, key)
         if reused is not None:
             return reused
@@ -318,38 +364,32 @@ class Objective:
         params = count_params(model)
         macs = count_flops(model, (1, self.data.channels, self.data.resolution,
                                    self.data.resolution), module_depth=0).total
-        with quiet_slot().exclusive():  # no training on this machine while we time
+        with hold_exclusive(self.slot):  # no training on this machine while we time
             latency = measure_latency(model, (self.data.channels, self.data.resolution,
                                               self.data.resolution),
                                       device=self.config.device, threads=self.config.latency_threads,
                                       min_time_s=self.config.latency_time_s, warmup_s=0.1)
-        trial.set_user_attr("params", params)
-        trial.set_user_attr("macs", macs)
-        trial.set_user_attr("latency", latency.to_dict())
-        trial.set_user_attr("measure_time_s", time.perf_counter() - start)
+        TrialRecord(params=params, macs=macs, latency=latency,
+                    measure_time_s=time.perf_counter() - start).save(trial)
         for name, value in self._constraints(params, macs, latency.median_ms).items():
             trial.set_constraint(name, value)
         epochs: list[float] = []
 
         def on_epoch(epoch: int, accuracy: float) -> None:
             epochs.append(accuracy)
-            trial.set_user_attr("val_acc_per_epoch", list(epochs))
+            TrialRecord(val_acc_per_epoch=tuple(epochs)).save(trial)
 
         result = train_model(model, self.data, self.train_config, seed=seed,
                              device=self.config.device, threads=self.config.threads,
-                             on_epoch=on_epoch, slot=quiet_slot())
-        trial.set_user_attr("train_time_s", result.train_time_s)
+                             on_epoch=on_epoch, slot=self.slot)
+        TrialRecord(train_time_s=result.train_time_s).save(trial)
         return result.val_accuracy, latency.median_ms
 
 
 def load_search_data(config: SearchConfig) -> DataSplits:
     """The dataset of ``config`` (:class:`SearchError` on bad data or device; writes nothing
     but the decoded-image cache)."""
-    if config.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SearchError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    config.validate()
     try:
         return load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
                             cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train)
@@ -357,9 +397,17 @@ def load_search_data(config: SearchConfig) -> DataSplits:
         raise SearchError(str(exc)) from None
 
 
-def run_search(config: SearchConfig, callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
-               data: DataSplits | None = None, max_failures: int | None = None) -> SearchOutcome:
+Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+
+
+def run_search(config: SearchConfig, callbacks: Sequence[Callback] = (),
+               data: DataSplits | None = None, max_failures: int | None = None,
+               slot: QuietSlot | None = None) -> SearchOutcome:
     """Run (or resume) the search until ``config.budget`` trials are complete.
+
+    ``slot``: the machine's quiet slot (``QuietSlot()``), so that latency measurements and
+    training in other nasbench processes on this machine do not overlap; ``None`` coordinates
+    with no one.
 
     Failed trials are recorded with their reason and the search goes on; it stops with a
     :class:`SearchError` after ``max_failures`` failures in this call (default: the budget,
@@ -369,21 +417,22 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callable[[optuna.Study,
     if data is None:
         data = load_search_data(config)
     study = open_study(config)
-    objective = Objective(config, data)
+    study.sampler = make_sampler(config.sampler, sampler_seed(config, len(study.get_trials(deepcopy=False))))
+    objective = Objective(config, data, slot)
     max_failures = max_failures if max_failures is not None else max(5, config.budget)
-    failures = 0
+    max_repeats = max(50, config.budget)
+    failures = repeats = 0
     while True:
         with warnings.catch_warnings():  # "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)  # dead workers' trials: failed, retried
-        counts = count_states(study)
-        complete, running = counts.get("COMPLETE", 0), counts.get("RUNNING", 0)
-        if complete >= config.budget:
+        done, running = evaluated(study), count_states(study).get("RUNNING", 0)
+        if done >= config.budget:
             break
-        if complete + running >= config.budget:  # the rest is in flight in other workers
+        if done + running >= config.budget:  # the rest is in flight in other workers
             time.sleep(0.5)
             continue
-        before = counts.get("FAIL", 0)
+        before = count_states(study).get("FAIL", 0)
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=list(callbacks),
                        gc_after_trial=False)
         failures += count_states(study).get("FAIL", 0) - before
@@ -392,12 +441,69 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callable[[optuna.Study,
             raise SearchError(f"{failures} trials failed in this run (last: "
                               f"{last.user_attrs.get('fail_reason', 'unknown')}); fix the cause "
                               f"and run the same command again to resume")
+        repeats = repeats + 1 if evaluated(study) == done else 0
+        if repeats >= max_repeats:
+            raise SearchError(f"the sampler drew {repeats} architectures in a row that the study "
+                              f"had already evaluated ({done} distinct so far): the space is "
+                              f"nearly exhausted; lower --budget or choose a larger --space")
+    return finish_search(config)
+
+
+def run_workers(config: SearchConfig, workers: int, on_progress: Callback | None = None,
+                poll_s: float = 1.0) -> SearchOutcome:
+    """Run the search with ``workers`` worker processes on this machine, one study.
+
+    Each worker is ``python -m nasbench worker`` (so this works from an installed package),
+    with ``config.threads // workers`` training threads. ``on_progress(study, trial)`` is
+    called when a trial finishes. Ctrl-C is passed on to the workers, which leave the study
+    intact, and raised again here. Raises :class:`SearchError` when a worker fails.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    if not 1 <= workers <= 64:
+        raise SearchError(f"--workers must be between 1 and 64, got {workers}")
+    config.validate()
+    study = open_study(config)  # records the settings the workers read
+    storage = config.storage_url
+    if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
+        storage = "sqlite:///" + str(Path(storage[len("sqlite:///"):]).resolve())
+    threads = max(1, config.threads // workers)
+    procs = [subprocess.Popen([sys.executable, "-m", "nasbench", "worker", "--storage", storage,
+                               "--study", config.study_name, "--runs-dir", config.runs_dir,
+                               "--threads", str(threads), "--worker-index", str(i + 1), "--quiet"])
+             for i in range(workers)]
+    seen = -1
+    try:
+        while any(p.poll() is None for p in procs):
+            finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+            if on_progress is not None and finished and len(finished) != seen:
+                seen = len(finished)
+                on_progress(study, max(finished, key=lambda t: t.datetime_complete or t.datetime_start))
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait()
+        raise
+    bad = [p.returncode for p in procs if p.returncode != 0]
+    if bad:
+        raise SearchError(f"{len(bad)} worker(s) exited with an error (codes {bad}); run the same "
+                          f"command again to resume")
+    return finish_search(config)
+
+
+def finish_search(config: SearchConfig) -> SearchOutcome:
+    """Write ``results.csv`` of the study and say where everything is."""
+    study = open_study(config)
     counts = count_states(study)
+    table = results_frame(study)
     results_csv = None
     try:
-        results_csv = write_table(results_frame(study), config.run_dir / "results.csv")
+        results_csv = write_table(table, config.run_dir / "results.csv")
     except OSError as exc:
         logger.warning("could not write results.csv: %s", exc)
     return SearchOutcome(config.study_name, config.storage_url, config.run_dir, results_csv,
-                         counts.get("COMPLETE", 0), counts.get("FAIL", 0))
-
+                         counts.get("COMPLETE", 0), counts.get("FAIL", 0), table)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import nn
 
 from nasbench.data import DataSplits
-from nasbench.quiet import QuietSlot
+from nasbench.env import check_device
+from nasbench.quiet import QuietSlot, hold_shared
+
+if TYPE_CHECKING:
+    from nasbench.arch import Arch
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +82,6 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
 
 
-def _hold(slot: QuietSlot | None) -> contextlib.AbstractContextManager:
-    return slot.shared() if slot is not None else contextlib.nullcontext()
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512,
              device: str = "cpu", slot: QuietSlot | None = None) -> float:
@@ -90,7 +89,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     model.eval()
     correct = 0
     for start in range(0, len(y), batch_size):
-        with _hold(slot):
+        with hold_shared(slot):
             xb = x[start:start + batch_size].to(device)
             correct += int((model(xb).argmax(1).cpu() == y[start:start + batch_size]).sum())
     return correct / max(1, len(y))
@@ -106,8 +105,18 @@ def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: i
     raise to stop). ``train_on_val`` adds the validation split to the training data (final
     training; the reported accuracy is then on the test split). With ``slot``, each step holds
     the machine's quiet slot shared, so latency measurements elsewhere wait for it.
+    Seeded by ``seed`` alone: torch's global random state is saved and restored around it.
     """
-    torch.manual_seed(seed)
+    check_device(device)
+    devices = [torch.device(device).index or 0] if device != "cpu" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return _train(model, data, config, seed, device, threads, on_epoch, train_on_val, slot)
+
+
+def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, device: str,
+           threads: int | None, on_epoch: Callable[[int, float], None] | None,
+           train_on_val: bool, slot: QuietSlot | None) -> TrainResult:
     generator = torch.Generator().manual_seed(seed)
     previous_threads = torch.get_num_threads()
     if threads:
@@ -145,7 +154,7 @@ def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: i
                 if data.augment:
                     xb = _augment(xb, generator)
                 xb, yb = xb.to(device), yb.to(device)
-                with _hold(slot):
+                with hold_shared(slot):
                     loss = loss_fn(model(xb), yb)
                     loss_value = float(loss.detach())
                     if not math.isfinite(loss_value):
@@ -168,3 +177,46 @@ def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: i
     return TrainResult(val_accuracy=accuracies[-1], val_accuracy_per_epoch=tuple(accuracies),
                        final_loss=history[-1], train_time_s=time.perf_counter() - start,
                        epochs=config.epochs, history=tuple(history))
+
+
+@dataclass(frozen=True)
+class FinalTraining:
+    """A network trained in full on train + validation, evaluated on the test split."""
+
+    model: nn.Module
+    test_accuracy: float
+    report: str
+    result: TrainResult
+
+
+def train_final(arch: Arch, data: DataSplits, config: TrainConfig, seed: int = 0,
+                device: str = "cpu", threads: int | None = None,
+                on_epoch: Callable[[int, float], None] | None = None) -> FinalTraining:
+    """Build ``arch``, train it on train + validation and report test accuracy with a
+    per-class classification report. ``on_epoch(epoch, test_accuracy)`` follows progress.
+
+    Raises ``ValueError`` when the architecture does not fit the data or the device is absent.
+    """
+    from sklearn.metrics import classification_report
+
+    from nasbench.build import build_model
+
+    shape = (data.channels, data.resolution, len(data.classes))
+    if (arch.in_channels, arch.resolution, arch.num_classes) != shape:
+        raise ValueError(f"the architecture expects {arch.in_channels}x{arch.resolution}x"
+                         f"{arch.resolution} inputs and {arch.num_classes} classes but the data has "
+                         f"{shape[0]}x{shape[1]}x{shape[1]} and {shape[2]}; use --dataset/--resolution "
+                         f"to match")
+    check_device(device)
+    model = build_model(arch, seed=seed)
+    result = train_model(model, data, config, seed=seed, device=device, threads=threads,
+                         on_epoch=on_epoch, train_on_val=True)
+    model.cpu().eval()
+    with torch.no_grad():
+        predictions = torch.cat([model(data.x_test[i:i + 512]).argmax(1)
+                                 for i in range(0, len(data.y_test), 512)])
+    accuracy = float((predictions == data.y_test).float().mean()) if len(data.y_test) else 0.0
+    report = classification_report(data.y_test.numpy(), predictions.numpy(),
+                                   labels=list(range(len(data.classes))),
+                                   target_names=list(data.classes), digits=4, zero_division=0)
+    return FinalTraining(model, accuracy, report, result)

@@ -18,6 +18,16 @@ def run(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+def test_python_dash_m_is_the_same_command() -> None:
+    module = subprocess.run([sys.executable, "-m", "nasbench", "spaces", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert module.returncode == 0, module.stderr
+    assert json.loads(module.stdout) == json.loads(run("spaces", "--json").stdout)
+    bad = subprocess.run([sys.executable, "-m", "nasbench", "search", "--budget", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --budget")
+
+
 def test_spaces_lists_sizes() -> None:
     proc = run("spaces")
     assert proc.returncode == 0, proc.stderr

@@ -122,12 +122,14 @@ def test_export_of_a_run_imports_with_only_torch_and_matches(tmp_path: Path) -> 
     assert "# architecture: " + arch.to_string() in (out / "model.py").read_text()
 
     # Train it in full: test accuracy, per-class report, weights beside the export.
-    proc = subprocess.run([sys.executable, "cli.py", "train", str(out), "--epochs", "2"],
+    proc = subprocess.run([sys.executable, "cli.py", "train", str(out), "--epochs", "6"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "Test accuracy" in proc.stdout and "precision" in proc.stdout and "recall" in proc.stdout
     state = load_weights(out / "weights.pt")
-    assert json.loads((out / "arch.json").read_text())["test_acc"] > 0.1
+    # Six epochs on digits take every architecture of the tiny space well past chance (0.1).
+    assert json.loads((out / "arch.json").read_text())["test_acc"] >= 0.9
+    assert {p.name for p in out.iterdir()} == {"model.py", "arch.json", "model.pt2", "weights.pt"}
 
     # Import in a subprocess whose path holds only the export folder and torch.
     model = build_model(arch).eval()

@@ -52,6 +52,20 @@ def _complete(db: Path, polling: bool = False) -> int:
     return sum(t.state.name == "COMPLETE" for t in study.get_trials())
 
 
+def _training(db: Path, exclude: set[int]) -> bool:
+    """Whether a trial (not in ``exclude``) is running with its latency measured: training now."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            rows = con.execute("SELECT t.number FROM trials t JOIN trial_user_attributes a ON "
+                               "a.trial_id = t.trial_id WHERE t.state = 'RUNNING' AND a.key = "
+                               "'latency'").fetchall()
+    except sqlite3.Error:
+        return False
+    return any(number not in exclude for (number,) in rows)
+
+
 def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
     proc = _cli("search", "--budget", "3", "--space", "tiny", "--epochs", "1",
                 "--runs-dir", str(tmp_path), "--study", "e2e")
@@ -88,15 +102,27 @@ def test_resume_after_kill_and_ctrl_c(tmp_path: Path) -> None:
     proc.communicate()
     before = _complete(db)
     assert 2 <= before < 6  # readable after SIGKILL, and not finished
-    # Ctrl-C: clean stop, study intact, exit 130.
+    study = optuna.load_study(study_name="resume", storage=f"sqlite:///{db}")
+    stale = {t.number for t in study.get_trials() if t.state.name == "RUNNING"}  # the killed one
+    # Ctrl-C in the middle of a trial (measured, now training): clean stop, study intact,
+    # exit 130, the interrupted trial says what happened.
     proc = _cli(*args)
-    time.sleep(6)
+    deadline = time.time() + 240
+    while time.time() < deadline and _complete(db, polling=True) <= before:
+        time.sleep(0.1)
+    while time.time() < deadline and not _training(db, stale):
+        time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    if proc.returncode == 130:
-        assert "resume" in err and "Traceback" not in err
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err and "Traceback" not in err
     middle = _complete(db)
-    assert middle >= before
+    assert before < middle < 6
+    trials = optuna.load_study(study_name="resume", storage=f"sqlite:///{db}").get_trials()
+    assert {t.number for t in trials if t.state.name == "RUNNING"} <= stale
+    interrupted = [t for t in trials if t.state.name == "FAIL" and t.number not in stale]
+    assert [t.user_attrs["fail_reason"] for t in interrupted] == [
+        "interrupted by the user (Ctrl-C); not retried"]
     proc = _cli(*args)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

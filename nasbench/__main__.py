@@ -1,0 +1,5 @@
+"""``python -m nasbench …``: the same as the ``nasbench`` command and ``python cli.py …``."""
+
+from nasbench.cli import main
+
+raise SystemExit(main())

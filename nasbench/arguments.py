@@ -1,0 +1,164 @@
+"""The command line's arguments: shared groups declared once, then each subcommand's options."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Callable, Mapping
+
+EXIT_USAGE = 2
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+# ------------------------------------------------------------------ shared argument groups
+
+def _parent(*adders: Any) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    for add in adders:
+        add(parent)
+    return parent
+
+
+def _json_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _latency_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=_positive_int, default=1, help="CPU threads for timing (default 1)")
+    p.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    p.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
+    p.add_argument("--min-time", type=float, default=1.0,
+                   help="seconds of timing per model after warm-up (default 1)")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder (runs/<study>), study name, or storage URL")
+    p.add_argument("--study", help="study name, when the storage holds several")
+    p.add_argument("--runs-dir", default="runs", help="folder of runs (default runs)")
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits", help="digits (embedded), cifar10 or folder")
+    p.add_argument("--data-dir", help="dataset folder (cifar10: cifar-10-batches-py; folder: train/<class>/...)")
+    p.add_argument("--resolution", type=_positive_int, help="input resolution (default: the dataset's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of splits, init, training and sampler (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: training and latency (default cpu)")
+    p.add_argument("--threads", type=_positive_int, default=max(1, os.cpu_count() or 1),
+                   help="CPU threads for training (default: all cores)")
+    p.add_argument("--runs-dir", default="runs", help="folder for run outputs (default runs)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.split(" ", 1)[1] + " " if " " in self.prog else ""
+        self.exit(EXIT_USAGE, f"error: {message}; see: python cli.py {command}--help\n")
+
+
+def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; ``commands`` maps each name to its handler
+    (set as ``func`` on the parsed arguments)."""
+    parser = _Parser(prog="nasbench", description="Architecture benchmarking and neural-"
+                     "architecture search for PyTorch.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    as_json, latency, run, data = (_parent(_json_args), _parent(_latency_args), _parent(_run_args),
+                                   _parent(_data_args))
+
+    p = sub.add_parser("spaces", parents=[as_json], help="list search spaces and their sizes")
+    p.set_defaults(func=commands["spaces"])
+
+    p = sub.add_parser("blocks", parents=[latency, as_json],
+                       help="compare standard, depthwise-separable and inverted-residual blocks")
+    p.add_argument("--cin", type=int, default=32, help="input channels (default 32)")
+    p.add_argument("--cout", type=int, default=64, help="output channels (default 64)")
+    p.add_argument("--kernel", "-k", type=int, default=3, help="kernel size 3, 5 or 7 (default 3)")
+    p.add_argument("--size", type=int, default=56, help="input height = width (default 56)")
+    p.add_argument("--stride", type=int, default=1, help="1 or 2 (default 1)")
+    p.add_argument("--expansion", type=float, default=6.0, help="inverted-residual expansion t (default 6)")
+    p.add_argument("--se", type=float, default=0.0, help="squeeze-excite ratio, 0 for none (default 0)")
+    p.add_argument("--csv", help="also write the table to this CSV file")
+    p.set_defaults(func=commands["blocks"])
+
+    p = sub.add_parser("profile", parents=[latency, as_json], help="params, MACs and latency of one architecture")
+    p.add_argument("arch", help="reference name (e.g. mobilenet_v2), spec string or JSON file")
+    p.add_argument("--resolution", type=_positive_int, help="input resolution (default: the spec's)")
+    p.add_argument("--depth", type=int, default=2, help="module depth of the MACs breakdown (default 2)")
+    p.set_defaults(func=commands["profile"])
+
+    p = sub.add_parser("search", parents=[data, as_json],
+                       help="run or resume an accuracy-latency architecture search")
+    p.add_argument("--space", default="mixed", help="search space (python cli.py spaces); default mixed")
+    p.add_argument("--budget", type=int, default=50, help="completed trials wanted (default 50)")
+    p.add_argument("--sampler", default="tpe", help="tpe, nsga2 or random (default tpe)")
+    p.add_argument("--max-train-samples", type=_positive_int,
+                   help="train on a stratified subset of this many images (quick searches)")
+    p.add_argument("--latency-threads", type=_positive_int, default=1,
+                   help="CPU threads for latency measurement (default 1)")
+    p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
+    p.add_argument("--study", help="study name (default: <space>-<dataset>-<sampler>-seed<seed>)")
+    p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
+    p.add_argument("--max-latency-ms", type=float, help="constraint: median latency at most this")
+    p.add_argument("--max-params", type=int, help="constraint: parameters at most this")
+    p.add_argument("--max-macs", "--max-flops", dest="max_macs", type=int,
+                   help="constraint: multiply-adds at most this (--max-flops is the old name)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes on this machine (default 1); training threads are shared")
+    p.add_argument("--heartbeat", type=int, default=10,
+                   help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
+    p.set_defaults(func=commands["search"])
+
+    p = sub.add_parser("worker", help="join an existing study, from this or another machine")
+    p.add_argument("--storage", required=True, help="the study's storage URL (postgresql://… or sqlite:///…)")
+    p.add_argument("--study", required=True, help="the study name")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for training (default: the study's)")
+    p.add_argument("--runs-dir", default="runs", help="folder for the data cache (default runs)")
+    p.add_argument("--worker-index", type=int, default=1, help="distinct per worker: seeds its sampler")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=commands["worker"])
+
+    p = sub.add_parser("results", parents=[run, as_json], help="print and export the results table of a run")
+    p.add_argument("--pareto", action="store_true", help="only the Pareto front")
+    p.add_argument("--csv", help="also write the table to this .csv file")
+    p.add_argument("--parquet", help="also write the table to this .parquet file")
+    p.set_defaults(func=commands["results"])
+
+    p = sub.add_parser("export", parents=[run, as_json], help="export a trial as a standalone PyTorch module")
+    p.add_argument("--out", required=True, help="folder to write model.py, arch.json, model.pt2 into")
+    choose = p.add_mutually_exclusive_group()
+    choose.add_argument("--trial", type=int, help="export this trial number")
+    choose.add_argument("--max-latency-ms", type=float, help="the most accurate trial within this latency")
+    choose.add_argument("--pick", default="knee", choices=("knee", "accuracy", "latency"),
+                        help="point of the Pareto front (default knee)")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx (needs the onnx package)")
+    p.add_argument("--force", action="store_true", help="replace a folder that already holds files")
+    p.set_defaults(func=commands["export"])
+
+    # A parent's actions are shared objects: train's own defaults need its own copy of the group.
+    p = sub.add_parser("train", parents=[_parent(_data_args), as_json],
+                       help="train an architecture in full, report test accuracy, save weights")
+    p.add_argument("arch", help="export folder, reference name, spec string or JSON file")
+    p.add_argument("--epochs", type=_positive_int, help="epochs (default: per dataset)")
+    p.add_argument("--out", help="folder for the weights and export (default: the export folder)")
+    p.add_argument("--force", action="store_true", help="replace an --out folder that holds files")
+    p.set_defaults(func=commands["train"], dataset=None)
+
+    p = sub.add_parser("dashboard", help="serve the dashboard (Streamlit) on this machine")
+    p.add_argument("runs", nargs="?", default="runs", help="runs folder or storage URL (default runs)")
+    p.add_argument("--port", type=_positive_int, default=8501, help="port (default 8501)")
+    p.add_argument("--address", default="localhost",
+                   help="address to bind (default localhost; 0.0.0.0 exposes it)")
+    p.set_defaults(func=commands["dashboard"])
+    return parser

@@ -1,0 +1,228 @@
+"""The dashboard page: ``nasbench dashboard [RUNS]`` serves it from an installed package, and
+``streamlit run dashboard.py [-- RUNS]`` in a checkout (both bind to localhost).
+
+Opens on ``RUNS`` (default ``runs/``); another folder or a storage URL can be typed in the
+sidebar or given in the address: ``http://localhost:8501/?source=/path/to/runs&run=NAME``.
+
+Lays out and calls nasbench: the data comes from the study storage through
+``nasbench.results``, the figures from the pure functions of ``nasbench.plots``. Importing this
+module renders nothing; :func:`main` renders the page.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from nasbench import plots
+from nasbench.results import best_within, find_runs, open_run, results_frame
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def load_frame(source: str, study: str | None, stamp: float) -> tuple[pd.DataFrame, str]:
+    """The results table of one run (re-read when the storage file changes, or after 3 s)."""
+    opened = open_run(source, study)
+    return results_frame(opened), opened.study_name
+
+
+@st.cache_data(show_spinner=False)
+def module_costs(arch: str) -> pd.DataFrame:
+    from nasbench.arch import decode
+    from nasbench.profiling import module_costs as costs
+
+    return pd.DataFrame(costs(decode(arch), depth=2))
+
+
+def _stamp(path: str) -> float:
+    db = Path(path) / "study.db"
+    return db.stat().st_mtime if db.is_file() else 0.0
+
+
+def default_source() -> str:
+    """The runs folder given on the command line (``streamlit run dashboard.py -- RUNS``),
+    else ``runs``."""
+    if Path(sys.argv[0]).name == "dashboard.py" and len(sys.argv) > 1:
+        return sys.argv[1]
+    return "runs"
+
+
+def sidebar() -> tuple[str, list[str], str, bool]:
+    """Source, chosen runs, x axis and live refresh from the sidebar."""
+    st.sidebar.header("Runs")
+    source = st.sidebar.text_input("Runs folder or storage URL",
+                                   value=st.query_params.get("source", default_source()), key="source",
+                                   help="A folder of runs (each runs/<study>/study.db), or an "
+                                        "Optuna storage URL such as postgresql://…")
+    if "://" in source:
+        chosen = [source]
+    else:
+        runs = [p.name for p in find_runs(source)]
+        wanted = [r for r in st.query_params.get_all("run") if r in runs]
+        chosen = st.sidebar.multiselect("Runs to show", runs, default=wanted or runs[:1], key="runs",
+                                        help="Several runs are overlaid (compare samplers, "
+                                             "spaces, devices).")
+    x_axis = st.sidebar.radio("x axis", list(plots.AXES), key="x_axis",
+                              format_func=lambda k: {"latency_ms": "latency", "macs": "FLOPs (MACs)",
+                                                     "params": "params"}[k])
+    live = st.sidebar.toggle("Refresh every 5 s while a search runs", value=True, key="live")
+    st.sidebar.caption("FLOPs are multiply-adds (fvcore: 1 multiply-add = 1 flop). Latency is "
+                       "the median in ms at batch 1.")
+    return source, chosen, x_axis, live
+
+
+def load(source: str, chosen: list[str]) -> dict[str, pd.DataFrame] | None:
+    """Frames by run name, or ``None`` after a friendly message."""
+    if "://" not in source and not Path(source).is_dir():
+        st.info(f"There is no runs folder at `{source}` yet. Start a search with "
+                f"`python cli.py search --budget 50`, or type another folder in the sidebar.")
+        return None
+    if not chosen:
+        st.info(f"No run found in `{source}`: a run is a folder holding a `study.db`. Start one "
+                f"with `python cli.py search --budget 50`.")
+        return None
+    frames: dict[str, pd.DataFrame] = {}
+    for name in chosen:
+        path = name if "://" in source else str(Path(source) / name)
+        try:
+            frame, study_name = load_frame(path, None, _stamp(path))
+        except ValueError as exc:
+            st.warning(f"Cannot read run `{name}`: {exc}")
+            continue
+        frames[study_name if "://" in source else name] = frame
+    return frames or None
+
+
+def headline(name: str, frame: pd.DataFrame) -> None:
+    states = frame["state"].value_counts()
+    cols = st.columns(5)
+    cols[0].metric("complete", int(states.get("COMPLETE", 0)))
+    cols[1].metric("failed", int(states.get("FAIL", 0)))
+    cols[2].metric("running", int(states.get("RUNNING", 0)))
+    cols[3].metric("on the front", int(frame["pareto"].sum()))
+    done = frame[frame["state"] == "COMPLETE"]
+    cols[4].metric("best val_acc", f"{done['val_acc'].max():.4f}" if not done.empty else "–")
+
+
+def budget_section(frame: pd.DataFrame, name: str) -> None:
+    done = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)]
+    low, high = float(done["latency_ms"].min()), float(done["latency_ms"].max())
+    st.subheader("Latency budget")
+    if high <= low:
+        high = low + 1e-3
+    budget = st.slider("Latency budget (ms, median at batch 1)", min_value=round(low, 3),
+                       max_value=round(high, 3), value=round((low + high) / 2, 3), step=0.001,
+                       key=f"budget_{name}", format="%.3f")
+    best = best_within(frame, budget)
+    if best is None:
+        st.warning(f"No feasible trial within {budget:.3f} ms.")
+    else:
+        st.success(f"Best within {budget:.3f} ms: trial {int(best['number'])}, val_acc "
+                   f"{best['val_acc']:.4f} at {best['latency_ms']:.3f} ms, "
+                   f"{int(best['params']):,} params, {int(best['macs']):,} MACs")
+        st.code(best["arch"], language=None)
+
+
+def table_section(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    st.subheader("Results table")
+    data = plots.enrich(frame)
+    c1, c2, c3 = st.columns(3)
+    # Filter widgets are keyed by run, so switching runs does not carry filters over.
+    states = c1.multiselect("State", sorted(data["state"].unique()), default=sorted(data["state"].unique()),
+                            key=f"filter_state_{name}")
+    mixes = c2.multiselect("Block kinds", sorted(data["block_mix"].unique()),
+                           default=sorted(data["block_mix"].unique()), key=f"filter_mix_{name}")
+    feasible_only = c3.checkbox("Feasible only", value=False, key=f"filter_feasible_{name}")
+    shown = data[data["state"].isin(states) & data["block_mix"].isin(mixes)]
+    if feasible_only:
+        shown = shown[shown["feasible"] == True]  # noqa: E712
+    columns = ["number", "state", "val_acc", "latency_ms", "latency_iqr_ms", "params", "macs",
+               "feasible", "pareto", "block_mix", "kernel", "reused_from", "arch"]
+    st.dataframe(shown[columns], hide_index=True, key="table",
+                 column_config={"arch": st.column_config.TextColumn("arch", width="large"),
+                                "macs": st.column_config.NumberColumn("MACs", format="%d")})
+    st.caption(f"{len(shown)} of {len(data)} trials. Click a column header to sort.")
+    st.download_button("Download this table as CSV", shown.drop(columns=["status"]).to_csv(index=False),
+                       file_name=f"{name}-results.csv", mime="text/csv", key="download")
+    return shown
+
+
+def details_section(frame: pd.DataFrame, source: str, name: str) -> None:
+    st.subheader("Trial details")
+    done = frame[frame["state"] == "COMPLETE"].sort_values("val_acc", ascending=False)
+    if done.empty:
+        return
+    labels = {int(r.number): f"#{int(r.number)}  acc {r.val_acc:.4f}  {r.latency_ms:.3f} ms"
+              + ("  (front)" if r.pareto else "") for r in done.itertuples()}
+    number = st.selectbox("Trial", list(labels), format_func=labels.get, key=f"trial_{name}")
+    row = done[done["number"] == number].iloc[0]
+    st.code(row["arch"], language=None)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Stages**")
+        st.dataframe(plots.stages_table(row["arch"]), hide_index=True, key="stages")
+        st.markdown("**Latency**")
+        st.markdown(
+            f"median **{row['latency_ms']:.3f} ms**, p90 {row['latency_p90_ms']:.3f} ms, IQR "
+            f"{row['latency_iqr_ms']:.3f} ms, CV {100 * row['latency_cv']:.1f}% over "
+            f"{int(row['latency_samples'])} samples  \n{row['device_name']}, {int(row['threads'])} "
+            f"thread(s), batch {int(row['batch'])}, {row['dtype']}, {row['memory_format']}, torch "
+            f"{row['torch_version']}, allocator: {row['allocator']}")
+    with right:
+        st.markdown("**Params and multiply-adds per module**")
+        st.dataframe(module_costs(row["arch"]), hide_index=True, key="modules")
+    run_ref = source if "://" in source else str(Path(source) / name)
+    command = (f"python cli.py export {shlex.quote(run_ref)} --trial {int(number)} "
+               f"--out {shlex.quote(f'exported/{name}-trial{int(number)}')}")
+    st.markdown("**Export it**")
+    st.code(command, language="bash")
+
+
+def body(source: str, chosen: list[str], x_axis: str) -> None:
+    frames = load(source, chosen)
+    if frames is None:
+        return
+    name = next(iter(frames))
+    if len(frames) > 1:
+        name = st.selectbox("Run in focus", list(frames), key="focus")
+    frame = frames[name]
+    st.title(f"{name}")
+    if frame.empty:
+        st.info("This run has no trials yet. If a search is starting, it will appear here.")
+        return
+    headline(name, frame)
+    if not (frame["state"] == "COMPLETE").any():
+        st.info("No finished trial yet: the charts appear once the first trial completes.")
+        return
+    st.plotly_chart(plots.pareto_chart(frame, x_axis), key="pareto_chart")
+    if len(frames) > 1:
+        st.plotly_chart(plots.overlay_chart(frames, x_axis), key="overlay_chart")
+    if (frame["state"].eq("COMPLETE") & frame["feasible"].astype(bool)).any():
+        budget_section(frame, name)
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(plots.hypervolume_chart(frames), key="hypervolume_chart")
+    with right:
+        st.plotly_chart(plots.flops_latency_chart(frame), key="flops_chart")
+        corr = plots.rank_correlations(frame)
+        if not corr.empty:
+            st.dataframe(corr.round(3), hide_index=True, key="correlations")
+    table_section(frame, name)
+    details_section(frame, source, name)
+
+
+def main() -> None:
+    """Render the page."""
+    st.set_page_config(page_title="nasbench: accuracy vs latency", layout="wide")
+    source, chosen, x_axis, live = sidebar()
+    if live:
+        st.fragment(run_every=5)(body)(source, chosen, x_axis)
+    else:
+        body(source, chosen, x_axis)
+
+
+if __name__ == "__main__":  # streamlit runs this file as a script
+    main()

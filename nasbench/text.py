@@ -1,0 +1,150 @@
+"""Plain-text renderings for the terminal: pure functions from results to strings.
+
+The CLI prints what these return; nothing here prints, reads storage or measures.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+
+MACS_NOTE = "fvcore flops, 1 multiply-add = 1 flop"
+
+
+def spaces_table(rows: list[dict[str, Any]]) -> str:
+    """The search spaces with their sizes."""
+    width = max(len(r["space"]) for r in rows)
+    size_width = max(len(f"{r['architectures']:,}") for r in rows)
+    lines = [f"{'space':<{width}}  {'architectures':>{size_width}}  description"]
+    lines += [f"{r['space']:<{width}}  {r['architectures']:>{size_width},}  {r['description']}"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def blocks_report(rows: list[dict[str, Any]], devices: tuple[str, ...], cin: int, cout: int,
+                  kernel: int, size: int, stride: int, expansion: float, se: float,
+                  ds_ratio: float) -> str:
+    """The block comparison table with the closed-form ratio and conditions."""
+    shown = ["block", "params", "params_formula", "macs", "macs_formula"]
+    for device in devices:
+        shown += [f"{device}_ms", f"{device}_iqr_ms"]
+    shown += ["params_ratio", "macs_ratio"] + [f"{d}_ratio" for d in devices]
+    table = pd.DataFrame(rows)[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    lines = [f"Blocks {cin}->{cout} channels, {kernel}x{kernel} kernel, {size}x{size} input, "
+             f"stride {stride}, expansion {expansion:g}" + (f", SE {se:g}" if se else ""), table,
+             f"\nClosed-form depthwise-separable / standard ratio 1/C_out + 1/K^2 = 1/{cout} + "
+             f"1/{kernel ** 2} = {ds_ratio:.4f} (measured MACs ratio {rows[1]['macs_ratio']:.4f}; "
+             f"params include BatchNorm)",
+             f"MACs: multiply-adds of convs and linear layers ({MACS_NOTE}). "
+             f"Latency: median ms and IQR over repeated runs."]
+    lines += [f"{device}: {rows[0][f'{device}_conditions']}" for device in devices]
+    return "\n".join(lines)
+
+
+def profile_report(report: dict[str, Any]) -> str:
+    """One architecture's params, multiply-adds (by module) and latency with its conditions."""
+    lat = report["latency"]
+    cond = lat["conditions"]
+    lines = [f"Architecture  {report['arch']}",
+             f"Resolution    {report['resolution']}x{report['resolution']}",
+             f"Params        {report['params']:,}",
+             f"MACs          {report['macs']:,}  ({report['macs'] / 1e6:.2f} M multiply-adds; "
+             f"{MACS_NOTE}, convs and linear layers only)"]
+    if report["unsupported_ops"]:
+        lines.append(f"Not counted   {report['unsupported_ops']}")
+    lines += [f"Latency       median {lat['median_ms']:.3f} ms, p90 {lat['p90_ms']:.3f} ms, "
+              f"IQR {lat['iqr_ms']:.3f} ms, CV {lat['cv'] * 100:.1f}%, {lat['samples']} samples "
+              f"of {lat['runs_per_sample']} run(s), batch {cond['batch']}",
+              f"Conditions    {cond['device_name']}; {cond['threads']} thread(s); {cond['dtype']}; "
+              f"{cond['memory_format']}; torch {cond['torch_version']}; {cond['allocator']}",
+              "\nMACs by module"]
+    total = report["macs"] or 1
+    lines += [f"  {name or '(total)':<28} {macs:>14,}  {100 * macs / total:5.1f}%"
+              for name, macs in report["macs_by_module"].items()]
+    return "\n".join(lines)
+
+
+class ProgressLine:
+    """The search's progress line: trials done, elapsed, ETA, front size, the last trial."""
+
+    def __init__(self, budget: int, done: int) -> None:
+        self.budget, self.start_done = budget, done
+        self.started = time.monotonic()
+
+    def render(self, study: Any, trial: Any) -> str:
+        """The line after ``trial`` of ``study`` finished."""
+        from optuna.trial import TrialState
+
+        from nasbench.record import TrialRecord
+        from nasbench.search import evaluated
+
+        done = evaluated(study)
+        new = max(0, done - self.start_done)
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
+        front = len(study.best_trials) if done else 0
+        filled = int(24 * min(done, self.budget) / self.budget)
+        record = TrialRecord.from_trial(trial)
+        if trial.state == TrialState.COMPLETE:
+            last = f"#{trial.number} acc {trial.values[0]:.3f} lat {trial.values[1]:.3f} ms"
+            if record.reused_from is not None:
+                last += f" (reused #{record.reused_from})"
+        else:
+            last = f"#{trial.number} {trial.state.name}: {(record.fail_reason or record.note or '')[:60]}"
+        eta_text = "--" if eta != eta else f"{int(eta // 60)}m{int(eta % 60):02d}s"
+        return (f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{self.budget} trials | elapsed "
+                f"{int(elapsed // 60)}m{int(elapsed % 60):02d}s | ETA {eta_text} | front {front} | "
+                f"{last}")
+
+
+def front_table(frame: pd.DataFrame) -> str:
+    """The Pareto front of a results table, with what its columns mean."""
+    from nasbench.results import pareto_frame
+
+    front = pareto_frame(frame)
+    if front.empty:
+        return "No feasible completed trial yet: the Pareto front is empty."
+    lines = [f"Pareto front ({len(front)} of {len(frame)} trials; validation accuracy up, latency down)",
+             f"{'trial':>5}  {'val_acc':>7}  {'latency_ms':>10}  {'params':>9}  {'MMACs':>7}  arch"]
+    lines += [f"{row.number:>5}  {row.val_acc:>7.4f}  {row.latency_ms:>10.3f}  {int(row.params):>9,}  "
+              f"{row.macs / 1e6:>7.2f}  {row.arch}" for row in front.itertuples()]
+    lines.append(f"latency_ms: median of repeated runs at batch 1; MMACs: millions of multiply-adds "
+                 f"({MACS_NOTE})")
+    return "\n".join(lines)
+
+
+def search_summary(outcome: Any, where: str) -> str:
+    """The front, the trial counts, and where the study and table are."""
+    return (f"{front_table(outcome.table)}\n\n{outcome.complete} complete, {outcome.failed} failed trials. "
+            f"Study: {outcome.storage} (study {outcome.study_name!r})\n"
+            f"Results table: {outcome.results_csv}   (python cli.py results {where})")
+
+
+RESULTS_SHOWN = ("number", "state", "val_acc", "latency_ms", "latency_iqr_ms", "params", "macs",
+                 "feasible", "pareto", "reused_from", "arch")
+
+
+def results_table(frame: pd.DataFrame, shown: pd.DataFrame) -> str:
+    """The rows ``shown`` of a results table, with the conditions of its latencies."""
+    with pd.option_context("display.max_colwidth", 200, "display.width", 250):
+        text = shown[list(RESULTS_SHOWN)].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    first = frame.dropna(subset=["device_name"]).head(1)
+    if not first.empty:
+        r = first.iloc[0]
+        text += (f"\n\nLatency: median ms at batch {r['batch']} on {r['device_name']}, {r['threads']} "
+                 f"thread(s), {r['dtype']}, {r['memory_format']}, torch {r['torch_version']}. "
+                 f"macs: multiply-adds ({MACS_NOTE}).")
+    return text
+
+
+def export_summary(exported: Any, out: str) -> str:
+    """What was exported, why, and where."""
+    info = exported.info
+    lines = [f"Exported trial {info['trial']} ({info['chosen_by']}): val_acc {info['val_acc']:.4f}, "
+             f"latency {info['latency_ms']:.3f} ms, params {info['params']:,}, MACs {info['macs']:,}",
+             f"  {exported.arch.to_string()}"]
+    lines += [f"  {kind:<8} {path}" for kind, path in exported.files.items()]
+    lines.append(f"Train it in full: python cli.py train {out} --epochs 30")
+    return "\n".join(lines)
