@@ -120,6 +120,39 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
     p.set_defaults(func=commands["search"])
 
+    p = sub.add_parser("bench", parents=[_parent(_data_args), as_json],
+                       help="evaluate every architecture of a space: the tabular benchmark")
+    p.add_argument("--space", default="tiny", help="search space (default tiny)")
+    p.add_argument("--sample", type=int, help="a seeded uniform sample of N distinct architectures "
+                   "(spaces too large to enumerate)")
+    p.add_argument("--seeds", type=int, default=2, help="training seeds per architecture (default 2)")
+    p.add_argument("--passes", type=int, default=2, help="latency passes over the table (default 2)")
+    p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
+    p.add_argument("--max-train-samples", type=_positive_int,
+                   help="train on a stratified subset of this many images")
+    p.add_argument("--latency-threads", type=_positive_int, default=1,
+                   help="CPU threads for latency measurement (default 1)")
+    p.add_argument("--study", help="study name (default: bench-<space>-<dataset>)")
+    p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--heartbeat", type=int, default=10,
+                   help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
+    p.set_defaults(func=commands["bench"])
+
+    p = sub.add_parser("replay", parents=[as_json],
+                       help="replay searches against a bench table: search quality in seconds")
+    p.add_argument("table", help="bench folder (runs/bench-<space>-<dataset>) or its table.parquet")
+    p.add_argument("--sampler", nargs="+", default=["tpe"], help="one or more of tpe, nsga2, random")
+    p.add_argument("--budget", type=int, default=50, help="architectures per search (default 50)")
+    p.add_argument("--repeats", type=int, default=20, help="independent searches per sampler (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first repeat (default 0)")
+    p.add_argument("--max-latency-ms", type=float, help="constraint: median latency at most this")
+    p.add_argument("--max-params", type=int, help="constraint: parameters at most this")
+    p.add_argument("--max-macs", "--max-flops", dest="max_macs", type=int,
+                   help="constraint: multiply-adds at most this")
+    p.add_argument("--csv", help="write every repeat's figures to this .csv file")
+    p.set_defaults(func=commands["replay"])
+
     p = sub.add_parser("worker", help="join an existing study, from this or another machine")
     p.add_argument("--storage", required=True, help="the study's storage URL (postgresql://… or sqlite:///…)")
     p.add_argument("--study", required=True, help="the study name")
@@ -129,7 +162,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=commands["worker"])
 
-    p = sub.add_parser("results", parents=[run, as_json], help="print and export the results table of a run")
+    p = sub.add_parser("results", parents=[run, as_json],
+                       help="print and export the results table of a run or a bench")
     p.add_argument("--pareto", action="store_true", help="only the Pareto front")
     p.add_argument("--csv", help="also write the table to this .csv file")
     p.add_argument("--parquet", help="also write the table to this .parquet file")

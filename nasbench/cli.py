@@ -103,25 +103,31 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-class Progress(text.ProgressLine):
-    """The progress line on stderr: rewritten in place on a terminal, one line per trial else."""
+class _Live:
+    """Prints a rendered line on stderr: rewritten in place on a terminal, one per trial else."""
 
-    def __init__(self, budget: int, done: int) -> None:
-        super().__init__(budget, done)
-        self.tty = sys.stderr.isatty()
+    tty = sys.stderr.isatty()
 
     def __call__(self, study: Any, trial: Any) -> None:
-        line = self.render(study, trial)
+        line = self.render(study, trial)  # type: ignore[attr-defined]
         if self.tty:
             print("\r" + line[:150].ljust(150), end="", file=sys.stderr, flush=True)
         else:
             print(line, file=sys.stderr, flush=True)
 
 
+class BenchProgress(_Live, text.BenchProgressLine):
+    """The bench's progress line on stderr."""
+
+
+class Progress(_Live, text.ProgressLine):
+    """The search's progress line on stderr."""
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume a search until the budget of completed trials is reached."""
-    from nasbench.search import (SearchConfig, evaluated, load_search_data, open_study,
-                                 run_search, run_workers)
+    from nasbench.search import (SearchConfig, evaluated, finish_search, load_search_data,
+                                 open_study, run_search, run_workers)
 
     _quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     names = ("space", "dataset", "data_dir", "resolution", "budget", "sampler", "seed", "device",
@@ -132,14 +138,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
     data = load_search_data(config)
-    done = evaluated(open_study(config))
+    study = open_study(config)
+    done = evaluated(study)
     print(f"Study {config.study_name!r} in {config.storage_url}: {done} of {config.budget} "
           f"architectures evaluated; space {config.space}, dataset {config.dataset}, sampler {config.sampler}, "
           f"seed {config.seed}, device {config.device}, {args.workers} worker(s)", file=sys.stderr)
     progress = Progress(config.budget, done)
     try:
-        outcome = (run_workers(config, args.workers, on_progress=progress) if args.workers > 1
-                   else run_search(config, callbacks=[progress], data=data, slot=_slot()))
+        outcome = (run_workers(config, args.workers, study, lambda: finish_search(config), progress)
+                   if args.workers > 1 else
+                   run_search(config, callbacks=[progress], data=data, slot=_slot()))
     except KeyboardInterrupt:
         print(f"\nInterrupted: the study is intact in {config.storage_url}; run the same command "
               f"again to resume.", file=sys.stderr)
@@ -153,22 +161,107 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Join an existing study (this machine or another) and work until its budget is done."""
-    from nasbench.search import config_from_study, run_search
+    """Join an existing study, a search's or a bench's (this machine or another), and work
+    until it is done."""
+    from nasbench.bench import KIND, bench_config_from_study, run_bench
+    from nasbench.search import config_from_study, make_storage, run_search
 
     _quiet_optuna(logging.ERROR)
     config = config_from_study(args.storage, args.study, args.runs_dir, args.threads,
-                               args.worker_index)
+                               args.worker_index)  # checks the study exists and is ours
+    study = optuna_study(args.study, make_storage(args.storage, config.heartbeat_s))
+    callbacks = [] if args.quiet else [Progress(config.budget, 0)]
     try:
-        outcome = run_search(config, callbacks=[] if args.quiet else [Progress(config.budget, 0)],
-                             slot=_slot())
+        if study.user_attrs.get("kind") == KIND:
+            run_bench(bench_config_from_study(study, args.storage, args.runs_dir, args.threads,
+                                              args.worker_index), slot=_slot())
+        else:
+            run_search(config, callbacks=callbacks, slot=_slot())
     except KeyboardInterrupt:
         if not args.quiet:
             print("\nInterrupted: the study is intact; run the same command again to rejoin.",
                   file=sys.stderr)
         return 130
     if not args.quiet:
-        print(f"\nworker done: the study has {outcome.complete} complete trials", file=sys.stderr)
+        print("\nworker done", file=sys.stderr)
+    return 0
+
+
+def optuna_study(name: str, storage: Any) -> Any:
+    """Load study ``name`` from ``storage`` (an Optuna storage object)."""
+    import optuna
+
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Evaluate every architecture of a space (or a seeded sample): the tabular benchmark."""
+    from nasbench.bench import BenchConfig, finish_bench, open_bench, run_bench
+    from nasbench.search import count_states, load_search_data, run_workers
+
+    _quiet_optuna(logging.ERROR)
+    names = ("space", "dataset", "data_dir", "resolution", "epochs", "seeds", "passes", "sample",
+             "seed", "device", "threads", "latency_threads", "study", "storage", "runs_dir")
+    config = BenchConfig(**{n: getattr(args, n) for n in names}, max_train=args.max_train_samples,
+                         heartbeat_s=args.heartbeat)
+    if not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
+    config.validate()
+    data = load_search_data(config.search_config())
+    study = open_bench(config, data)
+    archs, counts = len(study.user_attrs["archs"]), count_states(study)
+    total = sum(counts.values()) - counts.get("FAIL", 0) - counts.get("PRUNED", 0)
+    progress = BenchProgress(total, counts.get("COMPLETE", 0), archs, config.passes)
+    print(f"Bench {config.study_name!r} in {config.storage_url}: {counts.get('COMPLETE', 0)} of "
+          f"{total} trials done ({archs} architectures of {config.space}, {config.seeds} seeds, "
+          f"{config.passes} latency passes); {args.workers} worker(s)", file=sys.stderr)
+    try:
+        outcome = (run_workers(config, args.workers, study, lambda: finish_bench(config), progress)
+                   if args.workers > 1 else
+                   run_bench(config, callbacks=[progress], data=data, slot=_slot()))
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: the bench is intact in {config.storage_url}; run the same command "
+              f"again to resume.", file=sys.stderr)
+        return 130
+    if progress.tty:
+        print(file=sys.stderr)
+    if args.json:
+        _print_json({"study": outcome.study_name, "files": {k: str(v) for k, v in outcome.files.items()},
+                     "front": outcome.table[outcome.table["pareto"]].to_dict(orient="records")})
+        return 0
+    front = outcome.table[outcome.table["pareto"]].sort_values("latency_ms")
+    print(text.bench_table_text(outcome.table, front))
+    print("\n" + "\n".join(f"{kind:<6} {path}" for kind, path in outcome.files.items()))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay searches against a bench table: hypervolume fraction per sampler, in seconds."""
+    from nasbench.bench import load_bench
+    from nasbench.replay import _feasible, exact_front_hypervolume, replay, runs_frame, summarize
+    from nasbench.results import write_table
+    from nasbench.search import SearchConfig
+
+    table, meta = load_bench(args.table)
+    if not meta.get("whole_space"):
+        raise UsageError(f"{args.table} holds a --sample of space {meta['space']!r}, not the whole "
+                         f"space: replay needs every architecture (browse it with python cli.py "
+                         f"results {args.table})")
+    constraints = {k: getattr(args, k) for k in ("max_latency_ms", "max_params", "max_macs")
+                   if getattr(args, k) is not None}
+    if args.csv and not args.csv.endswith(".csv"):
+        raise UsageError(f"--csv {args.csv}: give a file name ending in .csv")
+    runs = replay(table, meta, tuple(args.sampler), args.budget, args.repeats, args.seed,
+                  constraints)
+    summary = summarize(runs)
+    exact = exact_front_hypervolume(table, meta, _feasible(SearchConfig(**constraints)))
+    if args.csv:
+        write_table(runs_frame(runs), args.csv)
+    if args.json:
+        _print_json({"table": str(args.table), "reference_point": meta["reference_point"],
+                     "exact_front_hypervolume": exact, "summary": summary.to_dict(orient="records")})
+        return 0
+    print(text.replay_summary(summary, meta, exact) + (f"\nEvery repeat: {args.csv}" if args.csv else ""))
     return 0
 
 
@@ -183,9 +276,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     """Print and export the results table of a run."""
     from nasbench.results import pareto_frame, results_frame, write_table
 
+    from nasbench.bench import KIND, bench_table
+
     study = _open_run(args)
-    frame = results_frame(study)
-    shown = pareto_frame(frame) if args.pareto else frame
+    bench = study.user_attrs.get("kind") == KIND
+    frame = bench_table(study) if bench else results_frame(study)
+    if bench:
+        shown = frame[frame["pareto"]].sort_values("latency_ms") if args.pareto else frame
+    else:
+        shown = pareto_frame(frame) if args.pareto else frame
     paths = [p for p in (args.csv, args.parquet) if p]
     for path in paths:
         write_table(shown, path)
@@ -195,7 +294,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(f"Study {study.study_name!r} has no feasible completed trial: the front is empty."
               if args.pareto else f"Study {study.study_name!r} has no trials yet.")
     else:
-        print(text.results_table(frame, shown) + "".join(f"\nwritten: {p}" for p in paths))
+        body = text.bench_table_text(frame, shown) if bench else text.results_table(frame, shown)
+        print(body + "".join(f"\nwritten: {p}" for p in paths))
     return 0
 
 
@@ -230,7 +330,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nasbench.data import load_dataset
     from nasbench.export import export_arch, read_export
     from nasbench.references import load_arch
-    from nasbench.train import default_train_config, train_final
+    from nasbench.train import check_fits, default_train_config, train_final
 
     source = Path(args.arch)
     arch, info = read_export(source) if source.is_dir() else (load_arch(args.arch), {})
@@ -240,6 +340,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_dataset(dataset, data_dir, args.resolution, seed=args.seed,
                         cache_dir=Path(args.runs_dir) / ".cache")
     config = default_train_config(dataset, args.epochs)
+    check_fits(arch, data)  # before saying anything: a mismatch is one line
     print(f"Training {arch.to_string()}\non {data.summary()} (train + val), {config.epochs} epochs, "
           f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {args.seed}",
           file=sys.stderr)
@@ -281,7 +382,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"spaces": cmd_spaces, "blocks": cmd_blocks, "profile": cmd_profile,
-            "search": cmd_search, "worker": cmd_worker, "results": cmd_results,
+            "search": cmd_search, "worker": cmd_worker, "bench": cmd_bench, "replay": cmd_replay,
+            "results": cmd_results,
             "export": cmd_export, "train": cmd_train, "dashboard": cmd_dashboard}
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nasbench.arch import Stage, decode
-from nasbench.results import eligible, pareto_frame, pareto_mask
+from nasbench.results import eligible, hypervolume, pareto_frame
 
 AXES: dict[str, str] = {
     "latency_ms": "latency (ms, median, batch 1)",
@@ -142,22 +142,6 @@ def overlay_chart(frames: Mapping[str, pd.DataFrame], x: str = "latency_ms") -> 
     fig.update_layout(title=f"Pareto fronts compared: validation accuracy vs {AXES[x]}",
                       xaxis_title=AXES[x], yaxis_title="validation accuracy", template="plotly_white")
     return fig
-
-
-def hypervolume(accuracy: np.ndarray, latency: np.ndarray, ref_latency: float) -> float:
-    """Area dominated by the points (accuracy up, latency down) above accuracy 0 and left of
-    ``ref_latency``."""
-    pts = [(lat, acc) for acc, lat in zip(accuracy, latency) if lat < ref_latency and acc > 0]
-    if not pts:
-        return 0.0
-    acc_arr = np.array([p[1] for p in pts])
-    lat_arr = np.array([p[0] for p in pts])
-    mask = pareto_mask(acc_arr, lat_arr, np.ones(len(pts), bool))
-    front = sorted(zip(lat_arr[mask], acc_arr[mask]))
-    area = 0.0
-    for (lat, acc), nxt in zip(front, front[1:] + [(ref_latency, 0.0)]):
-        area += (nxt[0] - lat) * acc
-    return float(area)
 
 
 def hypervolume_history(frame: pd.DataFrame, ref_latency: float | None = None) -> pd.DataFrame:

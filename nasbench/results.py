@@ -42,6 +42,22 @@ def pareto_mask(accuracy: np.ndarray, latency: np.ndarray, eligible: np.ndarray)
     return mask
 
 
+def hypervolume(accuracy: np.ndarray, latency: np.ndarray, ref_latency: float,
+                ref_accuracy: float = 0.0) -> float:
+    """Area dominated by the points (accuracy up, latency down) and bounded by the reference
+    point: accuracy above ``ref_accuracy``, latency below ``ref_latency`` (accuracy × ms)."""
+    accuracy, latency = np.asarray(accuracy, float), np.asarray(latency, float)
+    keep = (latency < ref_latency) & (accuracy > ref_accuracy)
+    accuracy, latency = accuracy[keep], latency[keep]
+    if not len(accuracy):
+        return 0.0
+    front = pareto_mask(accuracy, latency, np.ones(len(accuracy), bool))
+    order = np.argsort(latency[front])
+    lat, acc = latency[front][order], accuracy[front][order]
+    widths = np.diff(np.append(lat, ref_latency))
+    return float(np.sum(widths * (acc - ref_accuracy)))
+
+
 def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str, Any]:
     state = trial.state.name
     record = TrialRecord.from_trial(trial)
@@ -106,10 +122,12 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise ValueError(f"unknown table format {path.suffix!r}; use a .csv or .parquet file name")
     table = frame.copy()
-    for column in table.columns:  # lists (accuracy per epoch…) as space-separated numbers
-        if table[column].map(lambda v: isinstance(v, (list, tuple))).any():
-            table[column] = table[column].map(
-                lambda v: " ".join(f"{a:.4f}" for a in v) if isinstance(v, (list, tuple)) else v)
+    if path.suffix.lower() == ".csv":  # lists (accuracy per epoch…) as space-separated numbers
+        for column in table.columns:
+            if table[column].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+                table[column] = table[column].map(
+                    lambda v: " ".join(f"{a:.4f}" for a in v)
+                    if isinstance(v, (list, tuple, np.ndarray)) else v)
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False) if path.suffix.lower() == ".csv"
                  else table.to_parquet(tmp, index=False))
     return path

@@ -14,18 +14,20 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
 from nasbench import __version__
+from nasbench.arch import Arch
 from nasbench.build import build_model, count_params
 from nasbench.data import DATASETS, DataSplits, load_dataset
 from nasbench.flops import count_flops
-from nasbench.latency import measure_latency
+from nasbench.latency import LatencyResult, measure_latency
 from nasbench.env import check_device
+from nasbench.interrupts import SafeInterrupts
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
 from nasbench.results import pareto_frame, results_frame, write_table
@@ -197,25 +199,24 @@ def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
 
 
-def open_study(config: SearchConfig) -> optuna.Study:
-    """Create or resume the study of ``config``; refuses one made with other settings."""
-    if config.storage is None:
+def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[str],
+                       sampler: optuna.samplers.BaseSampler, run_dir: Path | None) -> optuna.Study:
+    """Create or load study ``name`` in the storage at ``url`` (making ``run_dir`` first for
+    the default SQLite file); every storage failure becomes a :class:`SearchError`."""
+    if run_dir is not None:
         try:
-            config.run_dir.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise SearchError(f"cannot create {config.run_dir} ({exc.strerror}); choose a writable "
+            raise SearchError(f"cannot create {run_dir} ({exc.strerror}); choose a writable "
                               f"--runs-dir") from None
-        if not os.access(config.run_dir, os.W_OK):
-            raise SearchError(f"{config.run_dir} is not writable; choose a writable --runs-dir")
+        if not os.access(run_dir, os.W_OK):
+            raise SearchError(f"{run_dir} is not writable; choose a writable --runs-dir")
     try:
         for attempt in range(3):  # two processes creating one new SQLite file can collide once
             try:
-                storage = make_storage(config.storage_url, config.heartbeat_s)
-                study = optuna.create_study(study_name=config.study_name, storage=storage,
-                                            directions=["maximize", "minimize"],
-                                            sampler=make_sampler(config.sampler, sampler_seed(config, 0)),
-                                            load_if_exists=True)
-                break
+                return optuna.create_study(study_name=name, storage=make_storage(url, heartbeat_s),
+                                           directions=directions, sampler=sampler,
+                                           load_if_exists=True)
             except Exception as exc:
                 if attempt == 2 or "already exists" not in str(exc):
                     raise
@@ -223,18 +224,31 @@ def open_study(config: SearchConfig) -> optuna.Study:
     except SearchError:
         raise
     except ImportError:
-        raise SearchError(f"no database driver for {config.storage_url.split(':', 1)[0]}; "
+        raise SearchError(f"no database driver for {url.split(':', 1)[0]}; "
                           f"pip install 'psycopg[binary]' (PostgreSQL) or use sqlite:///") from None
     except Exception as exc:  # storage errors come in many types (SQLAlchemy, OS, Optuna)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise SearchError(f"cannot open storage {config.storage_url}: {type(exc).__name__}: "
+        raise SearchError(f"cannot open storage {url}: {type(exc).__name__}: "
                           f"{first[:200]}; check --storage") from None
+    raise AssertionError("unreachable")
+
+
+def open_study(config: SearchConfig) -> optuna.Study:
+    """Create or resume the study of ``config``; refuses one made with other settings."""
+    study = open_storage_study(config.storage_url, config.study_name, config.heartbeat_s,
+                               directions=["maximize", "minimize"],
+                               sampler=make_sampler(config.sampler, sampler_seed(config, 0)),
+                               run_dir=None if config.storage else config.run_dir)
+    if study.user_attrs.get("kind", "search") != "search":
+        raise SearchError(f"study {config.study_name!r} is a {study.user_attrs['kind']}, not a "
+                          f"search; use another --study name")
     recorded = upgrade_settings(study.user_attrs.get("config"))
     if recorded is None:
         with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(OBJECTIVES))
         study.set_user_attr("config", config.identity())
+        study.set_user_attr("kind", "search")
         study.set_user_attr("space", config.space)
         study.set_user_attr("dataset", config.dataset)
         study.set_user_attr("objectives", list(OBJECTIVES))
@@ -291,19 +305,91 @@ def count_states(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
+@dataclass(frozen=True)
+class Measured:
+    """An architecture built, counted and timed as a search trial does it."""
+
+    model: Any
+    params: int
+    macs: int
+    latency: LatencyResult
+    seconds: float
+
+
+def measure_arch(arch: Arch, data: DataSplits, config: SearchConfig, seed: int,
+                 slot: QuietSlot | None = None) -> Measured:
+    """Build ``arch`` (weights from ``seed``), count its params and multiply-adds, and time it
+    with ``config``'s latency settings, holding the quiet ``slot`` alone while timing."""
+    start = time.perf_counter()
+    model = build_model(arch, seed=seed)
+    shape = (data.channels, data.resolution, data.resolution)
+    params = count_params(model)
+    macs = count_flops(model, (1, *shape), module_depth=0).total
+    with hold_exclusive(slot):  # no training on this machine while we time
+        latency = measure_latency(model, shape, device=config.device,
+                                  threads=config.latency_threads,
+                                  min_time_s=config.latency_time_s, warmup_s=0.1)
+    return Measured(model, params, macs, latency, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What training gave: validation accuracy after each epoch, and the seconds it took."""
+
+    val_acc_per_epoch: tuple[float, ...]
+    train_time_s: float
+
+
+class Evaluator(Protocol):
+    """How a trial gets its figures: :class:`LocalEvaluator` trains and times for real;
+    :class:`nasbench.replay.TableEvaluator` looks them up in a bench table."""
+
+    def measure(self, arch: Arch, seed: int) -> Measured:
+        """Build, count and time ``arch``."""
+        ...
+
+    def train(self, arch: Arch, measured: Measured, seed: int,
+              on_epoch: Callable[[int, float], None]) -> Trained:
+        """Train it, reporting validation accuracy after each epoch (``on_epoch`` may raise)."""
+        ...
+
+
+class LocalEvaluator:
+    """Trains and times on this machine, holding the quiet ``slot`` as it goes."""
+
+    def __init__(self, config: SearchConfig, data: DataSplits, slot: QuietSlot | None = None,
+                 interrupts: SafeInterrupts | None = None) -> None:
+        self.config, self.data, self.slot = config, data, slot
+        self.interrupts = interrupts or SafeInterrupts()
+        self.train_config = default_train_config(config.dataset, config.epochs)
+
+    def measure(self, arch: Arch, seed: int) -> Measured:
+        """See :func:`measure_arch` (Ctrl-C stops it at once)."""
+        with self.interrupts.allowed():
+            return measure_arch(arch, self.data, self.config, seed, self.slot)
+
+    def train(self, arch: Arch, measured: Measured, seed: int,
+              on_epoch: Callable[[int, float], None]) -> Trained:
+        """Proxy training of the measured model (see :func:`nasbench.train.train_model`);
+        Ctrl-C stops it at once, but not in the middle of ``on_epoch``'s storage write."""
+        with self.interrupts.allowed():
+            result = train_model(measured.model, self.data, self.train_config, seed=seed,
+                                 device=self.config.device, threads=self.config.threads,
+                                 on_epoch=self.interrupts.held(on_epoch), slot=self.slot)
+        return Trained(result.val_accuracy_per_epoch, result.train_time_s)
+
+
 class Objective:
     """The trial function: sample, count, measure, train; stores a :class:`TrialRecord` on
-    the trial. With a quiet ``slot``, timing holds it alone and training steps hold it shared."""
+    the trial. The figures come from ``evaluator`` (real, or a bench table in a replay)."""
 
-    def __init__(self, config: SearchConfig, data: DataSplits, slot: QuietSlot | None = None) -> None:
-        from search_spaces import DataShape, get_space
+    def __init__(self, config: SearchConfig, shape: Any, evaluator: Evaluator) -> None:
+        from search_spaces import get_space
 
         self.config = config
-        self.data = data
-        self.slot = slot
+        self.shape = shape
+        self.evaluator = evaluator
         self.space = get_space(config.space)
-        self.shape = DataShape(data.resolution, data.channels, len(data.classes))
-        self.train_config = default_train_config(config.dataset, config.epochs)
 
     def _constraints(self, params: int, macs: int, latency_ms: float) -> dict[str, float]:
         c = self.config
@@ -358,20 +444,12 @@ class Objective:
         reused = self._reuse(trial, key)
         if reused is not None:
             return reused
-        start = time.perf_counter()
         seed = self.config.seed + trial.number
-        model = build_model(arch, seed=seed)
-        params = count_params(model)
-        macs = count_flops(model, (1, self.data.channels, self.data.resolution,
-                                   self.data.resolution), module_depth=0).total
-        with hold_exclusive(self.slot):  # no training on this machine while we time
-            latency = measure_latency(model, (self.data.channels, self.data.resolution,
-                                              self.data.resolution),
-                                      device=self.config.device, threads=self.config.latency_threads,
-                                      min_time_s=self.config.latency_time_s, warmup_s=0.1)
-        TrialRecord(params=params, macs=macs, latency=latency,
-                    measure_time_s=time.perf_counter() - start).save(trial)
-        for name, value in self._constraints(params, macs, latency.median_ms).items():
+        measured = self.evaluator.measure(arch, seed)
+        latency = measured.latency
+        TrialRecord(params=measured.params, macs=measured.macs, latency=latency,
+                    measure_time_s=measured.seconds).save(trial)
+        for name, value in self._constraints(measured.params, measured.macs, latency.median_ms).items():
             trial.set_constraint(name, value)
         epochs: list[float] = []
 
@@ -379,11 +457,9 @@ class Objective:
             epochs.append(accuracy)
             TrialRecord(val_acc_per_epoch=tuple(epochs)).save(trial)
 
-        result = train_model(model, self.data, self.train_config, seed=seed,
-                             device=self.config.device, threads=self.config.threads,
-                             on_epoch=on_epoch, slot=self.slot)
-        TrialRecord(train_time_s=result.train_time_s).save(trial)
-        return result.val_accuracy, latency.median_ms
+        trained = self.evaluator.train(arch, measured, seed, on_epoch)
+        TrialRecord(train_time_s=trained.train_time_s).save(trial)
+        return trained.val_acc_per_epoch[-1], latency.median_ms
 
 
 def load_search_data(config: SearchConfig) -> DataSplits:
@@ -398,6 +474,51 @@ def load_search_data(config: SearchConfig) -> DataSplits:
 
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+
+
+def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
+          callbacks: Sequence[Callback] = (), max_failures: int | None = None,
+          interrupts: SafeInterrupts | None = None) -> None:
+    """Run trials of ``objective`` on ``study`` until ``config.budget`` architectures are
+    evaluated (by every process working on it), the space is exhausted, or too many fail.
+
+    Trials of dead workers are failed and retried; a draw of an architecture the study already
+    has is reused and not counted. Raises :class:`SearchError` after ``max_failures`` failures
+    in this call (default: the budget, at least 5) or when the sampler only draws known
+    architectures (``max(200, 10 × budget)`` in a row).
+    """
+    max_failures = max_failures if max_failures is not None else max(5, config.budget)
+    space_size = objective.space.size()
+    max_repeats = max(200, 10 * config.budget)
+    failures = repeats = 0
+    while True:
+        with warnings.catch_warnings():  # "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # dead workers' trials: failed, retried
+        done, running = evaluated(study), count_states(study).get("RUNNING", 0)
+        if done >= config.budget or done >= space_size:
+            return
+        if done + running >= config.budget:  # the rest is in flight in other workers
+            time.sleep(0.5)
+            if interrupts is not None:
+                interrupts.check()
+            continue
+        before = count_states(study).get("FAIL", 0)
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=list(callbacks),
+                       gc_after_trial=False)
+        if interrupts is not None:
+            interrupts.check()  # a Ctrl-C held during the trial's last writes: stop here
+        failures += count_states(study).get("FAIL", 0) - before
+        if failures >= max_failures:
+            last = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.FAIL][-1]
+            raise SearchError(f"{failures} trials failed in this run (last: "
+                              f"{last.user_attrs.get('fail_reason', 'unknown')}); fix the cause "
+                              f"and run the same command again to resume")
+        repeats = repeats + 1 if evaluated(study) == done else 0
+        if repeats >= max_repeats:
+            raise SearchError(f"the sampler drew {repeats} architectures in a row that the study "
+                              f"had already evaluated ({done} distinct so far): the space is "
+                              f"nearly exhausted; lower --budget or choose a larger --space")
 
 
 def run_search(config: SearchConfig, callbacks: Sequence[Callback] = (),
@@ -418,45 +539,24 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callback] = (),
         data = load_search_data(config)
     study = open_study(config)
     study.sampler = make_sampler(config.sampler, sampler_seed(config, len(study.get_trials(deepcopy=False))))
-    objective = Objective(config, data, slot)
-    max_failures = max_failures if max_failures is not None else max(5, config.budget)
-    max_repeats = max(50, config.budget)
-    failures = repeats = 0
-    while True:
-        with warnings.catch_warnings():  # "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # dead workers' trials: failed, retried
-        done, running = evaluated(study), count_states(study).get("RUNNING", 0)
-        if done >= config.budget:
-            break
-        if done + running >= config.budget:  # the rest is in flight in other workers
-            time.sleep(0.5)
-            continue
-        before = count_states(study).get("FAIL", 0)
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=list(callbacks),
-                       gc_after_trial=False)
-        failures += count_states(study).get("FAIL", 0) - before
-        if failures >= max_failures:
-            last = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.FAIL][-1]
-            raise SearchError(f"{failures} trials failed in this run (last: "
-                              f"{last.user_attrs.get('fail_reason', 'unknown')}); fix the cause "
-                              f"and run the same command again to resume")
-        repeats = repeats + 1 if evaluated(study) == done else 0
-        if repeats >= max_repeats:
-            raise SearchError(f"the sampler drew {repeats} architectures in a row that the study "
-                              f"had already evaluated ({done} distinct so far): the space is "
-                              f"nearly exhausted; lower --budget or choose a larger --space")
+    from search_spaces import DataShape
+
+    shape = DataShape(data.resolution, data.channels, len(data.classes))
+    with SafeInterrupts().installed() as interrupts:
+        drive(study, Objective(config, shape, LocalEvaluator(config, data, slot, interrupts)),
+              config, callbacks, max_failures, interrupts)
     return finish_search(config)
 
 
-def run_workers(config: SearchConfig, workers: int, on_progress: Callback | None = None,
-                poll_s: float = 1.0) -> SearchOutcome:
-    """Run the search with ``workers`` worker processes on this machine, one study.
+def run_workers(config: Any, workers: int, study: optuna.Study, finish: Callable[[], Any],
+                on_progress: Callback | None = None, poll_s: float = 1.0) -> Any:
+    """Work on ``study`` (a search's or a bench's) with ``workers`` processes on this machine.
 
     Each worker is ``python -m nasbench worker`` (so this works from an installed package),
     with ``config.threads // workers`` training threads. ``on_progress(study, trial)`` is
-    called when a trial finishes. Ctrl-C is passed on to the workers, which leave the study
-    intact, and raised again here. Raises :class:`SearchError` when a worker fails.
+    called when a trial finishes; ``finish()`` gives the result once all workers are done.
+    Ctrl-C is passed on to the workers, which leave the study intact, and raised again here.
+    Raises :class:`SearchError` when a worker fails.
     """
     import signal
     import subprocess
@@ -464,8 +564,6 @@ def run_workers(config: SearchConfig, workers: int, on_progress: Callback | None
 
     if not 1 <= workers <= 64:
         raise SearchError(f"--workers must be between 1 and 64, got {workers}")
-    config.validate()
-    study = open_study(config)  # records the settings the workers read
     storage = config.storage_url
     if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
         storage = "sqlite:///" + str(Path(storage[len("sqlite:///"):]).resolve())
@@ -492,7 +590,7 @@ def run_workers(config: SearchConfig, workers: int, on_progress: Callback | None
     if bad:
         raise SearchError(f"{len(bad)} worker(s) exited with an error (codes {bad}); run the same "
                           f"command again to resume")
-    return finish_search(config)
+    return finish()
 
 
 def finish_search(config: SearchConfig) -> SearchOutcome:

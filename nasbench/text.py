@@ -148,3 +148,67 @@ def export_summary(exported: Any, out: str) -> str:
     lines += [f"  {kind:<8} {path}" for kind, path in exported.files.items()]
     lines.append(f"Train it in full: python cli.py train {out} --epochs 30")
     return "\n".join(lines)
+
+
+class BenchProgressLine:
+    """The bench's progress line: trials done of all queued (architectures × passes), ETA."""
+
+    def __init__(self, total: int, done: int, architectures: int, passes: int) -> None:
+        self.total, self.start_done = total, done
+        self.architectures, self.passes = architectures, passes
+        self.started = time.monotonic()
+
+    def render(self, study: Any, trial: Any) -> str:
+        """The line after ``trial`` of the bench ``study`` finished."""
+        from optuna.trial import TrialState
+
+        done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+        new = max(0, done - self.start_done)
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / new * max(0, self.total - done) if new else float("nan")
+        eta_text = "--" if eta != eta else f"{int(eta // 3600)}h{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s"
+        filled = int(24 * min(done, self.total) / max(1, self.total))
+        return (f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{self.total} bench trials "
+                f"({self.architectures} architectures x {self.passes} passes) | elapsed "
+                f"{int(elapsed // 60)}m{int(elapsed % 60):02d}s | ETA {eta_text} | last #{trial.number} "
+                f"{trial.state.name}")
+
+
+BENCH_SHOWN = ("arch", "pareto", "val_acc_mean", "val_acc_std", "test_acc_mean", "latency_ms",
+               "latency_pass_spread", "params", "macs", "complete")
+
+
+def bench_table_text(table: pd.DataFrame, shown: pd.DataFrame) -> str:
+    """A bench table's rows ``shown``, with what the columns mean."""
+    with pd.option_context("display.max_colwidth", 200, "display.width", 250):
+        text = shown[list(BENCH_SHOWN)].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    done = table[table["complete"]]
+    text += (f"\n\n{len(done)} of {len(table)} architectures complete, {int(table['pareto'].sum())} "
+             f"on the exact front (val_acc_mean: last-epoch validation accuracy, mean over "
+             f"{table['seeds'].iloc[0]} seeds; latency_ms: median of {table['passes'].iloc[0]} "
+             f"passes' medians, ms at batch 1; latency_pass_spread: (max - min) / median of the "
+             f"passes; macs: multiply-adds, {MACS_NOTE}).")
+    if not done.empty:
+        r = done.iloc[0]
+        text += (f"\nConditions: {r['cond_device_name']}, {r['cond_threads']} thread(s), "
+                 f"{r['cond_dtype']}, {r['cond_memory_format']}, torch {r['cond_torch_version']}.")
+    return text
+
+
+def replay_summary(summary: pd.DataFrame, meta: dict[str, Any], exact_hv: float) -> str:
+    """Hypervolume fraction per sampler and checkpoint, with the reference point."""
+    ref = meta["reference_point"]
+    lines = [f"Replay on the {meta['space']} / {meta['dataset']} table ({meta['complete']} "
+             f"architectures, {meta['seeds']} seeds, {meta['passes']} latency passes)",
+             f"Hypervolume reference point: val_acc {ref['val_acc']:g}, latency "
+             f"{ref['latency_ms']:.4g} ms (1.1 x the slowest); exact front: {exact_hv:.4g} acc x ms",
+             f"{'sampler':<8} {'archs':>6} {'HV fraction median':>19} {'IQR':>15} "
+             f"{'simulated s':>12} {'real ms/trial':>14}"]
+    for r in summary.itertuples():
+        lines.append(f"{r.sampler:<8} {r.architectures:>6} {r.hv_fraction_median:>19.4f} "
+                     f"{r.hv_fraction_q25:>7.4f}-{r.hv_fraction_q75:<7.4f} {r.simulated_s_median:>12.1f} "
+                     f"{1e3 * r.real_s_per_trial:>14.1f}")
+    lines.append(f"(median and interquartile range over {int(summary['repeats'].max())} repeats; "
+                 f"simulated s: the table's training and measuring seconds of the architectures "
+                 f"the search evaluated)")
+    return "\n".join(lines)

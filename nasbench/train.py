@@ -189,6 +189,16 @@ class FinalTraining:
     result: TrainResult
 
 
+def check_fits(arch: Arch, data: DataSplits) -> None:
+    """Raise ``ValueError`` unless ``arch`` takes ``data``'s images and classes."""
+    shape = (data.channels, data.resolution, len(data.classes))
+    if (arch.in_channels, arch.resolution, arch.num_classes) != shape:
+        raise ValueError(f"the architecture expects {arch.in_channels}x{arch.resolution}x"
+                         f"{arch.resolution} inputs and {arch.num_classes} classes but the data has "
+                         f"{shape[0]}x{shape[1]}x{shape[1]} and {shape[2]}; use --dataset/--resolution "
+                         f"to match")
+
+
 def train_final(arch: Arch, data: DataSplits, config: TrainConfig, seed: int = 0,
                 device: str = "cpu", threads: int | None = None,
                 on_epoch: Callable[[int, float], None] | None = None) -> FinalTraining:
@@ -201,12 +211,7 @@ def train_final(arch: Arch, data: DataSplits, config: TrainConfig, seed: int = 0
 
     from nasbench.build import build_model
 
-    shape = (data.channels, data.resolution, len(data.classes))
-    if (arch.in_channels, arch.resolution, arch.num_classes) != shape:
-        raise ValueError(f"the architecture expects {arch.in_channels}x{arch.resolution}x"
-                         f"{arch.resolution} inputs and {arch.num_classes} classes but the data has "
-                         f"{shape[0]}x{shape[1]}x{shape[1]} and {shape[2]}; use --dataset/--resolution "
-                         f"to match")
+    check_fits(arch, data)
     check_device(device)
     model = build_model(arch, seed=seed)
     result = train_model(model, data, config, seed=seed, device=device, threads=threads,

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from nasbench import plots
-from nasbench.results import best_within, results_frame
+from nasbench.results import best_within, hypervolume, results_frame
 from nasbench.search import SearchConfig, open_study, run_search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def test_hypervolume_equals_counted_cells(points: list) -> None:
     ref = 10.0
     cells = sum(any(a >= y + 1 and l <= x for a, l in zip(acc, lat))
                 for x in range(10) for y in range(8))  # unit cells [x, x+1] × [y, y+1]
-    assert plots.hypervolume(acc, lat, ref) == pytest.approx(cells)
+    assert hypervolume(acc, lat, ref) == pytest.approx(cells)
 
 
 def test_charts_hold_the_right_points(runs: Path) -> None:
@@ -223,9 +223,9 @@ def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
             chart.locator(".scatterlayer .trace .points path").first.wait_for(timeout=60_000)
             time.sleep(1)
             points = chart.locator(".scatterlayer .trace .points path").count()
-            x_title = chart.locator(".g-xtitle").inner_text()
-            y_title = chart.locator(".g-ytitle").inner_text()
-            legend = chart.locator(".legend").inner_text()
+            x_title = chart.locator(".g-xtitle").text_content()
+            y_title = chart.locator(".g-ytitle").text_content()
+            legend = chart.locator(".legend").text_content()
             errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             browser.close()

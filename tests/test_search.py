@@ -45,11 +45,15 @@ def _complete(db: Path, polling: bool = False) -> int:
 
         try:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-                return con.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+                return con.execute(
+                    "SELECT COUNT(*) FROM trials t WHERE t.state = 'COMPLETE' AND NOT EXISTS (SELECT 1 "
+                    "FROM trial_user_attributes a WHERE a.trial_id = t.trial_id AND "
+                    "a.key = 'reused_from')").fetchone()[0]
         except sqlite3.Error:
             return 0
     study = optuna.load_study(study_name=db.parent.name, storage=f"sqlite:///{db}")
-    return sum(t.state.name == "COMPLETE" for t in study.get_trials())
+    return sum(t.state.name == "COMPLETE" and "reused_from" not in t.user_attrs
+               for t in study.get_trials())  # what the budget counts
 
 
 def _training(db: Path, exclude: set[int]) -> bool:
@@ -248,3 +252,45 @@ def test_results_frame_pareto_matches_brute_force_on_a_real_study(tmp_path: Path
                      & frame["feasible"].astype(bool)).any()
         assert row["pareto"] == (not dominated and bool(row["feasible"]))
     assert (tmp_path / config.study_name / "results.csv").is_file()
+
+
+def test_a_resumed_search_continues_the_exploration(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
+    """Resuming (here: a larger budget) draws new architectures; the budget counts distinct ones."""
+    base = dict(**QUICK, sampler="random", seed=2, runs_dir=str(tmp_path))
+    run_search(SearchConfig(**base, budget=3), data=digits)
+    run_search(SearchConfig(**base, budget=6), data=digits)
+    trials = open_study(SearchConfig(**base, budget=6)).get_trials()
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    fresh = [t for t in complete if "reused_from" not in t.user_attrs]
+    assert len(fresh) == 6 and len({t.user_attrs["arch"] for t in fresh}) == 6
+    # From scratch, the same command gives the same study as before.
+    again = dict(base, runs_dir=str(tmp_path / "again"))
+    run_search(SearchConfig(**again, budget=3), data=digits)
+    first = [t.user_attrs["arch"] for t in complete[:3]]
+    assert [t.user_attrs["arch"] for t in open_study(SearchConfig(**again, budget=3)).get_trials()] == first
+
+
+def test_sampler_streams_differ_per_worker_and_resume() -> None:
+    from nasbench.search import sampler_seed
+
+    config = SearchConfig(seed=4)
+    assert sampler_seed(config, 0) == 4  # from scratch: seeded as before
+    seeds = {sampler_seed(config, n) for n in range(20)} | {
+        sampler_seed(SearchConfig(seed=4, worker_index=w), 0) for w in range(1, 8)}
+    assert len(seeds) == 27
+
+
+def test_an_exhausted_space_stops_with_a_clear_error(tmp_path: Path, digits, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    @dataclass(frozen=True)
+    class Two(TinySpace):
+        """Only two architectures."""
+
+        def sample(self, trial, shape):  # type: ignore[no-untyped-def]
+            archs = TinySpace().enumerate(shape)[:2]
+            return archs[trial.suggest_int("i", 0, 1)]
+
+    monkeypatch.setitem(SPACES, "two", Two)
+    config = SearchConfig(**{**QUICK, "space": "two"}, budget=3, sampler="random", runs_dir=str(tmp_path))
+    with pytest.raises(SearchError, match="nearly exhausted; lower --budget"):
+        run_search(config, data=digits)
+    assert sum(t.state.name == "COMPLETE" for t in open_study(config).get_trials()) >= 50

@@ -207,3 +207,26 @@ with QuietSlot().shared():
     holder.wait()
     assert proc.returncode == 0, proc.stderr
     assert waited > 3.0, waited
+
+
+def test_ctrl_c_is_held_outside_safe_zones() -> None:
+    import signal
+
+    from nasbench.interrupts import SafeInterrupts
+
+    with SafeInterrupts().installed() as interrupts:
+        os.kill(os.getpid(), signal.SIGINT)  # in a storage write, say: held
+        time.sleep(0.05)
+        assert interrupts.pending
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.allowed():  # training: raised at once
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+        with interrupts.allowed():
+            interrupts.held(os.kill)(os.getpid(), signal.SIGINT)  # an epoch's write: held
+            time.sleep(0.05)
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -1,0 +1,197 @@
+"""Replay: the real search (samplers, constraints, study, trial record) run against a bench
+table instead of training and timing, so a sampler's quality is measured in seconds.
+
+Each replayed trial draws one of the table's training seeds for its accuracy curve and one of
+its latency passes, so the search sees the noise a real one would. Its quality is the
+hypervolume of the architectures it evaluated, taken at the table's true figures (mean
+validation accuracy over seeds, median latency over passes), as a fraction of the hypervolume
+of the table's exact front, both against the table's one reference point.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from nasbench.arch import Arch
+from nasbench.env import Conditions
+from nasbench.latency import LatencyResult, LatencyStats
+from nasbench.record import TrialRecord
+from nasbench.results import hypervolume
+from nasbench.search import (SAMPLERS, Measured, Objective, SearchConfig, SearchError, Trained,
+                             drive, evaluated, make_sampler)
+
+CHECKPOINTS: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+class TableEvaluator:
+    """Looks each trial up in a bench table: one seed's accuracy curve, one pass's latency.
+
+    The draws come from a generator seeded by ``(seed, trial seed)``: a replay is
+    deterministic for its seed.
+    """
+
+    def __init__(self, table: pd.DataFrame, meta: dict[str, Any], seed: int) -> None:
+        self.rows = {row["arch"]: row for row in table.to_dict(orient="records") if row["complete"]}
+        self.meta, self.seed = meta, seed
+        self.conditions = Conditions(**{f: meta["conditions"].get(f) for f in
+                                        Conditions.__dataclass_fields__})
+
+    def _row(self, arch: Arch) -> dict[str, Any]:
+        try:
+            return self.rows[arch.to_string()]
+        except KeyError:
+            raise SearchError(f"architecture {arch.to_string()} is not in the bench table; replay "
+                              f"a table of the same space and data") from None
+
+    def measure(self, arch: Arch, seed: int) -> Measured:
+        """The latency of one pass, drawn at random (params and MACs as measured)."""
+        row = self._row(arch)
+        p = int(np.random.default_rng([self.seed, seed, 1]).integers(self.meta["passes"])) + 1
+        stats = LatencyStats(median_ms=float(row[f"latency_ms_pass{p}"]), p90_ms=math.nan,
+                             iqr_ms=float(row[f"latency_iqr_ms_pass{p}"]), cv=math.nan,
+                             mean_ms=math.nan, min_ms=math.nan,
+                             samples=int(row[f"latency_samples_pass{p}"]))
+        return Measured(None, int(row["params"]), int(row["macs"]),
+                        LatencyResult(stats, 1, self.conditions), float(row["measure_time_s"]))
+
+    def train(self, arch: Arch, measured: Measured, seed: int,
+              on_epoch: Callable[[int, float], None]) -> Trained:
+        """One seed's recorded validation curve, epoch by epoch (so an early stop sees it)."""
+        row = self._row(arch)
+        k = int(np.random.default_rng([self.seed, seed, 2]).integers(self.meta["seeds"]))
+        curve = tuple(float(a) for a in row[f"val_acc_per_epoch_seed{k}"])
+        for epoch, accuracy in enumerate(curve):
+            on_epoch(epoch, accuracy)
+        return Trained(curve, float(row["train_time_s"]))
+
+
+@dataclass(frozen=True)
+class ReplayRun:
+    """One replayed search: its quality at each checkpoint, simulated and real time."""
+
+    sampler: str
+    repeat: int
+    fractions: dict[int, float]
+    simulated_s: dict[int, float]
+    trials: int
+    real_s: float
+    numbers: list[str] = field(default_factory=list, repr=False)
+
+
+def exact_front_hypervolume(table: pd.DataFrame, meta: dict[str, Any],
+                            feasible: Callable[[pd.DataFrame], np.ndarray]) -> float:
+    """Hypervolume of the table's feasible architectures (true figures) at its reference point."""
+    ok = table[table["complete"].to_numpy(bool) & feasible(table)]
+    ref = meta["reference_point"]
+    return hypervolume(ok["val_acc_mean"].to_numpy(float), ok["latency_ms"].to_numpy(float),
+                       ref["latency_ms"], ref["val_acc"])
+
+
+def _feasible(config: SearchConfig) -> Callable[[pd.DataFrame], np.ndarray]:
+    def feasible(frame: pd.DataFrame) -> np.ndarray:
+        ok = np.ones(len(frame), bool)
+        for column, limit in (("latency_ms", config.max_latency_ms), ("params", config.max_params),
+                              ("macs", config.max_macs)):
+            if limit is not None:
+                ok &= frame[column].to_numpy(float) <= limit
+        return ok
+    return feasible
+
+
+def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
+                checkpoints: tuple[int, ...], repeat: int = 0) -> ReplayRun:
+    """Run one search with ``config`` (sampler, seed, budget, constraints) against the table."""
+    from search_spaces import DataShape
+
+    if not meta.get("whole_space"):
+        raise SearchError("replay needs a table of a whole enumerable space; this one holds a "
+                          "--sample of it (browse it with python cli.py results)")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    shape = DataShape(*meta["shape"])
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=make_sampler(config.sampler, config.seed),
+                                storage=optuna.storages.InMemoryStorage())
+    objective = Objective(config, shape, TableEvaluator(table, meta, config.seed))
+    start = time.perf_counter()
+    drive(study, objective, config)
+    real = time.perf_counter() - start
+    truth = {row["arch"]: row for row in table.to_dict(orient="records")}
+    feasible = _feasible(config)
+    whole = exact_front_hypervolume(table, meta, feasible)
+    ref = meta["reference_point"]
+    seen: list[str] = []
+    fractions: dict[int, float] = {}
+    simulated: dict[int, float] = {}
+    elapsed = 0.0
+    marks = [c for c in checkpoints if c <= config.budget] + [config.budget]
+    for trial in study.get_trials(deepcopy=False):
+        record = TrialRecord.from_trial(trial)
+        if trial.state.name != "COMPLETE" or record.reused_from is not None:
+            continue
+        seen.append(record.arch)
+        elapsed += (record.measure_time_s or 0.0) + (record.train_time_s or 0.0)
+        if len(seen) in marks:
+            rows = pd.DataFrame([truth[a] for a in seen])
+            ok = rows[feasible(rows)]
+            found = hypervolume(ok["val_acc_mean"].to_numpy(float), ok["latency_ms"].to_numpy(float),
+                                ref["latency_ms"], ref["val_acc"])
+            fractions[len(seen)] = found / whole if whole > 0 else math.nan
+            simulated[len(seen)] = elapsed
+    return ReplayRun(config.sampler, repeat, fractions, simulated, len(study.trials), real, seen)
+
+
+def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...], budget: int,
+           repeats: int, seed: int = 0, constraints: dict[str, Any] | None = None,
+           checkpoints: tuple[int, ...] = CHECKPOINTS) -> list[ReplayRun]:
+    """Every sampler, ``repeats`` independent searches each (seeds ``seed + r``)."""
+    if isinstance(budget, bool) or not 1 <= budget <= 100_000:
+        raise SearchError(f"--budget must be a whole number of architectures between 1 and "
+                          f"100000, got {budget}")
+    if not 1 <= repeats <= 1000:
+        raise SearchError(f"--repeats must be between 1 and 1000, got {repeats}")
+    unknown = [s for s in samplers if s not in SAMPLERS]
+    if unknown or not samplers:
+        raise SearchError(f"unknown sampler {', '.join(unknown) or '(none)'}; choose from "
+                          f"{', '.join(SAMPLERS)}")
+    runs = []
+    for sampler in samplers:
+        for r in range(repeats):
+            config = SearchConfig(space=meta["space"], dataset=meta["dataset"], sampler=sampler,
+                                  seed=seed + r, budget=min(budget, meta["complete"]),
+                                  **(constraints or {}))
+            config.validate()
+            runs.append(replay_once(table, meta, config, checkpoints, r))
+    return runs
+
+
+def summarize(runs: list[ReplayRun]) -> pd.DataFrame:
+    """Per sampler and checkpoint: median and interquartile range of the hypervolume fraction
+    over repeats, median simulated seconds, real seconds per replayed trial."""
+    rows = []
+    for sampler in dict.fromkeys(r.sampler for r in runs):
+        mine = [r for r in runs if r.sampler == sampler]
+        per_trial = sum(r.real_s for r in mine) / max(1, sum(r.trials for r in mine))
+        for mark in sorted({m for r in mine for m in r.fractions}):
+            values = np.array([r.fractions[mark] for r in mine if mark in r.fractions])
+            sims = np.array([r.simulated_s[mark] for r in mine if mark in r.simulated_s])
+            q25, q50, q75 = np.percentile(values, [25, 50, 75])
+            rows.append({"sampler": sampler, "architectures": mark, "repeats": len(values),
+                         "hv_fraction_median": q50, "hv_fraction_q25": q25, "hv_fraction_q75": q75,
+                         "simulated_s_median": float(np.median(sims)),
+                         "real_s_per_trial": per_trial})
+    return pd.DataFrame(rows)
+
+
+def runs_frame(runs: list[ReplayRun]) -> pd.DataFrame:
+    """Every repeat at every checkpoint (the CSV of a replay)."""
+    return pd.DataFrame([{"sampler": r.sampler, "repeat": r.repeat, "architectures": mark,
+                          "hv_fraction": r.fractions[mark], "simulated_s": r.simulated_s[mark],
+                          "trials": r.trials, "real_s": r.real_s}
+                         for r in runs for mark in sorted(r.fractions)])

@@ -1,0 +1,165 @@
+"""The tabular benchmark and replay, on a 12-architecture space of the tests' own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nasbench.bench import BenchConfig, bench_table, load_bench, run_bench
+from nasbench.replay import replay, replay_once, summarize
+from nasbench.results import hypervolume, pareto_mask
+from nasbench.search import SearchConfig, SearchError
+from search_spaces import SPACES, StageChoices, TinySpace
+
+ROOT = Path(__file__).resolve().parents[1]
+_MINI = (
+    StageChoices(kinds=("conv", "ds", "ir"), kernels=(3, 5), expansions=(3.0,), se_ratios=(0.0,),
+                 depths=(1,), widths=(8,)),
+    StageChoices(kinds=("conv", "ds"), kernels=(3,), expansions=(3.0,), se_ratios=(0.0,),
+                 depths=(1,), widths=(16,)),
+)
+
+
+@dataclass(frozen=True)
+class MiniSpace(TinySpace):
+    """Twelve architectures: quick to bench in a test."""
+
+    stages: tuple = _MINI
+    name: str = "mini"
+
+
+QUICK = dict(space="mini", epochs=2, threads=1, latency_time_s=0.05)
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    SPACES["mini"] = MiniSpace
+    root = tmp_path_factory.mktemp("bench")
+    config = BenchConfig(**QUICK, runs_dir=str(root))
+    stops = {"n": 0}
+
+    def interrupt(study, trial):  # type: ignore[no-untyped-def]
+        stops["n"] += 1
+        if stops["n"] == 7:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the first pass
+
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(config, callbacks=[interrupt])
+    outcome = run_bench(config)  # the same command resumes
+    yield config, outcome
+    SPACES.pop("mini", None)
+
+
+def test_bench_evaluates_every_architecture_once(mini) -> None:  # type: ignore[no-untyped-def]
+    config, outcome = mini
+    study = optuna.load_study(study_name=config.study_name, storage=config.storage_url)
+    complete = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
+    first = [t for t in complete if t.user_attrs["bench_pass"] == 1]
+    assert len(first) == 12 and len({t.user_attrs["arch"] for t in first}) == 12  # none twice
+    assert len(complete) == 24
+    table = outcome.table
+    assert len(table) == 12 and table["complete"].all()
+    for k in (0, 1):
+        assert table[f"val_acc_per_epoch_seed{k}"].map(len).eq(2).all()
+    assert (table["val_acc_std"] >= 0).all() and table["val_acc_mean"].between(0, 1).all()
+    assert (table["latency_ms_pass1"] > 0).all() and (table["latency_ms_pass2"] > 0).all()
+    assert np.allclose(table["latency_ms"], (table["latency_ms_pass1"] + table["latency_ms_pass2"]) / 2)
+    assert table["test_acc_mean"].between(0, 1).all() and (table["train_time_s"] > 0).all()
+    # The passes ran in different orders.
+    order = [[t.params["index"] for t in complete if t.params["pass"] == p] for p in (1, 2)]
+    assert sorted(order[0]) == sorted(order[1]) and order[0] != order[1]
+    expected = pareto_mask(table["val_acc_mean"].to_numpy(), table["latency_ms"].to_numpy(),
+                           np.ones(12, bool))
+    assert list(table["pareto"]) == list(expected)
+    reread, meta = load_bench(config.run_dir)
+    assert list(reread["arch"]) == list(table["arch"]) and meta["whole_space"]
+    assert meta["reference_point"]["latency_ms"] == pytest.approx(1.1 * table["latency_ms"].max())
+    csv = (config.run_dir / "table.csv").read_text()
+    assert csv.splitlines()[0].startswith("arch,pareto,")
+
+
+def test_results_shows_a_bench(mini) -> None:  # type: ignore[no-untyped-def]
+    config, outcome = mini
+    proc = subprocess.run([sys.executable, "cli.py", "results", str(config.run_dir), "--pareto"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"12 of 12 architectures complete, {int(outcome.table['pareto'].sum())} on the exact front" \
+        in proc.stdout
+    for arch in outcome.table[outcome.table["pareto"]]["arch"]:
+        assert arch in proc.stdout
+
+
+def test_replay_is_deterministic_and_reaches_the_whole_front(mini) -> None:  # type: ignore[no-untyped-def]
+    table, meta = load_bench(mini[0].run_dir)
+    config = SearchConfig(space="mini", sampler="tpe", seed=3, budget=6)
+    a, b = replay_once(table, meta, config, (3,)), replay_once(table, meta, config, (3,))
+    assert a.numbers == b.numbers and a.fractions == b.fractions
+    assert 0 < a.fractions[6] <= 1 and a.fractions[3] <= a.fractions[6]
+    everything = replay_once(table, meta, SearchConfig(space="mini", sampler="random", seed=1,
+                                                       budget=12), (6,))
+    assert sorted(everything.numbers) == sorted(table["arch"]) and everything.fractions[12] == 1.0
+    runs = replay(table, meta, ("random", "nsga2"), budget=12, repeats=2)
+    summary = summarize(runs)
+    assert set(summary["sampler"]) == {"random", "nsga2"}
+    assert (summary.loc[summary["architectures"] == 12, "hv_fraction_median"] == 1.0).all()
+    # A constraint: the fraction is of the feasible exact front, and still reaches 1.
+    limit = float(table["latency_ms"].median())
+    constrained = replay(table, meta, ("random",), budget=12, repeats=1,
+                         constraints={"max_latency_ms": limit})
+    assert constrained[0].fractions[12] == 1.0
+
+
+def test_a_sample_bench_is_refused_by_replay(mini, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = BenchConfig(**{**QUICK, "epochs": 1}, sample=3, passes=2, runs_dir=str(tmp_path),
+                         latency_threads=1)
+    run_bench(config)
+    table, meta = load_bench(config.run_dir)
+    assert len(table) == 3 and not meta["whole_space"]
+    with pytest.raises(SearchError, match="whole enumerable space"):
+        replay_once(table, meta, SearchConfig(space="mini", budget=2), (1,))
+
+
+@given(st.lists(st.tuples(st.integers(1, 10), st.integers(1, 10)), min_size=1, max_size=12))
+def test_hypervolume_equals_brute_force_and_optuna(points: list) -> None:
+    from optuna._hypervolume import compute_hypervolume
+
+    acc = np.array([p[0] / 10 for p in points])
+    lat = np.array([float(p[1]) for p in points])
+    ref = 11.0
+    # Brute force: count the unit-wide latency columns and 0.1-high accuracy rows dominated.
+    cells = sum(0.1 * 1.0 for a in range(1, 11) for t in range(1, 11)
+                if any(acc[i] >= a / 10 and lat[i] <= t for i in range(len(points))))
+    ours = hypervolume(acc, lat, ref)
+    assert ours == pytest.approx(cells)
+    losses = np.column_stack([-acc, lat])
+    assert ours == pytest.approx(compute_hypervolume(losses, np.array([0.0, ref])))
+
+
+@pytest.mark.parametrize("args,words", [
+    (["bench", "--seeds", "0"], "--seeds must be between 1 and 20"),
+    (["bench", "--space", "mixed"], "too many to evaluate all; add --sample N"),
+    (["bench", "--sample", "1000"], "--sample 1000 is larger than space 'tiny'"),
+    (["replay", "{tmp}/nowhere"], "no bench table at"),
+    (["replay", "{tmp}"], "is not a bench table"),
+    (["replay", "{bench}", "--budget", "0"], "--budget must be"),
+    (["replay", "{bench}", "--sampler", "cmaes"], "unknown sampler cmaes"),
+])
+def test_bench_and_replay_bad_input(mini, tmp_path: Path, args: list, words: str) -> None:  # type: ignore[no-untyped-def]
+    args = [a.format(tmp=tmp_path, bench=mini[0].run_dir) for a in args]
+    if args[0] == "bench":
+        args += ["--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], proc.stderr
+    assert not (tmp_path / "runs").exists()  # nothing written
