@@ -35,7 +35,8 @@ from nasbench.interrupts import SafeInterrupts
 from nasbench.quiet import QuietSlot
 from nasbench.record import TrialRecord
 from nasbench.results import pareto_mask, write_table
-from nasbench.search import (SearchConfig, SearchError, count_states, load_search_data,
+from nasbench.storage import count_states
+from nasbench.search import (SearchConfig, SearchError, load_search_data,
                              make_sampler, make_storage, measure_arch, open_storage_study)
 from nasbench.train import default_train_config, evaluate, train_model
 
@@ -205,7 +206,25 @@ def open_bench(config: BenchConfig, data: DataSplits) -> optuna.Study:
         detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
         raise SearchError(f"bench {config.study_name!r} was made with other settings: {detail}; "
                           f"use another --study name or the original settings")
+    if config.worker_index == 0:
+        requeue_missing(study)
     return study
+
+
+def requeue_missing(study: optuna.Study) -> int:
+    """Queue again every (architecture, pass) that no trial has done, is doing or will do:
+    those interrupted by Ctrl-C or failed in an earlier run. Returns how many."""
+    covered = set()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING,
+                                                      TrialState.WAITING)):
+        params = t.params or t.system_attrs.get("fixed_params", {})  # queued: not drawn yet
+        covered.add((params.get("index"), params.get("pass")))
+    passes = study.user_attrs["settings"]["passes"]
+    missing = [(i, p) for p in range(1, passes + 1) for i in range(len(study.user_attrs["archs"]))
+               if (i, p) not in covered]
+    for index, bench_pass in missing:
+        study.enqueue_trial({"index": index, "pass": bench_pass})
+    return len(missing)
 
 
 def bench_config_from_study(study: optuna.Study, storage: str, runs_dir: str, threads: int | None,
@@ -389,6 +408,26 @@ def bench_table(study: optuna.Study) -> pd.DataFrame:
     lat = pd.to_numeric(frame["latency_ms"]).fillna(np.inf).to_numpy(float)
     frame.insert(1, "pareto", pareto_mask(acc, lat, ok))
     return frame
+
+
+def as_results_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """A bench table in the shape of a search's results table (one complete, feasible trial per
+    architecture, numbered in table order), so every chart and selection works on it: its
+    ``val_acc`` is the mean over seeds, its ``latency_ms`` the median over passes."""
+    from nasbench.results import COLUMNS
+
+    rows = []
+    for number, row in enumerate(table.to_dict(orient="records")):
+        out = {c: None for c in COLUMNS}
+        out.update({k[5:]: v for k, v in row.items() if k.startswith("cond_")})
+        out.update(number=number, state="COMPLETE" if row["complete"] else "RUNNING",
+                   arch=row["arch"], val_acc=row["val_acc_mean"], latency_ms=row["latency_ms"],
+                   params=row["params"], macs=row["macs"], feasible=bool(row["complete"]),
+                   pareto=bool(row["pareto"]), latency_iqr_ms=row.get("latency_iqr_ms_pass1"),
+                   val_acc_per_epoch=row.get("val_acc_per_epoch_mean"),
+                   train_time_s=row["train_time_s"], measure_time_s=row["measure_time_s"])
+        rows.append(out)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def bench_meta(study: optuna.Study, table: pd.DataFrame) -> dict[str, Any]:

@@ -197,7 +197,8 @@ def optuna_study(name: str, storage: Any) -> Any:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Evaluate every architecture of a space (or a seeded sample): the tabular benchmark."""
     from nasbench.bench import BenchConfig, finish_bench, open_bench, run_bench
-    from nasbench.search import count_states, load_search_data, run_workers
+    from nasbench.search import load_search_data, run_workers
+    from nasbench.storage import count_states
 
     _quiet_optuna(logging.ERROR)
     names = ("space", "dataset", "data_dir", "resolution", "epochs", "seeds", "passes", "sample",

@@ -24,9 +24,57 @@ from nasbench.results import best_within, find_runs, open_run, results_frame
 
 @st.cache_data(ttl=3, show_spinner=False)
 def load_frame(source: str, study: str | None, stamp: float) -> tuple[pd.DataFrame, str]:
-    """The results table of one run (re-read when the storage file changes, or after 3 s)."""
+    """The results table of one run (re-read when the storage file changes, or after 3 s);
+    a bench is shown as one trial per architecture (mean accuracy, median latency)."""
+    from nasbench.bench import KIND, as_results_frame, bench_table
+
     opened = open_run(source, study)
-    return results_frame(opened), opened.study_name
+    if opened.user_attrs.get("kind") == KIND:
+        frame = as_results_frame(bench_table(opened))
+    else:
+        frame = results_frame(opened)
+    frame.attrs.update(kind=opened.user_attrs.get("kind", "search"),
+                       space=opened.user_attrs.get("space"), dataset=opened.user_attrs.get("dataset"))
+    return frame, opened.study_name
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def find_bench(source: str, space: str, dataset: str, device_name: str) -> tuple[str, pd.DataFrame, dict] | None:
+    """A finished bench in ``source`` of the same space, dataset and device, if there is one."""
+    from nasbench.bench import load_bench
+
+    for run in find_runs(source):
+        if not (run / "bench.json").is_file():
+            continue
+        try:
+            table, meta = load_bench(run)
+        except ValueError:
+            continue
+        if (meta["space"], meta["dataset"], meta["conditions"].get("device_name")) == \
+                (space, dataset, device_name):
+            return run.name, table, meta
+    return None
+
+
+def exact_front_section(frame: pd.DataFrame, source: str) -> pd.DataFrame | None:
+    """For a search whose space was benched here: its hypervolume as a fraction of the exact
+    front's; returns the exact front to overlay."""
+    from nasbench.replay import hv_fraction
+
+    devices = frame["device_name"].dropna()
+    if "://" in source or frame.attrs.get("kind") != "search" or devices.empty:
+        return None
+    found = find_bench(source, frame.attrs["space"], frame.attrs["dataset"], devices.iloc[0])
+    if found is None:
+        return None
+    name, table, meta = found
+    archs = frame.loc[(frame["state"] == "COMPLETE") & frame["reused_from"].isna(), "arch"]
+    fraction = hv_fraction(list(archs), table, meta,
+                           lambda rows: rows["arch"].isin(set(frame.loc[frame["feasible"] == True, "arch"])).to_numpy())  # noqa: E712
+    st.info(f"Hypervolume of this search: {fraction:.1%} of the exact front of {meta['space']} "
+            f"(bench `{name}`: {meta['complete']} architectures, same data and device), at the "
+            f"bench's figures and reference point. Dashed line: the exact front.")
+    return table[table["pareto"]].sort_values("latency_ms")
 
 
 @st.cache_data(show_spinner=False)
@@ -197,7 +245,8 @@ def body(source: str, chosen: list[str], x_axis: str) -> None:
     if not (frame["state"] == "COMPLETE").any():
         st.info("No finished trial yet: the charts appear once the first trial completes.")
         return
-    st.plotly_chart(plots.pareto_chart(frame, x_axis), key="pareto_chart")
+    exact = exact_front_section(frame, source)
+    st.plotly_chart(plots.pareto_chart(frame, x_axis, exact=exact), key="pareto_chart")
     if len(frames) > 1:
         st.plotly_chart(plots.overlay_chart(frames, x_axis), key="overlay_chart")
     if (frame["state"].eq("COMPLETE") & frame["feasible"].astype(bool)).any():

@@ -71,10 +71,12 @@ def _custom(frame: pd.DataFrame) -> np.ndarray:
     return frame[cols].astype(object).where(frame[cols].notna(), 0).to_numpy()
 
 
-def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None = None) -> go.Figure:
+def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None = None,
+                 exact: pd.DataFrame | None = None) -> go.Figure:
     """Accuracy against ``x`` (latency, MACs or params): every trial a point, coloured by block
     kind mix, shaped by kernel; the front of feasible trials as a step line; infeasible trials
-    grey and hollow; failed trials red crosses below the axis minimum."""
+    grey and hollow; failed trials red crosses below the axis minimum. ``exact``: a bench's
+    exact front (``val_acc_mean`` against ``latency_ms``), drawn dashed on the latency axis."""
     if x not in AXES:
         raise ValueError(f"x must be one of {', '.join(AXES)}, got {x!r}")
     data = enrich(frame)
@@ -113,6 +115,13 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             name=f"Pareto front ({len(front)})", legendgroup="front",
             line=dict(color="black", width=2), marker=dict(color="black", size=5),
             customdata=_custom(front), hovertemplate="PARETO<br>" + _HOVER))
+    if exact is not None and not exact.empty and x == "latency_ms":
+        fig.add_trace(go.Scatter(
+            x=exact["latency_ms"], y=exact["val_acc_mean"], mode="lines+markers", line_shape="hv",
+            name=f"exact front of the space ({len(exact)})", legendgroup="front",
+            line=dict(color="#888", width=2, dash="dash"), marker=dict(color="#888", size=4),
+            text=exact["arch"], hovertemplate="EXACT FRONT<br>val_acc %{y:.4f} (mean of seeds)"
+            "<br>latency %{x:.3f} ms<br>%{text}<extra></extra>"))
     for kernel, symbol in KERNEL_SYMBOLS.items():  # legend entries for the symbols
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"kernel {kernel}",
                                  legendgroup="kernel", legendgrouptitle_text="main kernel",

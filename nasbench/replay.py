@@ -94,6 +94,20 @@ def exact_front_hypervolume(table: pd.DataFrame, meta: dict[str, Any],
                        ref["latency_ms"], ref["val_acc"])
 
 
+def hv_fraction(archs: list[str], table: pd.DataFrame, meta: dict[str, Any],
+                feasible: Callable[[pd.DataFrame], np.ndarray] | None = None) -> float:
+    """Hypervolume of ``archs`` at the table's true figures, as a fraction of the table's exact
+    front (architectures not in the table are left out)."""
+    feasible = feasible or (lambda frame: np.ones(len(frame), bool))
+    whole = exact_front_hypervolume(table, meta, feasible)
+    rows = table[table["arch"].isin(set(archs)) & table["complete"].to_numpy(bool)]
+    ok = rows[feasible(rows)]
+    ref = meta["reference_point"]
+    found = hypervolume(ok["val_acc_mean"].to_numpy(float), ok["latency_ms"].to_numpy(float),
+                        ref["latency_ms"], ref["val_acc"])
+    return found / whole if whole > 0 else math.nan
+
+
 def _feasible(config: SearchConfig) -> Callable[[pd.DataFrame], np.ndarray]:
     def feasible(frame: pd.DataFrame) -> np.ndarray:
         ok = np.ones(len(frame), bool)
@@ -122,10 +136,7 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
     start = time.perf_counter()
     drive(study, objective, config)
     real = time.perf_counter() - start
-    truth = {row["arch"]: row for row in table.to_dict(orient="records")}
     feasible = _feasible(config)
-    whole = exact_front_hypervolume(table, meta, feasible)
-    ref = meta["reference_point"]
     seen: list[str] = []
     fractions: dict[int, float] = {}
     simulated: dict[int, float] = {}
@@ -138,11 +149,7 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
         seen.append(record.arch)
         elapsed += (record.measure_time_s or 0.0) + (record.train_time_s or 0.0)
         if len(seen) in marks:
-            rows = pd.DataFrame([truth[a] for a in seen])
-            ok = rows[feasible(rows)]
-            found = hypervolume(ok["val_acc_mean"].to_numpy(float), ok["latency_ms"].to_numpy(float),
-                                ref["latency_ms"], ref["val_acc"])
-            fractions[len(seen)] = found / whole if whole > 0 else math.nan
+            fractions[len(seen)] = hv_fraction(seen, table, meta, feasible)
             simulated[len(seen)] = elapsed
     return ReplayRun(config.sampler, repeat, fractions, simulated, len(study.trials), real, seen)
 

@@ -30,6 +30,7 @@ from nasbench.env import check_device
 from nasbench.interrupts import SafeInterrupts
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
+from nasbench.storage import count_states, finished, last_finished
 from nasbench.results import pareto_frame, results_frame, write_table
 from nasbench.train import default_train_config, train_model
 
@@ -295,14 +296,6 @@ def config_from_study(storage: str, study_name: str, runs_dir: str = "runs",
     if threads is not None:
         changes["threads"] = threads
     return SearchConfig(**settings, **changes)
-
-
-def count_states(study: optuna.Study) -> dict[str, int]:
-    """Number of trials per state name."""
-    counts: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
-    return counts
 
 
 @dataclass(frozen=True)
@@ -575,10 +568,12 @@ def run_workers(config: Any, workers: int, study: optuna.Study, finish: Callable
     seen = -1
     try:
         while any(p.poll() is None for p in procs):
-            finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-            if on_progress is not None and finished and len(finished) != seen:
-                seen = len(finished)
-                on_progress(study, max(finished, key=lambda t: t.datetime_complete or t.datetime_start))
+            done = finished(count_states(study))  # one SQL count, not every trial
+            if on_progress is not None and done and done != seen:
+                seen = done
+                last = last_finished(study)
+                if last is not None:
+                    on_progress(study, last)
             time.sleep(poll_s)
     except KeyboardInterrupt:
         for p in procs:

@@ -160,9 +160,9 @@ class BenchProgressLine:
 
     def render(self, study: Any, trial: Any) -> str:
         """The line after ``trial`` of the bench ``study`` finished."""
-        from optuna.trial import TrialState
+        from nasbench.storage import count_states
 
-        done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+        done = count_states(study).get("COMPLETE", 0)
         new = max(0, done - self.start_done)
         elapsed = time.monotonic() - self.started
         eta = elapsed / new * max(0, self.total - done) if new else float("nan")

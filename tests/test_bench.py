@@ -45,15 +45,24 @@ def mini(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     SPACES["mini"] = MiniSpace
     root = tmp_path_factory.mktemp("bench")
     config = BenchConfig(**QUICK, runs_dir=str(root))
-    stops = {"n": 0}
+    import os
+    import signal
 
-    def interrupt(study, trial):  # type: ignore[no-untyped-def]
-        stops["n"] += 1
-        if stops["n"] == 7:
-            raise KeyboardInterrupt  # Ctrl-C in the middle of the first pass
+    import nasbench.bench as bench_module
 
-    with pytest.raises(KeyboardInterrupt):
-        run_bench(config, callbacks=[interrupt])
+    calls = {"n": 0}
+    real_train = bench_module.train_model
+
+    def train_then_ctrl_c(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 7:  # Ctrl-C while the 4th architecture trains
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_train(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bench_module, "train_model", train_then_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            run_bench(config)
     outcome = run_bench(config)  # the same command resumes
     yield config, outcome
     SPACES.pop("mini", None)
@@ -66,6 +75,9 @@ def test_bench_evaluates_every_architecture_once(mini) -> None:  # type: ignore[
     first = [t for t in complete if t.user_attrs["bench_pass"] == 1]
     assert len(first) == 12 and len({t.user_attrs["arch"] for t in first}) == 12  # none twice
     assert len(complete) == 24
+    interrupted = [t for t in study.get_trials() if t.state.name == "FAIL"]
+    assert [t.user_attrs["fail_reason"] for t in interrupted] == [
+        "interrupted by the user (Ctrl-C); not retried"]  # and its pass was queued again
     table = outcome.table
     assert len(table) == 12 and table["complete"].all()
     for k in (0, 1):
