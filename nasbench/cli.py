@@ -239,7 +239,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay searches against a bench table: hypervolume fraction per sampler, in seconds."""
     from nasbench.bench import load_bench
-    from nasbench.replay import _feasible, exact_front_hypervolume, replay, runs_frame, summarize
+    from nasbench.replay import exact_front_hypervolume, feasible_under, replay, runs_frame, summarize
     from nasbench.results import write_table
     from nasbench.search import SearchConfig
 
@@ -255,7 +255,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     runs = replay(table, meta, tuple(args.sampler), args.budget, args.repeats, args.seed,
                   constraints)
     summary = summarize(runs)
-    exact = exact_front_hypervolume(table, meta, _feasible(SearchConfig(**constraints)))
+    exact = exact_front_hypervolume(table, meta, feasible_under(SearchConfig(**constraints)))
     if args.csv:
         write_table(runs_frame(runs), args.csv)
     if args.json:

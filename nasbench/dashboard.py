@@ -85,6 +85,14 @@ def module_costs(arch: str) -> pd.DataFrame:
     return pd.DataFrame(costs(decode(arch), depth=2))
 
 
+def _num(value: object, spec: str) -> str:
+    """``value`` formatted, or a dash where a figure was not recorded (e.g. a bench's p90)."""
+    try:
+        return "–" if value is None or pd.isna(value) else format(float(value), spec)
+    except (TypeError, ValueError):
+        return "–"
+
+
 def _stamp(path: str) -> float:
     db = Path(path) / "study.db"
     return db.stat().st_mtime if db.is_file() else 0.0
@@ -214,11 +222,11 @@ def details_section(frame: pd.DataFrame, source: str, name: str) -> None:
         st.dataframe(plots.stages_table(row["arch"]), hide_index=True, key="stages")
         st.markdown("**Latency**")
         st.markdown(
-            f"median **{row['latency_ms']:.3f} ms**, p90 {row['latency_p90_ms']:.3f} ms, IQR "
-            f"{row['latency_iqr_ms']:.3f} ms, CV {100 * row['latency_cv']:.1f}% over "
-            f"{int(row['latency_samples'])} samples  \n{row['device_name']}, {int(row['threads'])} "
-            f"thread(s), batch {int(row['batch'])}, {row['dtype']}, {row['memory_format']}, torch "
-            f"{row['torch_version']}, allocator: {row['allocator']}")
+            f"median **{_num(row['latency_ms'], '.3f')} ms**, p90 {_num(row['latency_p90_ms'], '.3f')} ms, "
+            f"IQR {_num(row['latency_iqr_ms'], '.3f')} ms, CV {_num(row['latency_cv'], '.1%')} over "
+            f"{_num(row['latency_samples'], '.0f')} samples  \n{row['device_name']}, "
+            f"{_num(row['threads'], '.0f')} thread(s), batch {_num(row['batch'], '.0f')}, {row['dtype']}, "
+            f"{row['memory_format']}, torch {row['torch_version']}, allocator: {row['allocator']}")
     with right:
         st.markdown("**Params and multiply-adds per module**")
         st.dataframe(module_costs(row["arch"]), hide_index=True, key="modules")

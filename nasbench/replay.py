@@ -108,7 +108,8 @@ def hv_fraction(archs: list[str], table: pd.DataFrame, meta: dict[str, Any],
     return found / whole if whole > 0 else math.nan
 
 
-def _feasible(config: SearchConfig) -> Callable[[pd.DataFrame], np.ndarray]:
+def feasible_under(config: SearchConfig) -> Callable[[pd.DataFrame], np.ndarray]:
+    """A mask function: the table's rows that meet ``config``'s constraints (at true figures)."""
     def feasible(frame: pd.DataFrame) -> np.ndarray:
         ok = np.ones(len(frame), bool)
         for column, limit in (("latency_ms", config.max_latency_ms), ("params", config.max_params),
@@ -136,7 +137,7 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
     start = time.perf_counter()
     drive(study, objective, config)
     real = time.perf_counter() - start
-    feasible = _feasible(config)
+    feasible = feasible_under(config)
     seen: list[str] = []
     fractions: dict[int, float] = {}
     simulated: dict[int, float] = {}

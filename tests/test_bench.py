@@ -175,3 +175,49 @@ def test_bench_and_replay_bad_input(mini, tmp_path: Path, args: list, words: str
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], proc.stderr
     assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_replay_command_prints_json_and_every_repeat(mini, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from nasbench.cli import main
+
+    out = tmp_path / "repeats.csv"
+    assert main(["replay", str(mini[0].run_dir), "--sampler", "tpe", "random", "--budget", "6",
+                 "--repeats", "3", "--csv", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Hypervolume reference point: val_acc 0" in text and "tpe" in text and "random" in text
+    import pandas as pd
+
+    rows = pd.read_csv(out)
+    assert set(rows["sampler"]) == {"tpe", "random"} and set(rows["repeat"]) == {0, 1, 2}
+    assert main(["replay", str(mini[0].run_dir), "--sampler", "random", "--budget", "12",
+                 "--repeats", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    final = [r for r in data["summary"] if r["architectures"] == 12]
+    assert final and final[0]["hv_fraction_median"] == 1.0
+
+
+def test_dashboard_overlays_the_exact_front_on_a_search(mini) -> None:  # type: ignore[no-untyped-def]
+    from streamlit.testing.v1 import AppTest
+
+    from nasbench.search import run_search
+
+    config, outcome = mini
+    runs = Path(config.runs_dir)
+    run_search(SearchConfig(space="mini", epochs=2, threads=1, latency_time_s=0.05, budget=4,
+                            sampler="random", runs_dir=str(runs), study="mini-search"))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.query_params["source"] = str(runs)
+    at.query_params["run"] = "mini-search"
+    at.run()
+    assert not at.exception
+    note = next(i.value for i in at.info if "Hypervolume of this search" in i.value)
+    assert "of the exact front of mini" in note and config.study_name in note
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    exact = next(t for t in chart["data"] if t["name"].startswith("exact front of the space"))
+    assert len(exact["x"]) == int(outcome.table["pareto"].sum())
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.query_params["source"] = str(runs)
+    at.query_params["run"] = config.study_name  # the bench itself opens like a run
+    at.run()
+    assert not at.exception and at.title[0].value == config.study_name
+    assert next(m for m in at.metric if m.label == "complete").value == "12"
