@@ -124,10 +124,26 @@ class Progress(_Live, text.ProgressLine):
     """The search's progress line on stderr."""
 
 
+def _work(config: Any, workers: int, study: Any, finish: Any, progress: _Live, alone: Any) -> Any:
+    """Run a study's work here (``alone()``) or in ``workers`` processes; ``None`` after
+    Ctrl-C, which leaves the study intact."""
+    from nasbench.search import run_workers
+
+    try:
+        outcome = run_workers(config, workers, study, finish, progress) if workers > 1 else alone()
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: the study is intact in {config.storage_url}; run the same command "
+              f"again to resume.", file=sys.stderr)
+        return None
+    if progress.tty:
+        print(file=sys.stderr)
+    return outcome
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume a search until the budget of completed trials is reached."""
     from nasbench.search import (SearchConfig, evaluated, finish_search, load_search_data,
-                                 open_study, run_search, run_workers)
+                                 open_study, run_search)
 
     _quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     names = ("space", "dataset", "data_dir", "resolution", "budget", "sampler", "seed", "device",
@@ -144,16 +160,10 @@ def cmd_search(args: argparse.Namespace) -> int:
           f"architectures evaluated; space {config.space}, dataset {config.dataset}, sampler {config.sampler}, "
           f"seed {config.seed}, device {config.device}, {args.workers} worker(s)", file=sys.stderr)
     progress = Progress(config.budget, done)
-    try:
-        outcome = (run_workers(config, args.workers, study, lambda: finish_search(config), progress)
-                   if args.workers > 1 else
-                   run_search(config, callbacks=[progress], data=data, slot=_slot()))
-    except KeyboardInterrupt:
-        print(f"\nInterrupted: the study is intact in {config.storage_url}; run the same command "
-              f"again to resume.", file=sys.stderr)
+    outcome = _work(config, args.workers, study, lambda: finish_search(config), progress,
+                    lambda: run_search(config, callbacks=[progress], data=data, slot=_slot()))
+    if outcome is None:
         return 130
-    if progress.tty:
-        print(file=sys.stderr)
     where = (str(config.run_dir) if config.storage is None
              else f"{config.storage_url} --study {config.study_name}")
     _print_json(outcome.to_dict()) if args.json else print(text.search_summary(outcome, where))
@@ -197,7 +207,7 @@ def optuna_study(name: str, storage: Any) -> Any:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Evaluate every architecture of a space (or a seeded sample): the tabular benchmark."""
     from nasbench.bench import BenchConfig, finish_bench, open_bench, run_bench
-    from nasbench.search import load_search_data, run_workers
+    from nasbench.search import load_search_data
     from nasbench.storage import count_states
 
     _quiet_optuna(logging.ERROR)
@@ -216,16 +226,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"Bench {config.study_name!r} in {config.storage_url}: {counts.get('COMPLETE', 0)} of "
           f"{total} trials done ({archs} architectures of {config.space}, {config.seeds} seeds, "
           f"{config.passes} latency passes); {args.workers} worker(s)", file=sys.stderr)
-    try:
-        outcome = (run_workers(config, args.workers, study, lambda: finish_bench(config), progress)
-                   if args.workers > 1 else
-                   run_bench(config, callbacks=[progress], data=data, slot=_slot()))
-    except KeyboardInterrupt:
-        print(f"\nInterrupted: the bench is intact in {config.storage_url}; run the same command "
-              f"again to resume.", file=sys.stderr)
+    outcome = _work(config, args.workers, study, lambda: finish_bench(config), progress,
+                    lambda: run_bench(config, callbacks=[progress], data=data, slot=_slot()))
+    if outcome is None:
         return 130
-    if progress.tty:
-        print(file=sys.stderr)
     if args.json:
         _print_json({"study": outcome.study_name, "files": {k: str(v) for k, v in outcome.files.items()},
                      "front": outcome.table[outcome.table["pareto"]].to_dict(orient="records")})

@@ -25,7 +25,7 @@ from nasbench.latency import LatencyResult, LatencyStats
 from nasbench.record import TrialRecord
 from nasbench.results import hypervolume
 from nasbench.search import (SAMPLERS, Measured, Objective, SearchConfig, SearchError, Trained,
-                             drive, evaluated, make_sampler)
+                             drive, make_sampler)
 
 CHECKPOINTS: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasbench.bench import BenchConfig, bench_table, load_bench, run_bench
+from nasbench.bench import BenchConfig, load_bench, run_bench
 from nasbench.replay import replay, replay_once, summarize
 from nasbench.results import hypervolume, pareto_mask
 from nasbench.search import SearchConfig, SearchError

@@ -8,7 +8,6 @@ import torch
 
 from nasbench.build import build_model
 from nasbench.arch import decode
-from nasbench.env import tune_allocator
 from nasbench.latency import measure_latency, summarize
 
 SMALL = decode("res16_in3_cls10:stem_c8_k3_s1_arelu:ir_r1_k3_s2_e3_c16_arelu:head")
@@ -168,7 +167,6 @@ def test_cuda_latency_synchronizes() -> None:
     """Launches return at once: only a synchronized timing sees the kernel's 2 ms."""
     import time
 
-    x = torch.zeros(1, device="cuda")
     cycles = 1_000_000
     torch.cuda.synchronize()
     t0 = time.perf_counter()
