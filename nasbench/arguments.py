@@ -114,6 +114,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--max-params", type=int, help="constraint: parameters at most this")
     p.add_argument("--max-macs", "--max-flops", dest="max_macs", type=int,
                    help="constraint: multiply-adds at most this (--max-flops is the old name)")
+    p.add_argument("--pruner", default="none", choices=("pareto", "none"),
+                   help="stop trials dominated at the same epoch beyond noise (default none)")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes on this machine (default 1); training threads are shared")
     p.add_argument("--heartbeat", type=int, default=10,
@@ -151,6 +153,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--max-macs", "--max-flops", dest="max_macs", type=int,
                    help="constraint: multiply-adds at most this")
     p.add_argument("--csv", help="write every repeat's figures to this .csv file")
+    p.add_argument("--pruner", default="none", choices=("pareto", "none"),
+                   help="early stop of dominated trials (default none)")
     p.set_defaults(func=commands["replay"])
 
     p = sub.add_parser("worker", help="join an existing study, from this or another machine")

@@ -189,6 +189,7 @@ def open_bench(config: BenchConfig, data: DataSplits) -> optuna.Study:
                 study.enqueue_trial({"index": int(index), "pass": p})
         study.set_user_attr("archs", archs)
         study.set_user_attr("shape", [shape.resolution, shape.channels, shape.classes])
+        study.set_user_attr("n_val", len(data.y_val))
         study.set_user_attr("kind", KIND)
         study.set_user_attr("space", config.space)
         study.set_user_attr("dataset", config.dataset)
@@ -434,13 +435,19 @@ def bench_meta(study: optuna.Study, table: pd.DataFrame) -> dict[str, Any]:
     """What a table is: space, data shape, protocol, whether it holds the whole space, and the
     hypervolume reference point every replay of it uses."""
     settings = study.user_attrs["settings"]
+    n_val = study.user_attrs.get("n_val")
+    if n_val is None:  # benches begun before it was recorded: the same seeded split again
+        known = {f.name for f in dataclasses.fields(BenchConfig)}
+        config = BenchConfig(**{k: v for k, v in settings.items() if k in known})
+        n_val = len(load_search_data(config.search_config()).y_val)
     done = table[table["complete"]]
     slowest = float(done["latency_ms"].max()) if not done.empty else math.nan
     return {"kind": "nasbench-bench", "version": 1, "study": study.study_name,
             "space": settings["space"], "dataset": settings["dataset"],
             "shape": study.user_attrs["shape"], "architectures": len(table),
             "complete": int(done.shape[0]), "whole_space": settings["sample"] is None,
-            "seeds": settings["seeds"], "passes": settings["passes"], "settings": settings,
+            "seeds": settings["seeds"], "passes": settings["passes"], "n_val": n_val,
+            "settings": settings,
             "reference_point": {"val_acc": 0.0, "latency_ms": 1.1 * slowest},
             "conditions": {c[5:]: done.iloc[0][c] for c in done.columns if c.startswith("cond_")}
             if not done.empty else {}}

@@ -148,7 +148,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     _quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     names = ("space", "dataset", "data_dir", "resolution", "budget", "sampler", "seed", "device",
              "threads", "latency_threads", "epochs", "study", "storage", "runs_dir",
-             "max_latency_ms", "max_params", "max_macs")
+             "max_latency_ms", "max_params", "max_macs", "pruner")
     config = SearchConfig(**{n: getattr(args, n) for n in names},
                           max_train=args.max_train_samples, heartbeat_s=args.heartbeat)
     if not 1 <= args.workers <= 64:
@@ -257,7 +257,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.csv and not args.csv.endswith(".csv"):
         raise UsageError(f"--csv {args.csv}: give a file name ending in .csv")
     runs = replay(table, meta, tuple(args.sampler), args.budget, args.repeats, args.seed,
-                  constraints)
+                  constraints, pruner=args.pruner)
     summary = summarize(runs)
     exact = exact_front_hypervolume(table, meta, feasible_under(SearchConfig(**constraints)))
     if args.csv:

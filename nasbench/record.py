@@ -34,6 +34,8 @@ class TrialRecord:
     latency: LatencyResult | None = field(default=None, metadata=_MEASURED)
     val_acc_per_epoch: tuple[float, ...] = field(default=(), metadata=_MEASURED)
     train_time_s: float | None = field(default=None, metadata=_MEASURED)
+    stopped_early: bool | None = field(default=None, metadata=_MEASURED)
+    stop_reason: str | None = field(default=None, metadata=_MEASURED)
     measure_time_s: float | None = None
     reused_from: int | None = None
     fail_reason: str | None = None
@@ -102,6 +104,9 @@ class TrialRecord:
                 row.update(_latency_columns(value))
             elif f.name == "val_acc_per_epoch":
                 row[f.name] = list(value) if value else None
+                row["epochs_trained"] = len(value) if value else None
+            elif f.name == "stopped_early":
+                row[f.name] = bool(value) if state == "COMPLETE" else value
             elif f.name == "note":
                 continue
             elif f.name == "fail_reason":

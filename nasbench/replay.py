@@ -22,10 +22,11 @@ import pandas as pd
 from nasbench.arch import Arch
 from nasbench.env import Conditions
 from nasbench.latency import LatencyResult, LatencyStats
+from nasbench.pruners import make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import hypervolume
 from nasbench.search import (SAMPLERS, Measured, Objective, SearchConfig, SearchError, Trained,
-                             drive, make_sampler)
+                             StopEarly, drive, make_sampler)
 
 CHECKPOINTS: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
 
@@ -67,8 +68,13 @@ class TableEvaluator:
         row = self._row(arch)
         k = int(np.random.default_rng([self.seed, seed, 2]).integers(self.meta["seeds"]))
         curve = tuple(float(a) for a in row[f"val_acc_per_epoch_seed{k}"])
+        per_epoch = float(row["train_time_s"]) / len(curve)
         for epoch, accuracy in enumerate(curve):
-            on_epoch(epoch, accuracy)
+            try:
+                on_epoch(epoch, accuracy)
+            except StopEarly as stop:
+                stop.seconds = per_epoch * (epoch + 1)
+                raise
         return Trained(curve, float(row["train_time_s"]))
 
 
@@ -80,6 +86,7 @@ class ReplayRun:
     repeat: int
     fractions: dict[int, float]
     simulated_s: dict[int, float]
+    epochs: dict[int, int]
     trials: int
     real_s: float
     numbers: list[str] = field(default_factory=list, repr=False)
@@ -133,7 +140,8 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=make_sampler(config.sampler, config.seed),
                                 storage=optuna.storages.InMemoryStorage())
-    objective = Objective(config, shape, TableEvaluator(table, meta, config.seed))
+    objective = Objective(config, shape, TableEvaluator(table, meta, config.seed),
+                          make_pruner(config.pruner, int(meta["n_val"])))
     start = time.perf_counter()
     drive(study, objective, config)
     real = time.perf_counter() - start
@@ -141,7 +149,8 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
     seen: list[str] = []
     fractions: dict[int, float] = {}
     simulated: dict[int, float] = {}
-    elapsed = 0.0
+    epochs: dict[int, int] = {}
+    elapsed, trained = 0.0, 0
     marks = [c for c in checkpoints if c <= config.budget] + [config.budget]
     for trial in study.get_trials(deepcopy=False):
         record = TrialRecord.from_trial(trial)
@@ -149,16 +158,20 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
             continue
         seen.append(record.arch)
         elapsed += (record.measure_time_s or 0.0) + (record.train_time_s or 0.0)
+        trained += len(record.val_acc_per_epoch)
         if len(seen) in marks:
             fractions[len(seen)] = hv_fraction(seen, table, meta, feasible)
             simulated[len(seen)] = elapsed
-    return ReplayRun(config.sampler, repeat, fractions, simulated, len(study.trials), real, seen)
+            epochs[len(seen)] = trained
+    return ReplayRun(config.sampler, repeat, fractions, simulated, epochs, len(study.trials), real,
+                     seen)
 
 
 def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...], budget: int,
            repeats: int, seed: int = 0, constraints: dict[str, Any] | None = None,
-           checkpoints: tuple[int, ...] = CHECKPOINTS) -> list[ReplayRun]:
-    """Every sampler, ``repeats`` independent searches each (seeds ``seed + r``)."""
+           checkpoints: tuple[int, ...] = CHECKPOINTS, pruner: str = "none") -> list[ReplayRun]:
+    """Every sampler, ``repeats`` independent searches each (seeds ``seed + r``), with the
+    early stop ``pruner`` (``pareto`` or ``none``)."""
     if isinstance(budget, bool) or not 1 <= budget <= 100_000:
         raise SearchError(f"--budget must be a whole number of architectures between 1 and "
                           f"100000, got {budget}")
@@ -173,6 +186,7 @@ def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...],
         for r in range(repeats):
             config = SearchConfig(space=meta["space"], dataset=meta["dataset"], sampler=sampler,
                                   seed=seed + r, budget=min(budget, meta["complete"]),
+                                  epochs=int(table["epochs"].dropna().iloc[0]), pruner=pruner,
                                   **(constraints or {}))
             config.validate()
             runs.append(replay_once(table, meta, config, checkpoints, r))
@@ -190,9 +204,11 @@ def summarize(runs: list[ReplayRun]) -> pd.DataFrame:
             values = np.array([r.fractions[mark] for r in mine if mark in r.fractions])
             sims = np.array([r.simulated_s[mark] for r in mine if mark in r.simulated_s])
             q25, q50, q75 = np.percentile(values, [25, 50, 75])
+            epochs = np.array([r.epochs[mark] for r in mine if mark in r.epochs])
             rows.append({"sampler": sampler, "architectures": mark, "repeats": len(values),
                          "hv_fraction_median": q50, "hv_fraction_q25": q25, "hv_fraction_q75": q75,
                          "simulated_s_median": float(np.median(sims)),
+                         "epochs_median": float(np.median(epochs)),
                          "real_s_per_trial": per_trial})
     return pd.DataFrame(rows)
 
@@ -201,5 +217,6 @@ def runs_frame(runs: list[ReplayRun]) -> pd.DataFrame:
     """Every repeat at every checkpoint (the CSV of a replay)."""
     return pd.DataFrame([{"sampler": r.sampler, "repeat": r.repeat, "architectures": mark,
                           "hv_fraction": r.fractions[mark], "simulated_s": r.simulated_s[mark],
+                          "epochs": r.epochs[mark],
                           "trials": r.trials, "real_s": r.real_s}
                          for r in runs for mark in sorted(r.fractions)])

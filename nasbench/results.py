@@ -87,9 +87,10 @@ def results_frame(study: optuna.Study) -> pd.DataFrame:
 
 
 def eligible(frame: pd.DataFrame) -> np.ndarray:
-    """Trials that may be on a front: complete, feasible, and not a reuse of an earlier trial."""
+    """Trials that may be on a front: complete, feasible, trained fully (not stopped early),
+    and not a reuse of an earlier trial."""
     return ((frame["state"] == "COMPLETE") & (frame["feasible"] == True)  # noqa: E712
-            & frame["reused_from"].isna()).to_numpy(bool)
+            & (frame["stopped_early"] != True) & frame["reused_from"].isna()).to_numpy(bool)  # noqa: E712
 
 
 def front_mask(frame: pd.DataFrame, x: str = "latency_ms") -> np.ndarray:

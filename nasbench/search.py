@@ -28,6 +28,7 @@ from nasbench.flops import count_flops
 from nasbench.latency import LatencyResult, measure_latency
 from nasbench.env import check_device
 from nasbench.interrupts import SafeInterrupts
+from nasbench.pruners import PRUNERS, ParetoPruner, make_pruner
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
 from nasbench.storage import count_states, finished, last_finished
@@ -40,7 +41,9 @@ SAMPLERS: tuple[str, ...] = ("tpe", "nsga2", "random")
 OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
 # Settings that must match when a study is resumed: a different value would mix experiments.
 _IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "latency_threads",
-                  "epochs", "max_train", "max_latency_ms", "max_params", "max_macs")
+                  "epochs", "max_train", "max_latency_ms", "max_params", "max_macs", "pruner")
+# Settings that studies made before they existed had, in effect.
+_DEFAULTS_BEFORE = {"pruner": "none"}
 # Names used by earlier versions in the settings recorded on a study, and today's names.
 _RENAMED = {"max_flops": "max_macs"}
 
@@ -72,6 +75,7 @@ class SearchConfig:
     max_latency_ms: float | None = None
     max_params: int | None = None
     max_macs: int | None = None
+    pruner: str = "none"
     heartbeat_s: int = 10
     worker_index: int = 0
 
@@ -109,6 +113,8 @@ class SearchConfig:
         if self.space not in SPACES:
             raise SearchError(f"unknown space {self.space!r}; choose one of {', '.join(SPACES)} "
                               f"(see: python cli.py spaces)")
+        if self.pruner not in PRUNERS:
+            raise SearchError(f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}")
         if self.sampler not in SAMPLERS:
             raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if self.dataset not in DATASETS:
@@ -271,7 +277,8 @@ def upgrade_settings(recorded: dict[str, Any] | None) -> dict[str, Any] | None:
     if recorded is None:
         return None
     known = {f.name for f in dataclasses.fields(SearchConfig)}
-    return {_RENAMED.get(k, k): v for k, v in recorded.items() if _RENAMED.get(k, k) in known}
+    upgraded = {_RENAMED.get(k, k): v for k, v in recorded.items() if _RENAMED.get(k, k) in known}
+    return {**_DEFAULTS_BEFORE, **upgraded}
 
 
 def config_from_study(storage: str, study_name: str, runs_dir: str = "runs",
@@ -333,6 +340,16 @@ class Trained:
     train_time_s: float
 
 
+class StopEarly(Exception):
+    """Raised from a trial's epoch report when the pruner stops it; ``seconds`` is the training
+    time spent so far (set by the evaluator)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = 0.0
+
+
 class Evaluator(Protocol):
     """How a trial gets its figures: :class:`LocalEvaluator` trains and times for real;
     :class:`nasbench.replay.TableEvaluator` looks them up in a bench table."""
@@ -365,10 +382,15 @@ class LocalEvaluator:
               on_epoch: Callable[[int, float], None]) -> Trained:
         """Proxy training of the measured model (see :func:`nasbench.train.train_model`);
         Ctrl-C stops it at once, but not in the middle of ``on_epoch``'s storage write."""
-        with self.interrupts.allowed():
-            result = train_model(measured.model, self.data, self.train_config, seed=seed,
-                                 device=self.config.device, threads=self.config.threads,
-                                 on_epoch=self.interrupts.held(on_epoch), slot=self.slot)
+        start = time.perf_counter()
+        try:
+            with self.interrupts.allowed():
+                result = train_model(measured.model, self.data, self.train_config, seed=seed,
+                                     device=self.config.device, threads=self.config.threads,
+                                     on_epoch=self.interrupts.held(on_epoch), slot=self.slot)
+        except StopEarly as stop:
+            stop.seconds = time.perf_counter() - start
+            raise
         return Trained(result.val_accuracy_per_epoch, result.train_time_s)
 
 
@@ -376,13 +398,16 @@ class Objective:
     """The trial function: sample, count, measure, train; stores a :class:`TrialRecord` on
     the trial. The figures come from ``evaluator`` (real, or a bench table in a replay)."""
 
-    def __init__(self, config: SearchConfig, shape: Any, evaluator: Evaluator) -> None:
+    def __init__(self, config: SearchConfig, shape: Any, evaluator: Evaluator,
+                 pruner: ParetoPruner | None = None) -> None:
         from search_spaces import get_space
 
         self.config = config
         self.shape = shape
         self.evaluator = evaluator
+        self.pruner = pruner
         self.space = get_space(config.space)
+        self.epochs = default_train_config(config.dataset, config.epochs).epochs
 
     def _constraints(self, params: int, macs: int, latency_ms: float) -> dict[str, float]:
         c = self.config
@@ -449,9 +474,18 @@ class Objective:
         def on_epoch(epoch: int, accuracy: float) -> None:
             epochs.append(accuracy)
             TrialRecord(val_acc_per_epoch=tuple(epochs)).save(trial)
+            if self.pruner is not None and epoch + 1 < self.epochs:
+                reason = self.pruner.check(trial.study, trial)
+                if reason is not None:
+                    raise StopEarly(reason)
 
-        trained = self.evaluator.train(arch, measured, seed, on_epoch)
-        TrialRecord(train_time_s=trained.train_time_s).save(trial)
+        try:
+            trained = self.evaluator.train(arch, measured, seed, on_epoch)
+        except StopEarly as stop:  # a complete trial, its accuracy that of its last epoch
+            TrialRecord(train_time_s=stop.seconds, stopped_early=True,
+                        stop_reason=stop.reason).save(trial)
+            return epochs[-1], latency.median_ms
+        TrialRecord(train_time_s=trained.train_time_s, stopped_early=False).save(trial)
         return trained.val_acc_per_epoch[-1], latency.median_ms
 
 
@@ -535,8 +569,9 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callback] = (),
     from search_spaces import DataShape
 
     shape = DataShape(data.resolution, data.channels, len(data.classes))
+    pruner = make_pruner(config.pruner, len(data.y_val))
     with SafeInterrupts().installed() as interrupts:
-        drive(study, Objective(config, shape, LocalEvaluator(config, data, slot, interrupts)),
+        drive(study, Objective(config, shape, LocalEvaluator(config, data, slot, interrupts), pruner),
               config, callbacks, max_failures, interrupts)
     return finish_search(config)
 

@@ -78,9 +78,11 @@ class ProgressLine:
         from optuna.trial import TrialState
 
         from nasbench.record import TrialRecord
-        from nasbench.search import evaluated
 
-        done = evaluated(study)
+        records = [TrialRecord.from_trial(t) for t in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE,))]
+        done = sum(r.reused_from is None for r in records)  # what the budget counts
+        fully = sum(r.reused_from is None and not r.stopped_early for r in records)
         new = max(0, done - self.start_done)
         elapsed = time.monotonic() - self.started
         eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
@@ -91,10 +93,13 @@ class ProgressLine:
             last = f"#{trial.number} acc {trial.values[0]:.3f} lat {trial.values[1]:.3f} ms"
             if record.reused_from is not None:
                 last += f" (reused #{record.reused_from})"
+            elif record.stopped_early:
+                last += f" (stopped after epoch {len(record.val_acc_per_epoch)})"
         else:
             last = f"#{trial.number} {trial.state.name}: {(record.fail_reason or record.note or '')[:60]}"
         eta_text = "--" if eta != eta else f"{int(eta // 60)}m{int(eta % 60):02d}s"
-        return (f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{self.budget} trials | elapsed "
+        return (f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{self.budget} architectures, {fully} "
+                f"trained fully | elapsed "
                 f"{int(elapsed // 60)}m{int(elapsed % 60):02d}s | ETA {eta_text} | front {front} | "
                 f"{last}")
 

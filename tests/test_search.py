@@ -76,7 +76,7 @@ def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "Pareto front" in out and "3 complete, 0 failed" in out
-    assert "3/3 trials" in err and "front" in err
+    assert "3/3 architectures, 3 trained fully" in err and "front" in err
     table = pd.read_csv(tmp_path / "e2e" / "results.csv")
     assert len(table) == 3 and set(table["state"]) == {"COMPLETE"}
     for column in ("arch", "params", "macs", "latency_ms", "latency_p90_ms", "val_acc",
