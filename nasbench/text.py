@@ -208,12 +208,12 @@ def replay_summary(summary: pd.DataFrame, meta: dict[str, Any], exact_hv: float)
              f"Hypervolume reference point: val_acc {ref['val_acc']:g}, latency "
              f"{ref['latency_ms']:.4g} ms (1.1 x the slowest); exact front: {exact_hv:.4g} acc x ms",
              f"{'sampler':<8} {'archs':>6} {'HV fraction median':>19} {'IQR':>15} "
-             f"{'simulated s':>12} {'real ms/trial':>14}"]
+             f"{'simulated s':>12} {'epochs':>7} {'real ms/trial':>14}"]
     for r in summary.itertuples():
         lines.append(f"{r.sampler:<8} {r.architectures:>6} {r.hv_fraction_median:>19.4f} "
                      f"{r.hv_fraction_q25:>7.4f}-{r.hv_fraction_q75:<7.4f} {r.simulated_s_median:>12.1f} "
-                     f"{1e3 * r.real_s_per_trial:>14.1f}")
+                     f"{r.epochs_median:>7.0f} {1e3 * r.real_s_per_trial:>14.1f}")
     lines.append(f"(median and interquartile range over {int(summary['repeats'].max())} repeats; "
                  f"simulated s: the table's training and measuring seconds of the architectures "
-                 f"the search evaluated)")
+                 f"the search evaluated; epochs: epochs trained, medians)")
     return "\n".join(lines)

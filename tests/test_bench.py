@@ -221,3 +221,15 @@ def test_dashboard_overlays_the_exact_front_on_a_search(mini) -> None:  # type: 
     at.run()
     assert not at.exception and at.title[0].value == config.study_name
     assert next(m for m in at.metric if m.label == "complete").value == "12"
+
+
+def test_replay_with_the_pareto_pruner_trains_fewer_epochs(mini) -> None:  # type: ignore[no-untyped-def]
+    table, meta = load_bench(mini[0].run_dir)
+    plain = summarize(replay(table, meta, ("random",), budget=12, repeats=3))
+    pruned = summarize(replay(table, meta, ("random",), budget=12, repeats=3, pruner="pareto"))
+    at = lambda s: s[s["architectures"] == 12].iloc[0]  # noqa: E731
+    assert at(plain)["epochs_median"] == 12 * 2  # every architecture trained fully
+    assert at(pruned)["epochs_median"] <= at(plain)["epochs_median"]
+    assert at(pruned)["simulated_s_median"] <= at(plain)["simulated_s_median"]
+    # Stopped architectures count as evaluated, at their true figures: all 12 found, all 1.0.
+    assert at(pruned)["hv_fraction_median"] == 1.0
