@@ -48,7 +48,7 @@ CSV_FILE = "table.csv"
 META_FILE = "bench.json"
 MAX_ENUMERATE = 20_000
 _IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "seeds", "passes",
-             "sample", "seed", "device", "latency_threads", "latency_time_s")
+             "sample", "seed", "device", "latency_threads", "latency_time_s", "latency_precision")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class BenchConfig:
     threads: int = max(1, os.cpu_count() or 1)
     latency_threads: int = 1
     latency_time_s: float = 0.5
+    latency_precision: float | None = 0.02
     study: str | None = None
     storage: str | None = None
     runs_dir: str = "runs"
@@ -103,7 +104,8 @@ class BenchConfig:
         return SearchConfig(space=self.space, dataset=self.dataset, data_dir=self.data_dir,
                             resolution=self.resolution, seed=self.seed, device=self.device,
                             threads=self.threads, latency_threads=self.latency_threads,
-                            latency_time_s=self.latency_time_s, epochs=self.epochs,
+                            latency_time_s=self.latency_time_s,
+                            latency_precision=self.latency_precision, epochs=self.epochs,
                             max_train=self.max_train, study=self.study_name, storage=self.storage,
                             runs_dir=self.runs_dir, heartbeat_s=self.heartbeat_s,
                             worker_index=self.worker_index)

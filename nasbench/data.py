@@ -236,6 +236,8 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 31:
+        raise ValueError(f"--seed must be a whole number from 0 to 2147483647, got {seed}")
     cache = Path(cache_dir) if cache_dir is not None else None
     if name == "digits":
         if data_dir is not None:

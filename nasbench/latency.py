@@ -43,6 +43,8 @@ class LatencyStats:
     mean_ms: float
     min_ms: float
     samples: int
+    median_ci_low_ms: float | None = None
+    median_ci_high_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -80,19 +82,43 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
+def median_interval(sorted_values: list[float], z: float = 1.959963984540054) -> tuple[float, float]:
+    """A distribution-free 95 % confidence interval of the median, from order statistics.
+
+    The number of samples below the median is Binomial(n, 1/2); the interval runs from the
+    ``j``-th to the ``k``-th smallest sample with ``j = floor(n/2 - z·sqrt(n)/2)`` and
+    ``k = ceil(n/2 + 1 + z·sqrt(n)/2)`` (normal approximation; the whole range for tiny ``n``).
+    """
+    n = len(sorted_values)
+    j = max(1, math.floor(n / 2 - z * math.sqrt(n) / 2))
+    k = min(n, math.ceil(n / 2 + 1 + z * math.sqrt(n) / 2))
+    return sorted_values[j - 1], sorted_values[k - 1]
+
+
 def summarize(times_ms: list[float]) -> LatencyStats:
-    """Median, p90, IQR, coefficient of variation, mean and min of ``times_ms``."""
+    """Median (with its 95 % interval), p90, IQR, coefficient of variation, mean and min of
+    ``times_ms``."""
     if not times_ms:
         raise ValueError("no latency samples to summarize")
     values = sorted(times_ms)
     mean = sum(values) / len(values)
     var = sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)
+    low, high = median_interval(values)
     return LatencyStats(
         median_ms=_quantile(values, 0.5), p90_ms=_quantile(values, 0.9),
         iqr_ms=_quantile(values, 0.75) - _quantile(values, 0.25),
         cv=math.sqrt(var) / mean if mean > 0 else 0.0,
         mean_ms=mean, min_ms=values[0], samples=len(values),
+        median_ci_low_ms=low, median_ci_high_ms=high,
     )
+
+
+def precise_enough(times_ms: list[float], precision: float) -> bool:
+    """Whether the 95 % interval of the median lies within ``± precision`` of it."""
+    values = sorted(times_ms)
+    low, high = median_interval(values)
+    median = _quantile(values, 0.5)
+    return median > 0 and max(median - low, high - median) <= precision * median
 
 
 def check_options(device: str, threads: int, batch: int, dtype: str, memory_format: str) -> None:
@@ -113,15 +139,17 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
                     threads: int = 1, batch: int = 1, dtype: str = "float32",
                     memory_format: str = "contiguous", min_time_s: float = 1.0,
                     max_time_s: float = 10.0, min_samples: int = 20,
-                    warmup_s: float = 0.3) -> LatencyResult:
+                    warmup_s: float = 0.3, precision: float | None = None) -> LatencyResult:
     """Measure the forward latency of ``model`` on inputs of shape ``(batch, *input_shape)``.
 
     The model is copied (the caller's is untouched), put in eval mode and run under
     ``torch.inference_mode``. After ``warmup_s`` of warm-up, samples are taken until at least
     ``min_time_s`` has passed and ``min_samples`` were collected, or ``max_time_s`` ran out.
     Each sample is the mean of a block of runs lasting about 5 ms (one run for models of 5 ms
-    or more); on CUDA blocks are timed with CUDA events. ``threads`` fixes torch's intra-op
-    thread count for the measurement. The allocator is recorded as it is (see
+    or more); on CUDA blocks are timed with CUDA events. With ``precision`` (e.g. 0.02),
+    sampling also stops as soon as ``min_samples`` were taken and the 95 % interval of the
+    median lies within ± that fraction of it: ``min_time_s`` is then a cap, not a fixed cost.
+    ``threads`` fixes torch's intra-op thread count for the measurement. The allocator is recorded as it is (see
     :func:`nasbench.env.tune_allocator`, which entry points apply once).
     """
     check_options(device, threads, batch, dtype, memory_format)
@@ -136,7 +164,7 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
             timer = _cpu_block_timer(net, x) if device == "cpu" else _cuda_block_timer(net, x)
             sync = None if device == "cpu" else torch.cuda.synchronize
             times_ms, number = _sample(lambda: net(x), timer, sync, min_time_s, max_time_s,
-                                       min_samples, warmup_s)
+                                       min_samples, warmup_s, precision)
     finally:
         torch.set_num_threads(previous_threads)
     conditions = current_conditions(device, threads, batch, dtype, memory_format, allocator)
@@ -145,7 +173,8 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
 
 def _sample(run: Callable[[], object], time_block: Callable[[int], float],
             sync: Callable[[], object] | None, min_time_s: float, max_time_s: float,
-            min_samples: int, warmup_s: float) -> tuple[list[float], int]:
+            min_samples: int, warmup_s: float,
+            precision: float | None = None) -> tuple[list[float], int]:
     """Warm up, size the blocks to about 5 ms, then time blocks until the stop rule holds.
 
     ``time_block(number)`` runs the model ``number`` times and returns the seconds it took.
@@ -167,6 +196,9 @@ def _sample(run: Callable[[], object], time_block: Callable[[int], float],
         times_ms.append(time_block(number) / number * 1e3)
         elapsed = time.perf_counter() - start
         if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
+            return times_ms, number
+        if (precision is not None and len(times_ms) >= min_samples and len(times_ms) % 5 == 0
+                and precise_enough(times_ms, precision)):
             return times_ms, number
 
 

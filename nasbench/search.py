@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ _IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "laten
                   "epochs", "max_train", "max_latency_ms", "max_params", "max_macs", "pruner")
 # Settings that studies made before they existed had, in effect.
 _DEFAULTS_BEFORE = {"pruner": "none"}
+STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+"""What a study name may be: it names a folder and appears in commands to copy."""
 # Names used by earlier versions in the settings recorded on a study, and today's names.
 _RENAMED = {"max_flops": "max_macs"}
 
@@ -67,6 +70,7 @@ class SearchConfig:
     threads: int = max(1, os.cpu_count() or 1)
     latency_threads: int = 1
     latency_time_s: float = 0.5
+    latency_precision: float | None = 0.02
     epochs: int | None = None
     max_train: int | None = None
     study: str | None = None
@@ -133,8 +137,11 @@ class SearchConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise SearchError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        if self.study is not None and (not self.study or "/" in self.study or self.study.startswith(".")):
-            raise SearchError(f"--study must be a plain name (no '/' or leading '.'), got {self.study!r}")
+        if self.study is not None and not STUDY_NAME.fullmatch(self.study):
+            raise SearchError(f"--study must be a plain name of letters, digits, '.', '_' and '-' "
+                              f"(at most 100, not starting with '.' or '-'), got {self.study!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 31:
+            raise SearchError(f"--seed must be a whole number from 0 to 2147483647, got {self.seed}")
 
 
 @dataclass(frozen=True)
@@ -327,8 +334,8 @@ def measure_arch(arch: Arch, data: DataSplits, config: SearchConfig, seed: int,
     macs = count_flops(model, (1, *shape), module_depth=0).total
     with hold_exclusive(slot):  # no training on this machine while we time
         latency = measure_latency(model, shape, device=config.device,
-                                  threads=config.latency_threads,
-                                  min_time_s=config.latency_time_s, warmup_s=0.1)
+                                  threads=config.latency_threads, min_time_s=config.latency_time_s,
+                                  warmup_s=0.1, precision=config.latency_precision)
     return Measured(model, params, macs, latency, time.perf_counter() - start)
 
 

@@ -36,6 +36,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     open_study(SearchConfig(space="tiny", runs_dir=str(runs), study="tiny-study"))
     (root / "a_file").write_text("not a folder")
     (root / "bad.json").write_text("{not json")
+    (root / "null.json").write_text("null")
+    (root / "nullstem.json").write_text('{"stem": null, "stages": []}')
+    (root / "listexport").mkdir()
+    (root / "listexport" / "arch.json").write_text("[1, 2]")
     return root
 
 
@@ -73,6 +77,17 @@ CASES = [
     ("train on mismatched data", ["train", "mobilenet_v2", "--epochs", "1", "--out", "{world}/out"],
      "expects 3x224x224"),
     ("unknown command", ["fly"], "invalid choice"),
+    ("negative seed", ["search", "--seed", "-3"], "--seed must be a whole number from 0"),
+    ("negative seed in training", ["train", ARCH, "--seed", "-1", "--out", "{world}/out"],
+     "--seed must be a whole number from 0"),
+    ("study name with shell characters", ["search", "--study", "a?b;rm"], "--study must be a plain name"),
+    ("study name with a slash", ["search", "--study", "../up"], "--study must be a plain name"),
+    ("resolution out of range", ["profile", "mobilenet_v2", "--resolution", "100000"],
+     "resolution must be in [1, 4096]"),
+    ("JSON spec of null", ["profile", "{world}/null.json"], "must be an object"),
+    ("JSON spec with a null stem", ["profile", "{world}/nullstem.json"], "bad architecture file"),
+    ("export folder with a list for arch.json", ["train", "{world}/listexport"], "expected an object"),
+    ("unknown pruner", ["search", "--pruner", "asha"], "invalid choice: 'asha'"),
     ("spaces with an unknown option", ["spaces", "--all"], "unrecognized arguments"),
     ("blocks with an invalid kernel", ["blocks", "--kernel", "4"], "kernel must be one of"),
     ("worker on a missing study", ["worker", "--storage", "sqlite:///{world}/runs/tiny-study/study.db",

@@ -177,3 +177,28 @@ def test_cuda_latency_synchronizes() -> None:
     result = measure_latency(_Sleep(cycles), (1, 1, 1), device="cuda", min_time_s=0.2)
     assert result.conditions.device == "cuda"
     assert 1.0 < result.stats.median_ms < 4.0, result.stats  # not near zero: synchronized
+
+
+def test_median_interval_covers_the_median_95_percent_of_the_time() -> None:
+    from nasbench.latency import median_interval
+
+    rng = np.random.default_rng(1)
+    true_median = 1.0  # lognormal(0, s) has median exp(0) = 1
+    hits = 0
+    for _ in range(2000):
+        values = sorted(rng.lognormal(0.0, 0.4, size=40))
+        low, high = median_interval(values)
+        hits += low <= true_median <= high
+    assert 0.93 <= hits / 2000 <= 0.99
+    stats = summarize(list(rng.lognormal(0.0, 0.4, size=101)))
+    assert stats.median_ci_low_ms < stats.median_ms < stats.median_ci_high_ms
+
+
+def test_precision_stops_sampling_once_the_median_is_known() -> None:
+    model = build_model(SMALL)
+    fixed = measure_latency(model, (3, 16, 16), min_time_s=1.0, warmup_s=0.05)
+    adaptive = measure_latency(model, (3, 16, 16), min_time_s=1.0, warmup_s=0.05, precision=0.05)
+    assert adaptive.stats.samples < fixed.stats.samples  # stopped before the 1 s cap
+    half = max(adaptive.median_ms - adaptive.stats.median_ci_low_ms,
+               adaptive.stats.median_ci_high_ms - adaptive.median_ms)
+    assert adaptive.stats.samples >= 20 and half <= 0.05 * adaptive.median_ms
