@@ -22,9 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from nasbench.bench import load_bench
-    from nasbench.replay import exact_front_hypervolume, feasible_under, replay, summarize
-    from nasbench.search import SearchConfig
+    from nasbench.replay import replay_table
     from nasbench.text import replay_summary
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -33,17 +31,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--samplers", nargs="+", default=["tpe", "nsga2", "random"])
     args = parser.parse_args()
-    table, meta = load_bench(args.table)
     start = time.perf_counter()
-    runs = replay(table, meta, tuple(args.samplers), args.budget, args.repeats)
-    summary = summarize(runs)
-    exact = exact_front_hypervolume(table, meta, feasible_under(SearchConfig()))
-    print(replay_summary(summary, meta, exact))
+    report = replay_table(args.table, tuple(args.samplers), args.budget, args.repeats)
+    summary, meta = report.summary, report.meta
+    print(replay_summary(summary, meta, report.exact_hypervolume))
     at = summary[summary["architectures"] == args.budget].set_index("sampler")
     best = at["hv_fraction_median"].idxmax()
     print(f"\nAt {args.budget} architectures: " + ", ".join(
         f"{s} {at.loc[s, 'hv_fraction_median']:.4f}" for s in at.index)
-        + f"; best: {best}. {len(runs)} replays in {time.perf_counter() - start:.1f} s.")
+        + f"; best: {best}. {len(report.runs)} replays in {time.perf_counter() - start:.1f} s.")
     conditions = meta["conditions"]
     print(f"Table: {args.table} ({meta['complete']} architectures, {meta['seeds']} seeds, "
           f"{meta['passes']} passes; {conditions.get('device_name')}, "

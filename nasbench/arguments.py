@@ -38,7 +38,7 @@ def _latency_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     p.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
-    p.add_argument("--min-time", type=float, default=1.0,
+    p.add_argument("--min-time", dest="min_time_s", type=float, default=1.0,
                    help="seconds of timing per model after warm-up (default 1)")
 
 
@@ -103,7 +103,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--space", default="mixed", help="search space (python cli.py spaces); default mixed")
     p.add_argument("--budget", type=int, default=50, help="completed trials wanted (default 50)")
     p.add_argument("--sampler", default="tpe", help="tpe, nsga2 or random (default tpe)")
-    p.add_argument("--max-train-samples", type=_positive_int,
+    p.add_argument("--max-train-samples", dest="max_train", type=_positive_int,
                    help="train on a stratified subset of this many images (quick searches)")
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
@@ -118,7 +118,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="stop trials dominated at the same epoch beyond noise (default none)")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes on this machine (default 1); training threads are shared")
-    p.add_argument("--heartbeat", type=int, default=10,
+    p.add_argument("--heartbeat", dest="heartbeat_s", type=int, default=10,
                    help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
     p.set_defaults(func=commands["search"])
 
@@ -130,14 +130,14 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--seeds", type=int, default=2, help="training seeds per architecture (default 2)")
     p.add_argument("--passes", type=int, default=2, help="latency passes over the table (default 2)")
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
-    p.add_argument("--max-train-samples", type=_positive_int,
+    p.add_argument("--max-train-samples", dest="max_train", type=_positive_int,
                    help="train on a stratified subset of this many images")
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--study", help="study name (default: bench-<space>-<dataset>)")
     p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
     p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
-    p.add_argument("--heartbeat", type=int, default=10,
+    p.add_argument("--heartbeat", dest="heartbeat_s", type=int, default=10,
                    help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
     p.set_defaults(func=commands["bench"])
 

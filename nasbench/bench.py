@@ -304,6 +304,12 @@ class BenchOutcome:
     files: dict[str, Path] = field(default_factory=dict)
     failed: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: the study, the files written and the exact front."""
+        return {"study": self.study_name, "storage": self.storage, "failed": self.failed,
+                "files": {k: str(v) for k, v in self.files.items()},
+                "front": self.table[self.table["pareto"]].to_dict(orient="records")}
+
 
 def run_bench(config: BenchConfig, callbacks: Sequence[Callable[[optuna.Study, Any], None]] = (),
               data: DataSplits | None = None, slot: QuietSlot | None = None) -> BenchOutcome:
@@ -479,3 +485,30 @@ def load_bench(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise ValueError(f"{meta_path} does not describe a bench table; give a folder written by "
                          f"python cli.py bench")
     return table, meta
+
+
+def table_of(study: optuna.Study) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """The table of any nasbench study, its front (cheapest first) and whether it is a bench:
+    one code path for the CLI and the dashboard."""
+    from nasbench.results import pareto_frame, results_frame
+
+    if study.user_attrs.get("kind") == KIND:
+        table = bench_table(study)
+        return table, table[table["pareto"]].sort_values("latency_ms"), True
+    frame = results_frame(study)
+    return frame, pareto_frame(frame), False
+
+
+def join_study(storage: str, study_name: str, runs_dir: str = "runs", threads: int | None = None,
+               worker_index: int = 1, slot: QuietSlot | None = None,
+               progress: Callable[[int, int], Callable[[optuna.Study, Any], None]] | None = None) -> None:
+    """Work on an existing search or bench study until it is done (a worker, from this
+    machine or another). ``progress(budget, done)`` makes a search's progress callback."""
+    from nasbench.search import config_from_study, run_search
+
+    config = config_from_study(storage, study_name, runs_dir, threads, worker_index)
+    study = optuna.load_study(study_name=study_name, storage=make_storage(storage, config.heartbeat_s))
+    if study.user_attrs.get("kind") == KIND:
+        run_bench(bench_config_from_study(study, storage, runs_dir, threads, worker_index), slot=slot)
+    else:
+        run_search(config, callbacks=[progress(config.budget, 0)] if progress else [], slot=slot)

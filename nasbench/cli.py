@@ -11,11 +11,11 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from nasbench import text
 from nasbench.arguments import EXIT_USAGE, build_parser
+
 
 class UsageError(ValueError):
     """A problem with the user's input: printed as one line, exit code 2."""
@@ -39,14 +39,6 @@ def _slot() -> Any:
     return QuietSlot()
 
 
-def _latency_options(args: argparse.Namespace) -> Any:
-    from nasbench.profiling import LatencyOptions
-
-    return LatencyOptions(device=args.device, threads=args.threads, batch=args.batch,
-                          dtype=args.dtype, memory_format=args.memory_format,
-                          min_time_s=args.min_time)
-
-
 # ------------------------------------------------------------------------------ commands
 
 def cmd_spaces(args: argparse.Namespace) -> int:
@@ -65,12 +57,12 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     import torch
 
     from nasbench.formulas import separable_ratio
-    from nasbench.profiling import compare_blocks
+    from nasbench.profiling import LatencyOptions, compare_blocks
     from nasbench.results import write_table
 
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
     shape = (args.cin, args.cout, args.kernel, args.size, args.stride, args.expansion, args.se)
-    options = _latency_options(args)
+    options = _config(LatencyOptions, args)
     try:  # the spec's own checks name the bad value; the CLI adds which options to change
         rows = compare_blocks(*shape, options, devices, slot=_slot())
     except ValueError as exc:
@@ -79,12 +71,9 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     ds_ratio = separable_ratio(args.cout, args.kernel)
     if args.csv:
         write_table(pd.DataFrame(rows), args.csv)
-    if args.json:
-        _print_json({"rows": rows, "closed_form_ds_ratio": ds_ratio})
-        return 0
-    print(text.blocks_report(rows, devices, *shape, ds_ratio=ds_ratio))
-    if args.csv:
-        print(f"CSV written to {args.csv}")
+    _print_json({"rows": rows, "closed_form_ds_ratio": ds_ratio}) if args.json else print(
+        text.blocks_report(rows, devices, *shape, ds_ratio=ds_ratio)
+        + (f"\nCSV written to {args.csv}" if args.csv else ""))
     return 0
 
 
@@ -92,39 +81,41 @@ def cmd_profile(args: argparse.Namespace) -> int:
     """Params, multiply-adds and latency of one architecture."""
     import dataclasses
 
-    from nasbench.profiling import profile_arch
+    from nasbench.profiling import LatencyOptions, profile_arch
     from nasbench.references import load_arch
 
     arch = load_arch(args.arch)
     if args.resolution is not None:
         arch = dataclasses.replace(arch, resolution=args.resolution)
-    report = profile_arch(arch, _latency_options(args), module_depth=args.depth, slot=_slot())
+    report = profile_arch(arch, _config(LatencyOptions, args), module_depth=args.depth, slot=_slot())
     _print_json(report) if args.json else print(text.profile_report(report))
     return 0
 
 
-class _Live:
-    """Prints a rendered line on stderr: rewritten in place on a terminal, one per trial else."""
+class Live:
+    """A progress line (``text.ProgressLine`` & co.) printed on stderr after each trial:
+    rewritten in place on a terminal, one line per trial otherwise."""
 
     tty = sys.stderr.isatty()
 
+    def __init__(self, line: Any) -> None:
+        self.line = line
+
     def __call__(self, study: Any, trial: Any) -> None:
-        line = self.render(study, trial)  # type: ignore[attr-defined]
-        if self.tty:
-            print("\r" + line[:150].ljust(150), end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
+        rendered = self.line.render(study, trial)
+        end, rendered = ("", "\r" + rendered[:150].ljust(150)) if self.tty else ("\n", rendered)
+        print(rendered, end=end, file=sys.stderr, flush=True)
 
 
-class BenchProgress(_Live, text.BenchProgressLine):
-    """The bench's progress line on stderr."""
+def _config(kind: Any, args: argparse.Namespace) -> Any:
+    """A config dataclass from the options of the same names."""
+    import dataclasses
+
+    return kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)
+                   if hasattr(args, f.name)})
 
 
-class Progress(_Live, text.ProgressLine):
-    """The search's progress line on stderr."""
-
-
-def _work(config: Any, workers: int, study: Any, finish: Any, progress: _Live, alone: Any) -> Any:
+def _work(config: Any, workers: int, study: Any, finish: Any, progress: Live, alone: Any) -> Any:
     """Run a study's work here (``alone()``) or in ``workers`` processes; ``None`` after
     Ctrl-C, which leaves the study intact."""
     from nasbench.search import run_workers
@@ -146,20 +137,14 @@ def cmd_search(args: argparse.Namespace) -> int:
                                  open_study, run_search)
 
     _quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
-    names = ("space", "dataset", "data_dir", "resolution", "budget", "sampler", "seed", "device",
-             "threads", "latency_threads", "epochs", "study", "storage", "runs_dir",
-             "max_latency_ms", "max_params", "max_macs", "pruner")
-    config = SearchConfig(**{n: getattr(args, n) for n in names},
-                          max_train=args.max_train_samples, heartbeat_s=args.heartbeat)
+    config = _config(SearchConfig, args)
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
     data = load_search_data(config)
     study = open_study(config)
     done = evaluated(study)
-    print(f"Study {config.study_name!r} in {config.storage_url}: {done} of {config.budget} "
-          f"architectures evaluated; space {config.space}, dataset {config.dataset}, sampler {config.sampler}, "
-          f"seed {config.seed}, device {config.device}, {args.workers} worker(s)", file=sys.stderr)
-    progress = Progress(config.budget, done)
+    print(text.search_header(config, done, args.workers), file=sys.stderr)
+    progress = Live(text.ProgressLine(config.budget, done))
     outcome = _work(config, args.workers, study, lambda: finish_search(config), progress,
                     lambda: run_search(config, callbacks=[progress], data=data, slot=_slot()))
     if outcome is None:
@@ -173,100 +158,59 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Join an existing study, a search's or a bench's (this machine or another), and work
     until it is done."""
-    from nasbench.bench import KIND, bench_config_from_study, run_bench
-    from nasbench.search import config_from_study, make_storage, run_search
+    from nasbench.bench import join_study
 
     _quiet_optuna(logging.ERROR)
-    config = config_from_study(args.storage, args.study, args.runs_dir, args.threads,
-                               args.worker_index)  # checks the study exists and is ours
-    study = optuna_study(args.study, make_storage(args.storage, config.heartbeat_s))
-    callbacks = [] if args.quiet else [Progress(config.budget, 0)]
     try:
-        if study.user_attrs.get("kind") == KIND:
-            run_bench(bench_config_from_study(study, args.storage, args.runs_dir, args.threads,
-                                              args.worker_index), slot=_slot())
-        else:
-            run_search(config, callbacks=callbacks, slot=_slot())
+        join_study(args.storage, args.study, args.runs_dir, args.threads, args.worker_index,
+                   slot=_slot(),
+                   progress=None if args.quiet else lambda b, d: Live(text.ProgressLine(b, d)))
     except KeyboardInterrupt:
         if not args.quiet:
             print("\nInterrupted: the study is intact; run the same command again to rejoin.",
                   file=sys.stderr)
         return 130
-    if not args.quiet:
-        print("\nworker done", file=sys.stderr)
     return 0
-
-
-def optuna_study(name: str, storage: Any) -> Any:
-    """Load study ``name`` from ``storage`` (an Optuna storage object)."""
-    import optuna
-
-    return optuna.load_study(study_name=name, storage=storage)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Evaluate every architecture of a space (or a seeded sample): the tabular benchmark."""
     from nasbench.bench import BenchConfig, finish_bench, open_bench, run_bench
     from nasbench.search import load_search_data
-    from nasbench.storage import count_states
+    from nasbench.storage import count_states, finished
 
     _quiet_optuna(logging.ERROR)
-    names = ("space", "dataset", "data_dir", "resolution", "epochs", "seeds", "passes", "sample",
-             "seed", "device", "threads", "latency_threads", "study", "storage", "runs_dir")
-    config = BenchConfig(**{n: getattr(args, n) for n in names}, max_train=args.max_train_samples,
-                         heartbeat_s=args.heartbeat)
+    config = _config(BenchConfig, args)
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
     config.validate()
     data = load_search_data(config.search_config())
     study = open_bench(config, data)
-    archs, counts = len(study.user_attrs["archs"]), count_states(study)
-    total = sum(counts.values()) - counts.get("FAIL", 0) - counts.get("PRUNED", 0)
-    progress = BenchProgress(total, counts.get("COMPLETE", 0), archs, config.passes)
-    print(f"Bench {config.study_name!r} in {config.storage_url}: {counts.get('COMPLETE', 0)} of "
-          f"{total} trials done ({archs} architectures of {config.space}, {config.seeds} seeds, "
-          f"{config.passes} latency passes); {args.workers} worker(s)", file=sys.stderr)
+    counts = count_states(study)
+    progress = Live(text.BenchProgressLine(sum(counts.values()) - finished(counts) + counts.get("COMPLETE", 0),
+                             counts.get("COMPLETE", 0), len(study.user_attrs["archs"]), config.passes))
+    print(text.bench_header(config, progress.line, args.workers), file=sys.stderr)
     outcome = _work(config, args.workers, study, lambda: finish_bench(config), progress,
                     lambda: run_bench(config, callbacks=[progress], data=data, slot=_slot()))
     if outcome is None:
         return 130
-    if args.json:
-        _print_json({"study": outcome.study_name, "files": {k: str(v) for k, v in outcome.files.items()},
-                     "front": outcome.table[outcome.table["pareto"]].to_dict(orient="records")})
-        return 0
-    front = outcome.table[outcome.table["pareto"]].sort_values("latency_ms")
-    print(text.bench_table_text(outcome.table, front))
-    print("\n" + "\n".join(f"{kind:<6} {path}" for kind, path in outcome.files.items()))
+    _print_json(outcome.to_dict()) if args.json else print(text.bench_summary(outcome))
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay searches against a bench table: hypervolume fraction per sampler, in seconds."""
-    from nasbench.bench import load_bench
-    from nasbench.replay import exact_front_hypervolume, feasible_under, replay, runs_frame, summarize
+    from nasbench.replay import replay_table, runs_frame
     from nasbench.results import write_table
-    from nasbench.search import SearchConfig
 
-    table, meta = load_bench(args.table)
-    if not meta.get("whole_space"):
-        raise UsageError(f"{args.table} holds a --sample of space {meta['space']!r}, not the whole "
-                         f"space: replay needs every architecture (browse it with python cli.py "
-                         f"results {args.table})")
-    constraints = {k: getattr(args, k) for k in ("max_latency_ms", "max_params", "max_macs")
-                   if getattr(args, k) is not None}
-    if args.csv and not args.csv.endswith(".csv"):
-        raise UsageError(f"--csv {args.csv}: give a file name ending in .csv")
-    runs = replay(table, meta, tuple(args.sampler), args.budget, args.repeats, args.seed,
-                  constraints, pruner=args.pruner)
-    summary = summarize(runs)
-    exact = exact_front_hypervolume(table, meta, feasible_under(SearchConfig(**constraints)))
+    constraints = {k: getattr(args, k) for k in ("max_latency_ms", "max_params", "max_macs")}
+    report = replay_table(args.table, tuple(args.sampler), args.budget, args.repeats, args.seed,
+                          constraints, args.pruner)
     if args.csv:
-        write_table(runs_frame(runs), args.csv)
-    if args.json:
-        _print_json({"table": str(args.table), "reference_point": meta["reference_point"],
-                     "exact_front_hypervolume": exact, "summary": summary.to_dict(orient="records")})
-        return 0
-    print(text.replay_summary(summary, meta, exact) + (f"\nEvery repeat: {args.csv}" if args.csv else ""))
+        write_table(runs_frame(report.runs), args.csv)
+    _print_json(report.to_dict()) if args.json else print(
+        text.replay_summary(report.summary, report.meta, report.exact_hypervolume)
+        + (f"\nEvery repeat: {args.csv}" if args.csv else ""))
     return 0
 
 
@@ -278,18 +222,13 @@ def _open_run(args: argparse.Namespace) -> Any:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    """Print and export the results table of a run."""
-    from nasbench.results import pareto_frame, results_frame, write_table
-
-    from nasbench.bench import KIND, bench_table
+    """Print and export the table of a run or a bench."""
+    from nasbench.bench import table_of
+    from nasbench.results import write_table
 
     study = _open_run(args)
-    bench = study.user_attrs.get("kind") == KIND
-    frame = bench_table(study) if bench else results_frame(study)
-    if bench:
-        shown = frame[frame["pareto"]].sort_values("latency_ms") if args.pareto else frame
-    else:
-        shown = pareto_frame(frame) if args.pareto else frame
+    frame, front, bench = table_of(study)
+    shown = front if args.pareto else frame
     paths = [p for p in (args.csv, args.parquet) if p]
     for path in paths:
         write_table(shown, path)
@@ -332,41 +271,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train an architecture in full on train + validation and report test accuracy."""
-    from nasbench.data import load_dataset
-    from nasbench.export import export_arch, read_export
-    from nasbench.references import load_arch
-    from nasbench.train import check_fits, default_train_config, train_final
+    from nasbench.train import train_to_export
 
-    source = Path(args.arch)
-    arch, info = read_export(source) if source.is_dir() else (load_arch(args.arch), {})
-    out = Path(args.out or (source if source.is_dir() else Path(args.runs_dir) / "trained" / arch.digest()))
-    dataset = args.dataset or info.get("dataset") or "digits"
-    data_dir = args.data_dir or info.get("data_dir")
-    data = load_dataset(dataset, data_dir, args.resolution, seed=args.seed,
-                        cache_dir=Path(args.runs_dir) / ".cache")
-    config = default_train_config(dataset, args.epochs)
-    check_fits(arch, data)  # before saying anything: a mismatch is one line
-    print(f"Training {arch.to_string()}\non {data.summary()} (train + val), {config.epochs} epochs, "
-          f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {args.seed}",
-          file=sys.stderr)
-    final = train_final(arch, data, config, seed=args.seed, device=args.device, threads=args.threads,
-                        on_epoch=lambda e, acc: print(f"epoch {e + 1}/{config.epochs}: test accuracy "
-                                                      f"{acc:.4f}", file=sys.stderr))
-    info.update({"test_acc": final.test_accuracy, "trained_epochs": config.epochs,
-                 "train_seed": args.seed, "train_time_s": final.result.train_time_s,
-                 "dataset": dataset, "data_dir": data_dir,
-                 "normalize_mean": list(data.mean), "normalize_std": list(data.std)})
-    try:  # refreshing the export it came from replaces that folder as a whole
-        written = export_arch(arch, out, info, state_dict=final.model.state_dict(),
-                              overwrite=args.force or out == source)
+    names = ("out", "dataset", "data_dir", "resolution", "epochs", "seed", "device", "threads",
+             "runs_dir")
+    try:
+        done = train_to_export(args.arch, overwrite=args.force, **{n: getattr(args, n) for n in names},
+                               on_start=lambda line: print(line, file=sys.stderr),
+                               on_epoch=lambda e, acc: print(f"epoch {e + 1}: test accuracy {acc:.4f}",
+                                                             file=sys.stderr))
     except OSError as exc:
-        raise _cannot_write(out, exc) from None
+        raise _cannot_write(args.out or "the export folder", exc) from None
+    final, files = done.final, done.files
     if args.json:
-        _print_json({"test_acc": final.test_accuracy, "files": {k: str(v) for k, v in written.items()}})
+        _print_json({"test_acc": final.test_accuracy, "files": {k: str(v) for k, v in files.items()}})
         return 0
-    print(f"Test accuracy {final.test_accuracy:.4f} on {len(data.y_test)} held-out images "
+    print(f"Test accuracy {final.test_accuracy:.4f} on {len(done.data.y_test)} held-out images "
           f"({final.result.train_time_s:.1f} s of training)\n\n{final.report}\nWeights: "
-          f"{written['weights']} (load with torch.load(..., weights_only=True)); module: {written['model']}")
+          f"{files['weights']} (load with torch.load(..., weights_only=True)); module: {files['model']}")
     return 0
 
 
@@ -388,8 +310,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 COMMANDS = {"spaces": cmd_spaces, "blocks": cmd_blocks, "profile": cmd_profile,
             "search": cmd_search, "worker": cmd_worker, "bench": cmd_bench, "replay": cmd_replay,
-            "results": cmd_results,
-            "export": cmd_export, "train": cmd_train, "dashboard": cmd_dashboard}
+            "results": cmd_results, "export": cmd_export, "train": cmd_train,
+            "dashboard": cmd_dashboard}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -220,3 +220,32 @@ def runs_frame(runs: list[ReplayRun]) -> pd.DataFrame:
                           "epochs": r.epochs[mark],
                           "trials": r.trials, "real_s": r.real_s}
                          for r in runs for mark in sorted(r.fractions)])
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """A replay of a bench table: every run, their summary, and what they are measured against."""
+
+    table: str
+    meta: dict[str, Any]
+    runs: list[ReplayRun]
+    summary: pd.DataFrame
+    exact_hypervolume: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the table, its reference point and exact front, the summary rows."""
+        return {"table": self.table, "reference_point": self.meta["reference_point"],
+                "exact_front_hypervolume": self.exact_hypervolume,
+                "summary": self.summary.to_dict(orient="records")}
+
+
+def replay_table(path: str, samplers: tuple[str, ...], budget: int, repeats: int, seed: int = 0,
+                 constraints: dict[str, Any] | None = None, pruner: str = "none") -> ReplayReport:
+    """Load the bench table at ``path`` and :func:`replay` it (``ValueError`` if it is not one)."""
+    from nasbench.bench import load_bench
+
+    table, meta = load_bench(path)
+    constraints = {k: v for k, v in (constraints or {}).items() if v is not None}
+    runs = replay(table, meta, samplers, budget, repeats, seed, constraints, pruner=pruner)
+    exact = exact_front_hypervolume(table, meta, feasible_under(SearchConfig(**constraints)))
+    return ReplayReport(str(path), meta, runs, summarize(runs), exact)

@@ -104,6 +104,14 @@ class ProgressLine:
                 f"{last}")
 
 
+def search_header(config: Any, done: int, workers: int) -> str:
+    """Where a search stands as it starts or resumes."""
+    return (f"Study {config.study_name!r} in {config.storage_url}: {done} of {config.budget} "
+            f"architectures evaluated; space {config.space}, dataset {config.dataset}, sampler "
+            f"{config.sampler}, pruner {config.pruner}, seed {config.seed}, device "
+            f"{config.device}, {workers} worker(s)")
+
+
 def front_table(frame: pd.DataFrame) -> str:
     """The Pareto front of a results table, with what its columns mean."""
     from nasbench.results import pareto_frame
@@ -217,3 +225,18 @@ def replay_summary(summary: pd.DataFrame, meta: dict[str, Any], exact_hv: float)
                  f"simulated s: the table's training and measuring seconds of the architectures "
                  f"the search evaluated; epochs: epochs trained, medians)")
     return "\n".join(lines)
+
+
+def bench_header(config: Any, progress: BenchProgressLine, workers: int) -> str:
+    """Where a bench stands as it starts or resumes."""
+    return (f"Bench {config.study_name!r} in {config.storage_url}: {progress.start_done} of "
+            f"{progress.total} trials done ({progress.architectures} architectures of "
+            f"{config.space}, {config.seeds} seeds, {config.passes} latency passes); {workers} "
+            f"worker(s)")
+
+
+def bench_summary(outcome: Any) -> str:
+    """A finished bench: its exact front and the files written."""
+    front = outcome.table[outcome.table["pareto"]].sort_values("latency_ms")
+    return (bench_table_text(outcome.table, front) + "\n\n"
+            + "\n".join(f"{kind:<6} {path}" for kind, path in outcome.files.items()))

@@ -88,6 +88,10 @@ CASES = [
     ("JSON spec with a null stem", ["profile", "{world}/nullstem.json"], "bad architecture file"),
     ("export folder with a list for arch.json", ["train", "{world}/listexport"], "expected an object"),
     ("unknown pruner", ["search", "--pruner", "asha"], "invalid choice: 'asha'"),
+    ("bench with zero seeds", ["bench", "--seeds", "0"], "--seeds must be between 1 and 20"),
+    ("bench of a space too large", ["bench", "--space", "mobilenet_v2"], "add --sample N"),
+    ("replay of a missing table", ["replay", "{world}/nowhere"], "no bench table at"),
+    ("replay of a search run", ["replay", "{world}/runs/tiny-study"], "is not a bench table"),
     ("spaces with an unknown option", ["spaces", "--all"], "unrecognized arguments"),
     ("blocks with an invalid kernel", ["blocks", "--kernel", "4"], "kernel must be one of"),
     ("worker on a missing study", ["worker", "--storage", "sqlite:///{world}/runs/tiny-study/study.db",
@@ -106,7 +110,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 @pytest.mark.parametrize("args,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input(world: Path, args: list[str], words: str) -> None:
     args = [a.format(world=world) for a in args]
-    if args[0] == "search" and "--runs-dir" not in args:
+    if args[0] in ("search", "bench") and "--runs-dir" not in args:
         args += ["--runs-dir", str(world / "runs")]
     before, repo_runs = _snapshot(world), _snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}
     proc = subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, capture_output=True,
