@@ -48,7 +48,7 @@ CSV_FILE = "table.csv"
 META_FILE = "bench.json"
 MAX_ENUMERATE = 20_000
 _IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "seeds", "passes",
-             "sample", "seed", "device", "latency_threads", "latency_time_s", "latency_precision")
+             "sample", "seed", "device", "latency_threads", "latency_time_s")
 
 
 @dataclass(frozen=True)
@@ -245,9 +245,14 @@ class BenchObjective:
     with every seed (the search's training and measurement, seed after seed)."""
 
     def __init__(self, config: BenchConfig, data: DataSplits, archs: list[str],
-                 slot: QuietSlot | None = None, interrupts: SafeInterrupts | None = None) -> None:
+                 slot: QuietSlot | None = None, interrupts: SafeInterrupts | None = None,
+                 recorded: dict[str, Any] | None = None) -> None:
         self.config, self.data, self.archs, self.slot = config, data, archs, slot
         self.interrupts = interrupts or SafeInterrupts()
+        # A bench keeps the latency protocol it began with (benches begun before the adaptive
+        # stop existed sampled for a fixed time).
+        precision = (recorded or {}).get("latency_precision", config.latency_precision)
+        self.measure_config = dataclasses.replace(config.search_config(), latency_precision=precision)
         self.train_config = default_train_config(config.dataset, config.epochs)
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -257,8 +262,8 @@ class BenchObjective:
         BenchRecord(arch=self.archs[index], bench_pass=bench_pass).save(trial)
         try:
             with self.interrupts.allowed():
-                measured = measure_arch(arch, self.data, self.config.search_config(),
-                                        self.config.seed, self.slot)
+                measured = measure_arch(arch, self.data, self.measure_config, self.config.seed,
+                                        self.slot)
             record = BenchRecord(params=measured.params, macs=measured.macs, latency=measured.latency,
                                  measure_time_s=measured.seconds)
             record.save(trial)
@@ -319,8 +324,9 @@ def run_bench(config: BenchConfig, callbacks: Sequence[Callable[[optuna.Study, A
         data = load_search_data(config.search_config())
     study = open_bench(config, data)
     with SafeInterrupts().installed() as interrupts:
-        _drive_bench(study, BenchObjective(config, data, study.user_attrs["archs"], slot, interrupts),
-                     callbacks, interrupts)
+        objective = BenchObjective(config, data, study.user_attrs["archs"], slot, interrupts,
+                                   {"latency_precision": None, **study.user_attrs["settings"]})
+        _drive_bench(study, objective, callbacks, interrupts)
     return finish_bench(config)
 
 
