@@ -161,9 +161,14 @@ def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "ru
             raise ValueError(f"no study found at {run} (expected {db}); give a run folder such as "
                              f"runs/<study>, a study name under {runs_dir}/, or a storage URL")
         storage = f"sqlite:///{db}"
+    from nasbench.storage import check_database
+
+    if storage.startswith("sqlite:"):
+        check_database(storage, must_exist=True)  # never create a database where there is none
     try:
         names = optuna.get_all_study_names(storage)
     except Exception as exc:  # SQLAlchemy and Optuna raise many kinds
+        check_database(storage)  # explains a damaged SQLite file
         raise ValueError(f"cannot read storage {storage}: {type(exc).__name__}; check the path or "
                          f"URL") from None
     if study_name is None:
@@ -173,7 +178,14 @@ def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "ru
         study_name = names[0]
     elif study_name not in names:
         raise ValueError(f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'none'}")
-    return optuna.load_study(study_name=study_name, storage=storage)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        study.get_trials(deepcopy=False)  # read now: a damaged database says so here
+    except Exception as exc:
+        check_database(storage)
+        raise ValueError(f"cannot read study {study_name!r} in {storage}: {type(exc).__name__}; "
+                         f"check the storage") from None
+    return study
 
 
 PICKS: tuple[str, ...] = ("knee", "accuracy", "latency")

@@ -32,7 +32,8 @@ from nasbench.interrupts import SafeInterrupts
 from nasbench.pruners import PRUNERS, ParetoPruner, make_pruner
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
-from nasbench.storage import count_states, finished, last_finished
+from nasbench.storage import (check_database, count_states, creation_lock, finished,
+                              last_finished)
 from nasbench.results import pareto_frame, results_frame, write_table
 from nasbench.train import default_train_config, train_model
 
@@ -226,13 +227,19 @@ def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[s
         if not os.access(run_dir, os.W_OK):
             raise SearchError(f"{run_dir} is not writable; choose a writable --runs-dir")
     try:
-        for attempt in range(3):  # two processes creating one new SQLite file can collide once
+        check_database(url)  # never write into a damaged database
+    except ValueError as exc:
+        raise SearchError(str(exc)) from None
+    try:
+        for attempt in range(3):  # two PostgreSQL clients creating one study can collide
             try:
-                return optuna.create_study(study_name=name, storage=make_storage(url, heartbeat_s),
-                                           directions=directions, sampler=sampler,
-                                           load_if_exists=True)
+                with creation_lock(url):  # SQLite: one creator at a time on this machine
+                    return optuna.create_study(study_name=name, storage=make_storage(url, heartbeat_s),
+                                               directions=directions, sampler=sampler,
+                                               load_if_exists=True)
             except Exception as exc:
-                if attempt == 2 or "already exists" not in str(exc):
+                if attempt == 2 or not any(w in str(exc) for w in ("already exists", "UNIQUE",
+                                                                   "duplicate key")):
                     raise
                 time.sleep(0.5)
     except SearchError:

@@ -8,9 +8,15 @@ and pass). Other storages fall back to Optuna's API.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
-from optuna.trial import TrialState
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import optuna
@@ -63,4 +69,66 @@ def finished(counts: dict[str, int]) -> int:
     return sum(counts.get(state, 0) for state in _FINISHED)
 
 
-__all__ = ["TrialState", "count_states", "finished", "last_finished"]
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (``None`` for other storages)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url[len("sqlite:///"):])
+
+
+def corrupt(path: Path, detail: str) -> ValueError:
+    """The one-line error for a damaged study database, with how to recover."""
+    return ValueError(f"the study database {path} is damaged ({detail}); nothing was written to it. "
+                      f"Recover what can be read with: sqlite3 {path} .recover | sqlite3 "
+                      f"{path.with_name('recovered.db')}, then use --storage "
+                      f"sqlite:///{path.with_name('recovered.db')}")
+
+
+def check_database(url: str, must_exist: bool = False) -> None:
+    """Raise ``ValueError`` when an SQLite storage is not a database or fails SQLite's own
+    integrity check (``PRAGMA quick_check``); other storages pass. Reads only."""
+    import sqlite3
+
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.exists():
+        if must_exist:
+            raise ValueError(f"no study database at {path}; give a run folder or the storage URL "
+                             f"of an existing study")
+        return
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise ValueError(f"{path} is not a study database ({'empty' if not header else 'not SQLite'}"
+                         f"); give a run folder written by nasbench, or another --storage")
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as con:
+            rows = con.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise corrupt(path, str(exc)) from None
+    if rows != [("ok",)]:
+        raise corrupt(path, str(rows[0][0])[:120])
+
+
+@contextlib.contextmanager
+def creation_lock(url: str) -> Iterator[None]:
+    """Serialize the creation of one SQLite study between processes (two creating the same new
+    database at once can collide in Optuna's schema set-up); a no-op for other storages."""
+    path = sqlite_path(url)
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -38,6 +38,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "bad.json").write_text("{not json")
     (root / "null.json").write_text("null")
     (root / "nullstem.json").write_text('{"stem": null, "stages": []}')
+    damaged = bytearray((Path(__file__).parent / "fixtures" / "study-v0.1.db").read_bytes())
+    damaged[4096 * 5:4096 * 12] = bytes((b * 7 + 13) % 256 for b in damaged[4096 * 5:4096 * 12])
+    (root / "runs" / "damaged").mkdir(parents=True)
+    (root / "runs" / "damaged" / "study.db").write_bytes(bytes(damaged))  # header intact
+    (root / "empty.db").write_bytes(b"")
     (root / "listexport").mkdir()
     (root / "listexport" / "arch.json").write_text("[1, 2]")
     return root
@@ -88,6 +93,14 @@ CASES = [
     ("JSON spec with a null stem", ["profile", "{world}/nullstem.json"], "bad architecture file"),
     ("export folder with a list for arch.json", ["train", "{world}/listexport"], "expected an object"),
     ("unknown pruner", ["search", "--pruner", "asha"], "invalid choice: 'asha'"),
+    ("results of a damaged database", ["results", "{world}/runs/damaged"], "is damaged"),
+    ("export of a damaged database", ["export", "{world}/runs/damaged", "--out", "{world}/out"],
+     "sqlite3 {world}/runs/damaged/study.db .recover"),
+    ("search into a damaged database", ["search", "--study", "damaged", "--space", "tiny",
+                                        "--budget", "9"], "nothing was written to it"),
+    ("results of an empty file", ["results", "sqlite:///{world}/empty.db"], "is not a study database (empty)"),
+    ("results of a missing database", ["results", "sqlite:///{world}/missing.db"],
+     "no study database at"),
     ("bench with zero seeds", ["bench", "--seeds", "0"], "--seeds must be between 1 and 20"),
     ("bench of a space too large", ["bench", "--space", "mobilenet_v2"], "add --sample N"),
     ("replay of a missing table", ["replay", "{world}/nowhere"], "no bench table at"),
@@ -118,7 +131,7 @@ def test_bad_input(world: Path, args: list[str], words: str) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert words in lines[0], lines[0]
+    assert words.format(world=world) in lines[0], lines[0]
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert _snapshot(world) == before
     assert (_snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}) == repo_runs

@@ -230,3 +230,18 @@ def test_ctrl_c_is_held_outside_safe_zones() -> None:
         with pytest.raises(KeyboardInterrupt):
             interrupts.check()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_processes_creating_one_new_study_at_once_do_not_collide(tmp_path: Path) -> None:
+    """Four processes create the same new SQLite study at the same moment, three times over."""
+    for attempt in range(3):
+        runs = tmp_path / f"runs{attempt}"
+        script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import time; "
+                  f"from nasbench.search import SearchConfig, open_study; "
+                  f"time.sleep(max(0.0, {time.time() + 4.0} - time.time())); "
+                  f"open_study(SearchConfig(space='tiny', runs_dir={str(runs)!r}, study='race'))")
+        procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+        assert len(open_run(str(runs / "race")).get_trials()) == 0
