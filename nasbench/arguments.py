@@ -38,6 +38,8 @@ def _latency_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     p.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
+    p.add_argument("--no-memory-check", dest="memory_check", action="store_false",
+                   help="build even what the memory estimate says will not fit")
     p.add_argument("--min-time", dest="min_time_s", type=float, default=1.0,
                    help="seconds of timing per model after warm-up (default 1)")
 
@@ -57,6 +59,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_positive_int, default=max(1, os.cpu_count() or 1),
                    help="CPU threads for training (default: all cores)")
     p.add_argument("--runs-dir", default="runs", help="folder for run outputs (default runs)")
+    p.add_argument("--no-memory-check", dest="memory_check", action="store_false",
+                   help="build even what the memory estimate says will not fit")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -93,6 +93,7 @@ class BenchConfig:
     runs_dir: str = "runs"
     heartbeat_s: int = 10
     worker_index: int = 0
+    memory_check: bool = True
 
     @property
     def study_name(self) -> str:
@@ -108,7 +109,7 @@ class BenchConfig:
                             latency_precision=self.latency_precision, epochs=self.epochs,
                             max_train=self.max_train, study=self.study_name, storage=self.storage,
                             runs_dir=self.runs_dir, heartbeat_s=self.heartbeat_s,
-                            worker_index=self.worker_index)
+                            worker_index=self.worker_index, memory_check=self.memory_check)
 
     @property
     def run_dir(self) -> Path:

@@ -57,17 +57,18 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     import torch
 
     from nasbench.formulas import separable_ratio
-    from nasbench.profiling import LatencyOptions, compare_blocks
+    from nasbench.profiling import LatencyOptions, block_configs, compare_blocks
     from nasbench.results import write_table
 
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
     shape = (args.cin, args.cout, args.kernel, args.size, args.stride, args.expansion, args.se)
     options = _config(LatencyOptions, args)
     try:  # the spec's own checks name the bad value; the CLI adds which options to change
-        rows = compare_blocks(*shape, options, devices, slot=_slot())
+        block_configs(*shape)
     except ValueError as exc:
         raise UsageError(f"invalid block: {exc}; use --kernel 3/5/7, --stride 1/2, --expansion "
                          f"1-16, --se 0-1 and widths/size of at least 1") from None
+    rows = compare_blocks(*shape, options, devices, slot=_slot(), memory_check=args.memory_check)
     ds_ratio = separable_ratio(args.cout, args.kernel)
     if args.csv:
         write_table(pd.DataFrame(rows), args.csv)
@@ -87,7 +88,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch)
     if args.resolution is not None:
         arch = dataclasses.replace(arch, resolution=args.resolution)
-    report = profile_arch(arch, _config(LatencyOptions, args), module_depth=args.depth, slot=_slot())
+    report = profile_arch(arch, _config(LatencyOptions, args), module_depth=args.depth, slot=_slot(),
+                          memory_check=args.memory_check)
     _print_json(report) if args.json else print(text.profile_report(report))
     return 0
 
@@ -274,7 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nasbench.train import train_to_export
 
     names = ("out", "dataset", "data_dir", "resolution", "epochs", "seed", "device", "threads",
-             "runs_dir")
+             "runs_dir", "memory_check")
     try:
         done = train_to_export(args.arch, overwrite=args.force, **{n: getattr(args, n) for n in names},
                                on_start=lambda line: print(line, file=sys.stderr),

@@ -119,8 +119,21 @@ def _read_cifar10(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
             x_test, y_test, classes)
 
 
+def _entries(folder: Path) -> list[Path]:
+    """The entries of ``folder``; a symbolic link that loops or leads nowhere is refused."""
+    entries = sorted(folder.iterdir())
+    for entry in entries:
+        if entry.is_symlink():
+            try:
+                entry.resolve(strict=True)
+            except (RuntimeError, OSError) as exc:
+                raise ValueError(f"{entry} is a broken or looping symbolic link ({exc}); remove "
+                                 f"it or point it at a real file or folder") from None
+    return entries
+
+
 def _list_folder(split_dir: Path, classes: tuple[str, ...] | None) -> list[tuple[Path, int]]:
-    found = tuple(sorted(d.name for d in split_dir.iterdir() if d.is_dir()))
+    found = tuple(sorted(d.name for d in _entries(split_dir) if d.is_dir()))
     classes = classes or found
     unknown = set(found) - set(classes)
     if unknown:
@@ -129,7 +142,7 @@ def _list_folder(split_dir: Path, classes: tuple[str, ...] | None) -> list[tuple
     for label, name in enumerate(classes):
         folder = split_dir / name
         if folder.is_dir():
-            items += [(p, label) for p in sorted(folder.iterdir())
+            items += [(p, label) for p in _entries(folder)
                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     return items
 
@@ -145,6 +158,9 @@ def _decode_images(items: list[tuple[Path, int]], resolution: int) -> tuple[np.n
                 if img.size != (resolution, resolution):
                     img = img.resize((resolution, resolution), Image.BILINEAR)
                 images[i] = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+        except Image.DecompressionBombError as exc:
+            raise ValueError(f"image {path} is too large to decode safely ({exc}); remove it or "
+                             f"shrink it") from None
         except (UnidentifiedImageError, OSError) as exc:
             raise ValueError(f"cannot read image {path} ({exc}); remove or replace it") from None
     return images, np.array([label for _, label in items], dtype=np.int64)
@@ -156,12 +172,19 @@ def _read_folder(root: Path, resolution: int) -> tuple[np.ndarray, np.ndarray, n
     if not train_dir.is_dir():
         raise ValueError(f"{root} has no train/ folder; expected train/<class>/<image> "
                          f"(and optionally test/<class>/<image>)")
-    classes = tuple(sorted(d.name for d in train_dir.iterdir() if d.is_dir()))
+    classes = tuple(sorted(d.name for d in _entries(train_dir) if d.is_dir()))
     if len(classes) < 2:
         raise ValueError(f"{train_dir} needs at least 2 class folders, found {len(classes)}")
     train_items = _list_folder(train_dir, classes)
     if not train_items:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {train_dir}")
+    needed = 2 if (root / "test").is_dir() else 3  # one each for training, validation (, test)
+    counts = np.bincount([label for _, label in train_items], minlength=len(classes))
+    few = [f"{classes[i]} ({n})" for i, n in enumerate(counts) if n < needed]
+    if few:
+        raise ValueError(f"every class in {train_dir} needs at least {needed} images (for the "
+                         f"training, validation{'' if needed == 2 else ' and test'} splits); too "
+                         f"few: {', '.join(few[:5])}; add images or remove those classes")
     x_train, y_train = _decode_images(train_items, resolution)
     x_test = y_test = None
     if (root / "test").is_dir():
@@ -225,7 +248,7 @@ def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nda
 
 def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resolution: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = "runs/.cache",
-                 max_train: int | None = None) -> DataSplits:
+                 max_train: int | None = None, memory_check: bool = True) -> DataSplits:
     """Load ``name`` (digits, cifar10, folder) as seeded, stratified, normalised splits.
 
     digits: 60/20/20 train/val/test of scikit-learn's 1,797 8×8 images (embedded, no download).
@@ -265,6 +288,13 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
         _, subset = _stratified_split(y_train, max_train / len(y_train), seed + 2)
         x_train, y_train = x_train[subset], y_train[subset]
     if resolution and x_train.shape[-1] != resolution:
+        if memory_check:  # uint8 resized copies, then float32 tensors of every split
+            from nasbench.memory import check_fits
+
+            images = len(x_train) + len(x_val) + len(x_test)
+            check_fits(images * x_train.shape[1] * resolution ** 2 * 9,
+                       f"{name} resized to {resolution}x{resolution}",
+                       f"choose a --resolution nearer the data's ({x_train.shape[-1]})")
         x_train, x_val, x_test = (_resize(a, resolution) for a in (x_train, x_val, x_test))
     train = x_train.astype(np.float32) / 255.0
     mean = train.mean(axis=(0, 2, 3))

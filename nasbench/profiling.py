@@ -10,6 +10,7 @@ from nasbench.build import build_block, build_model, count_params
 from nasbench.flops import count_flops
 from nasbench.formulas import block_cost
 from nasbench.latency import LatencyResult, check_options, measure_latency
+from nasbench.memory import check_arch, check_fits
 from nasbench.quiet import QuietSlot, hold_exclusive
 
 BLOCK_LABELS: dict[str, str] = {
@@ -44,9 +45,14 @@ class LatencyOptions:
 
 
 def profile_arch(arch: Arch, options: LatencyOptions, module_depth: int = 2,
-                 slot: QuietSlot | None = None) -> dict[str, Any]:
+                 slot: QuietSlot | None = None, memory_check: bool = True) -> dict[str, Any]:
     """Params, multiply-adds (total, per operator, per module) and latency of ``arch``
-    (timed holding the quiet ``slot`` alone, when given)."""
+    (timed holding the quiet ``slot`` alone, when given). Refuses, before building, a network
+    the machine cannot hold at ``options.batch`` (unless ``memory_check`` is off)."""
+    if isinstance(module_depth, bool) or not 0 <= module_depth <= 10:
+        raise ValueError(f"--depth must be between 0 and 10, got {module_depth}")
+    if memory_check:
+        check_arch(arch, options.batch, training=False, device=options.device)
     model = build_model(arch)
     shape = (arch.in_channels, arch.resolution, arch.resolution)
     flops = count_flops(model, (1, *shape), module_depth=module_depth)
@@ -80,13 +86,19 @@ def block_configs(c_in: int, c_out: int, kernel: int, size: int, stride: int, ex
 def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int = 56,
                    stride: int = 1, expansion: float = 6.0, se_ratio: float = 0.0,
                    options: LatencyOptions | None = None, devices: tuple[str, ...] = ("cpu",),
-                   slot: QuietSlot | None = None) -> list[dict[str, Any]]:
+                   slot: QuietSlot | None = None, memory_check: bool = True) -> list[dict[str, Any]]:
     """One row per block kind: params and MACs measured and closed-form, latency, ratios to
     the standard conv. Latency columns are ``<device>_ms`` (median) and ``<device>_iqr_ms``.
     Invalid settings (kernel, stride, widths…) raise ``ValueError`` from the spec's checks."""
     options = options or LatencyOptions()
     rows: list[dict[str, Any]] = []
     for cfg in block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio):
+        if memory_check:
+            per_image = (cfg.in_channels * cfg.in_size ** 2 + 3 * cfg.mid_channels * cfg.in_size ** 2
+                         + cfg.out_channels * cfg.out_size ** 2)
+            check_fits(block_cost(cfg).params * 4 + per_image * options.batch * 4,
+                       f"this {cfg.kind} block at batch {options.batch}",
+                       "lower --batch, --size or the widths", options.device)
         block = build_block(cfg)
         shape = (c_in, size, size)
         measured = count_flops(block, (1, *shape), module_depth=0).total

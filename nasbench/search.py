@@ -27,6 +27,7 @@ from nasbench.build import build_model, count_params
 from nasbench.data import DATASETS, DataSplits, load_dataset
 from nasbench.flops import count_flops
 from nasbench.latency import LatencyResult, measure_latency
+from nasbench.memory import check_arch
 from nasbench.env import check_device
 from nasbench.interrupts import SafeInterrupts
 from nasbench.pruners import PRUNERS, ParetoPruner, make_pruner
@@ -83,6 +84,7 @@ class SearchConfig:
     pruner: str = "none"
     heartbeat_s: int = 10
     worker_index: int = 0
+    memory_check: bool = True
 
     @property
     def study_name(self) -> str:
@@ -335,6 +337,9 @@ def measure_arch(arch: Arch, data: DataSplits, config: SearchConfig, seed: int,
     """Build ``arch`` (weights from ``seed``), count its params and multiply-adds, and time it
     with ``config``'s latency settings, holding the quiet ``slot`` alone while timing."""
     start = time.perf_counter()
+    if config.memory_check:  # the trial fails with the reason instead of exhausting the machine
+        check_arch(arch, default_train_config(config.dataset, config.epochs).batch_size,
+                   training=True, device=config.device)
     model = build_model(arch, seed=seed)
     shape = (data.channels, data.resolution, data.resolution)
     params = count_params(model)
@@ -509,7 +514,8 @@ def load_search_data(config: SearchConfig) -> DataSplits:
     config.validate()
     try:
         return load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
-                            cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train)
+                            cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train,
+                            memory_check=config.memory_check)
     except ValueError as exc:
         raise SearchError(str(exc)) from None
 

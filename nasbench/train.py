@@ -54,6 +54,8 @@ def default_train_config(dataset: str, epochs: int | None = None) -> TrainConfig
         config = TrainConfig(epochs=5, batch_size=128, optimizer="sgd", lr=0.05,
                              weight_decay=5e-4, momentum=0.9, label_smoothing=0.1)
     if epochs is not None:
+        if not 1 <= epochs <= 1000:
+            raise ValueError(f"--epochs must be between 1 and 1000, got {epochs}")
         config = TrainConfig(**{**config.__dict__, "epochs": epochs})
     return config
 
@@ -201,7 +203,8 @@ def check_fits(arch: Arch, data: DataSplits) -> None:
 
 def train_final(arch: Arch, data: DataSplits, config: TrainConfig, seed: int = 0,
                 device: str = "cpu", threads: int | None = None,
-                on_epoch: Callable[[int, float], None] | None = None) -> FinalTraining:
+                on_epoch: Callable[[int, float], None] | None = None,
+                memory_check: bool = True) -> FinalTraining:
     """Build ``arch``, train it on train + validation and report test accuracy with a
     per-class classification report. ``on_epoch(epoch, test_accuracy)`` follows progress.
 
@@ -213,6 +216,10 @@ def train_final(arch: Arch, data: DataSplits, config: TrainConfig, seed: int = 0
 
     check_fits(arch, data)
     check_device(device)
+    if memory_check:
+        from nasbench.memory import check_arch
+
+        check_arch(arch, config.batch_size, training=True, device=device)
     model = build_model(arch, seed=seed)
     result = train_model(model, data, config, seed=seed, device=device, threads=threads,
                          on_epoch=on_epoch, train_on_val=True)
@@ -241,6 +248,7 @@ def train_to_export(spec: str, out: str | None = None, dataset: str | None = Non
                     data_dir: str | None = None, resolution: int | None = None,
                     epochs: int | None = None, seed: int = 0, device: str = "cpu",
                     threads: int | None = None, runs_dir: str = "runs", overwrite: bool = False,
+                    memory_check: bool = True,
                     on_start: Callable[[str], None] | None = None,
                     on_epoch: Callable[[int, float], None] | None = None) -> TrainedExport:
     """Train ``spec`` (an export folder, a reference name, a string or a JSON file) in full with
@@ -261,14 +269,16 @@ def train_to_export(spec: str, out: str | None = None, dataset: str | None = Non
     target = Path(out or (source if source.is_dir() else Path(runs_dir) / "trained" / arch.digest()))
     dataset = dataset or info.get("dataset") or "digits"
     data_dir = data_dir or info.get("data_dir")
-    data = load_dataset(dataset, data_dir, resolution, seed=seed, cache_dir=Path(runs_dir) / ".cache")
+    data = load_dataset(dataset, data_dir, resolution, seed=seed, cache_dir=Path(runs_dir) / ".cache",
+                        memory_check=memory_check)
     config = default_train_config(dataset, epochs)
     check_fits(arch, data)
+    check_device(device)
     if on_start is not None:
         on_start(f"Training {arch.to_string()}\non {data.summary()} (train + val), {config.epochs} "
                  f"epochs, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {seed}")
     final = train_final(arch, data, config, seed=seed, device=device, threads=threads,
-                        on_epoch=on_epoch)
+                        on_epoch=on_epoch, memory_check=memory_check)
     info.update({"test_acc": final.test_accuracy, "trained_epochs": config.epochs,
                  "train_seed": seed, "train_time_s": final.result.train_time_s,
                  "dataset": dataset, "data_dir": data_dir,

@@ -43,6 +43,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "runs" / "damaged").mkdir(parents=True)
     (root / "runs" / "damaged" / "study.db").write_bytes(bytes(damaged))  # header intact
     (root / "empty.db").write_bytes(b"")
+    from PIL import Image
+
+    for name, counts in (("fewdata", {"a": 5, "b": 1}), ("loopdata", {"a": 4, "b": 4}),
+                         ("bombdata", {"a": 4, "b": 4})):
+        for cls, n in counts.items():
+            (root / name / "train" / cls).mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (8, 8), (i * 30, 0, 0)).save(root / name / "train" / cls / f"{i}.png")
+    (root / "loopdata" / "train" / "loop").symlink_to(root / "loopdata" / "train" / "loop")
+    Image.new("1", (20000, 20000)).save(root / "bombdata" / "train" / "a" / "bomb.png")
+    (root / "runs" / "legacy").mkdir()
+    (root / "runs" / "legacy" / "study.db").write_bytes(
+        (Path(__file__).parent / "fixtures" / "study-v0.1.db").read_bytes())
     (root / "listexport").mkdir()
     (root / "listexport" / "arch.json").write_text("[1, 2]")
     return root
@@ -101,6 +114,24 @@ CASES = [
     ("results of an empty file", ["results", "sqlite:///{world}/empty.db"], "is not a study database (empty)"),
     ("results of a missing database", ["results", "sqlite:///{world}/missing.db"],
      "no study database at"),
+    ("a class with one image", ["search", "--dataset", "folder", "--data-dir", "{world}/fewdata"],
+     "needs at least 3 images"),
+    ("a symbolic link loop in the data", ["search", "--dataset", "folder", "--data-dir",
+                                          "{world}/loopdata"], "looping symbolic link"),
+    ("a decompression bomb", ["search", "--dataset", "folder", "--data-dir", "{world}/bombdata"],
+     "too large to decode safely"),
+    ("a batch too large for memory", ["profile", "mobilenet_v2", "--batch", "100000"],
+     "or add --no-memory-check"),
+    ("a network too wide for memory", ["profile", "res4000_in3_cls10:stem_c8000_k3_s1_arelu:"
+                                       "conv_r1_k3_s1_c8000_arelu:head"], "1024.0 GB of activations"),
+    ("a block too large for memory", ["blocks", "--cin", "4000", "--cout", "8000", "--size", "1000"],
+     "or add --no-memory-check"),
+    ("a resolution far above the data's", ["search", "--resolution", "4000"],
+     "choose a --resolution nearer the data's (8)"),
+    ("training for too many epochs", ["train", ARCH, "--epochs", "5000", "--out", "{world}/out"],
+     "--epochs must be between 1 and 1000"),
+    ("export into a folder that holds files", ["export", "{world}/runs/legacy", "--out",
+                                               "{world}/listexport"], "add --force"),
     ("bench with zero seeds", ["bench", "--seeds", "0"], "--seeds must be between 1 and 20"),
     ("bench of a space too large", ["bench", "--space", "mobilenet_v2"], "add --sample N"),
     ("replay of a missing table", ["replay", "{world}/nowhere"], "no bench table at"),
@@ -148,3 +179,51 @@ def test_every_command_has_bad_input_cases() -> None:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     covered = {args[0] for _, args, _ in CASES}
     assert set(sub.choices) == set(COMMANDS) and set(COMMANDS) <= covered
+
+
+def _options() -> list[tuple[str, str, str]]:
+    """(command, option, malformed value) for every option of every command that takes a
+    number or a name from a list: a word where a number belongs, a negative number, a name
+    that is not on the list."""
+    import argparse
+
+    from nasbench.arguments import build_parser
+    from nasbench.cli import COMMANDS
+
+    parser = build_parser(COMMANDS)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    cases = []
+    for command, subparser in sub.choices.items():
+        for action in subparser._actions:
+            if not action.option_strings or action.nargs == 0 or action.dest == "help":
+                continue
+            flag = action.option_strings[-1]
+            if action.type in (int, float) or getattr(action.type, "__name__", "") == "_positive_int":
+                cases += [(command, flag, "many"), (command, flag, "-5")]
+            elif action.choices or action.dest in ("sampler", "space", "dataset", "device"):
+                cases.append((command, flag, "bogus"))
+    return cases
+
+
+_POSITIONAL = {"profile": ["mobilenet_v2"], "results": ["{world}/runs/legacy"],
+               "export": ["{world}/runs/legacy", "--out", "{world}/never"], "train": [ARCH],
+               "replay": ["{world}/nowhere"], "worker": ["--storage", "sqlite:///{world}/x.db",
+                                                         "--study", "x"], "dashboard": ["{world}"]}
+
+
+@pytest.mark.parametrize("command,flag,value", _options(), ids=lambda v: str(v))
+def test_every_option_refuses_malformed_values(world: Path, command: str, flag: str, value: str,
+                                               capsys: pytest.CaptureFixture) -> None:
+    """In-process through the CLI's entry point: no traceback, one line, exit 2."""
+    from nasbench.cli import main
+
+    args = [command, *[a.format(world=world) for a in _POSITIONAL.get(command, [])], flag, value]
+    if command in ("search", "bench", "train"):
+        args += ["--runs-dir", str(world / "runs")]
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's refusal
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, (args, code, err)
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0], (args, err)
