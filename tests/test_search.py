@@ -294,3 +294,20 @@ def test_an_exhausted_space_stops_with_a_clear_error(tmp_path: Path, digits, mon
     with pytest.raises(SearchError, match="nearly exhausted; lower --budget"):
         run_search(config, data=digits)
     assert sum(t.state.name == "COMPLETE" for t in open_study(config).get_trials()) >= 50
+
+
+def test_two_processes_joining_at_once_draw_different_architectures(tmp_path: Path) -> None:
+    """Two ``search`` processes on one study, started at the same moment (the README's way to add
+    a machine): their first trials come from different sampler streams."""
+    start = time.time() + 6.0
+    script = (f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); "
+              f"from nasbench.search import SearchConfig, open_study, run_search; "
+              f"c = SearchConfig(space='tiny', epochs=1, threads=1, latency_time_s=0.05, "
+              f"sampler='random', budget=2, runs_dir={str(tmp_path)!r}, study='pair'); "
+              f"open_study(c); time.sleep(max(0.0, {start} - time.time())); run_search(c)")
+    procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    trials = optuna.load_study(study_name="pair", storage=f"sqlite:///{tmp_path / 'pair' / 'study.db'}").get_trials()
+    assert trials[0].user_attrs["arch"] != trials[1].user_attrs["arch"]
