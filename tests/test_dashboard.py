@@ -174,6 +174,15 @@ def test_empty_missing_and_unreadable_cases(runs: Path, tmp_path: Path) -> None:
     (broken / "study.db").write_bytes(b"this is not a database")
     at = _app(broken.parent).run()
     assert not at.exception and "Cannot read run" in at.warning[0].value
+    assert "is not a study database (not SQLite)" in at.warning[0].value
+    damaged = tmp_path / "damaged_runs" / "old"
+    damaged.mkdir(parents=True)
+    data = bytearray((Path(__file__).parent / "fixtures" / "study-v0.1.db").read_bytes())
+    data[4096 * 5:4096 * 12] = bytes((b * 7 + 13) % 256 for b in data[4096 * 5:4096 * 12])
+    (damaged / "study.db").write_bytes(bytes(data))
+    at = _app(damaged.parent).run()
+    assert not at.exception and "is damaged" in at.warning[0].value and ".recover" in at.warning[0].value
+    assert (damaged / "study.db").read_bytes() == bytes(data)  # nothing written to it
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
