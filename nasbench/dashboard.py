@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from nasbench import plots
-from nasbench.results import best_within, find_runs, open_run, results_frame
+from nasbench.results import best_within, find_runs, measured, open_run, results_frame
 
 
 @st.cache_data(ttl=3, show_spinner=False)
@@ -68,7 +68,7 @@ def exact_front_section(frame: pd.DataFrame, source: str) -> pd.DataFrame | None
     if found is None:
         return None
     name, table, meta = found
-    archs = frame.loc[(frame["state"] == "COMPLETE") & frame["reused_from"].isna(), "arch"]
+    archs = frame.loc[measured(frame), "arch"]
     fraction = hv_fraction(list(archs), table, meta,
                            lambda rows: rows["arch"].isin(set(frame.loc[frame["feasible"] == True, "arch"])).to_numpy())  # noqa: E712
     st.info(f"Hypervolume of this search: {fraction:.1%} of the exact front of {meta['space']} "

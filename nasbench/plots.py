@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nasbench.arch import Stage, decode
-from nasbench.results import eligible, hypervolume, pareto_frame
+from nasbench.results import eligible, hypervolume, measured, pareto_frame
 
 AXES: dict[str, str] = {
     "latency_ms": "latency (ms, median, batch 1)",
@@ -190,7 +190,7 @@ def rank_correlations(frame: pd.DataFrame) -> pd.DataFrame:
     from scipy.stats import kendalltau, spearmanr
 
     done = enrich(frame)
-    done = done[(done["state"] == "COMPLETE") & done["reused_from"].isna()].dropna(subset=["macs", "latency_ms"])
+    done = done[measured(done)].dropna(subset=["macs", "latency_ms"])
     rows = []
     for label, group in [("all", done), *sorted(done.groupby("block_mix"), key=lambda g: g[0])]:
         if len(group) >= 3 and group["macs"].nunique() > 1 and group["latency_ms"].nunique() > 1:
@@ -203,7 +203,7 @@ def rank_correlations(frame: pd.DataFrame) -> pd.DataFrame:
 def flops_latency_chart(frame: pd.DataFrame) -> go.Figure:
     """Multiply-adds against measured latency per block kind mix, with rank correlations."""
     data = enrich(frame)
-    done = data[(data["state"] == "COMPLETE") & data["reused_from"].isna()]
+    done = data[measured(data)]
     corr = rank_correlations(frame).set_index("group")
     fig = go.Figure()
     for i, (mix, group) in enumerate(sorted(done.groupby("block_mix"), key=lambda g: g[0])):

@@ -86,11 +86,17 @@ def results_frame(study: optuna.Study) -> pd.DataFrame:
     return frame
 
 
+def measured(frame: pd.DataFrame) -> np.ndarray:
+    """Trials that evaluated an architecture themselves: complete and not a reuse of an earlier
+    trial's result (what ``--budget`` counts)."""
+    return ((frame["state"] == "COMPLETE") & frame["reused_from"].isna()).to_numpy(bool)
+
+
 def eligible(frame: pd.DataFrame) -> np.ndarray:
-    """Trials that may be on a front: complete, feasible, trained fully (not stopped early),
-    and not a reuse of an earlier trial."""
-    return ((frame["state"] == "COMPLETE") & (frame["feasible"] == True)  # noqa: E712
-            & (frame["stopped_early"] != True) & frame["reused_from"].isna()).to_numpy(bool)  # noqa: E712
+    """Trials that may be on a front: measured (:func:`measured`), feasible, and trained fully
+    (not stopped early)."""
+    return measured(frame) & ((frame["feasible"] == True)  # noqa: E712
+                              & (frame["stopped_early"] != True)).to_numpy(bool)  # noqa: E712
 
 
 def front_mask(frame: pd.DataFrame, x: str = "latency_ms") -> np.ndarray:
