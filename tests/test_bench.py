@@ -214,7 +214,12 @@ def test_dashboard_overlays_the_exact_front_on_a_search(mini) -> None:  # type: 
     assert "of the exact front of mini" in note and config.study_name in note
     chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     exact = next(t for t in chart["data"] if t["name"].startswith("exact front of the space"))
-    assert len(exact["x"]) == int(outcome.table["pareto"].sum())
+    xs = exact["x"]
+    if isinstance(xs, dict):  # Plotly sends numeric arrays as base64 ("bdata")
+        import base64
+
+        xs = np.frombuffer(base64.b64decode(xs["bdata"]), dtype=xs["dtype"])
+    assert len(xs) == int(outcome.table["pareto"].sum())
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
     at.query_params["source"] = str(runs)
     at.query_params["run"] = config.study_name  # the bench itself opens like a run
