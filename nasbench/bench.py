@@ -177,11 +177,19 @@ def architectures(config: BenchConfig, shape: Any) -> list[str]:
 def open_bench(config: BenchConfig, data: DataSplits) -> optuna.Study:
     """Create the bench study (recording its settings and queueing every trial) or resume it;
     refuses a study made with other settings or by ``search``."""
-    from search_spaces import DataShape
-
     study = open_storage_study(config.storage_url, config.study_name, config.heartbeat_s,
                                directions=["minimize"], sampler=make_sampler("random", config.seed),
-                               run_dir=None if config.storage else config.run_dir)
+                               run_dir=None if config.storage else config.run_dir,
+                               set_up=lambda study: _set_up_bench(study, config, data))
+    if config.worker_index == 0:
+        requeue_missing(study)
+    return study
+
+
+def _set_up_bench(study: optuna.Study, config: BenchConfig, data: DataSplits) -> None:
+    """Record the settings on a new bench study and queue its trials, or check a resumed one."""
+    from search_spaces import DataShape
+
     recorded = study.user_attrs.get("config")
     if recorded is None:
         shape = DataShape(data.resolution, data.channels, len(data.classes))
@@ -201,7 +209,7 @@ def open_bench(config: BenchConfig, data: DataSplits) -> optuna.Study:
         study.set_user_attr("settings", {k: v for k, v in dataclasses.asdict(config).items()
                                          if k not in where})
         study.set_user_attr("config", config.identity())  # last: marks the study as complete
-        return study
+        return
     if study.user_attrs.get("kind") != KIND:
         raise SearchError(f"study {config.study_name!r} is a search, not a bench; use another "
                           f"--study name")
@@ -210,9 +218,6 @@ def open_bench(config: BenchConfig, data: DataSplits) -> optuna.Study:
         detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
         raise SearchError(f"bench {config.study_name!r} was made with other settings: {detail}; "
                           f"use another --study name or the original settings")
-    if config.worker_index == 0:
-        requeue_missing(study)
-    return study
 
 
 def requeue_missing(study: optuna.Study) -> int:

@@ -260,9 +260,12 @@ def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
 
 
 def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[str],
-                       sampler: optuna.samplers.BaseSampler, run_dir: Path | None) -> optuna.Study:
+                       sampler: optuna.samplers.BaseSampler, run_dir: Path | None,
+                       set_up: Callable[[optuna.Study], None]) -> optuna.Study:
     """Create or load study ``name`` in the storage at ``url`` (making ``run_dir`` first for
-    the default SQLite file); every storage failure becomes a :class:`SearchError`."""
+    the default SQLite file), then ``set_up(study)`` (record or check its settings), all under
+    the study's creation lock so that processes starting one new study at once see it whole.
+    Every storage failure becomes a :class:`SearchError`."""
     if run_dir is not None:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -272,21 +275,24 @@ def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[s
         if not os.access(run_dir, os.W_OK):
             raise SearchError(f"{run_dir} is not writable; choose a writable --runs-dir")
     try:
-        check_database(url)  # never write into a damaged database
-    except ValueError as exc:
-        raise SearchError(str(exc)) from None
-    try:
-        for attempt in range(3):  # two PostgreSQL clients creating one study can collide
+        with creation_lock(url, name):
             try:
-                with creation_lock(url):  # SQLite: one creator at a time on this machine
-                    return optuna.create_study(study_name=name, storage=make_storage(url, heartbeat_s),
-                                               directions=directions, sampler=sampler,
-                                               load_if_exists=True)
-            except Exception as exc:
-                if attempt == 2 or not any(w in str(exc) for w in ("already exists", "UNIQUE",
-                                                                   "duplicate key")):
-                    raise
-                time.sleep(0.5)
+                check_database(url)  # never write into a damaged database
+            except ValueError as exc:
+                raise SearchError(str(exc)) from None
+            for attempt in range(3):  # two studies' first use of one new PostgreSQL database
+                try:                  # can collide in Optuna's schema set-up
+                    study = optuna.create_study(study_name=name, storage=make_storage(url, heartbeat_s),
+                                                directions=directions, sampler=sampler,
+                                                load_if_exists=True)
+                    break
+                except Exception as exc:
+                    if attempt == 2 or not any(w in str(exc) for w in ("already exists", "UNIQUE",
+                                                                       "duplicate key")):
+                        raise
+                    time.sleep(0.5)
+            set_up(study)
+            return study
     except SearchError:
         raise
     except ImportError:
@@ -296,15 +302,19 @@ def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[s
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SearchError(f"cannot open storage {url}: {type(exc).__name__}: "
                           f"{first[:200]}; check --storage") from None
-    raise AssertionError("unreachable")
 
 
 def open_study(config: SearchConfig) -> optuna.Study:
     """Create or resume the study of ``config``; refuses one made with other settings."""
-    study = open_storage_study(config.storage_url, config.study_name, config.heartbeat_s,
-                               directions=["maximize", "minimize"],
-                               sampler=make_sampler(config.sampler, sampler_seed(config, 0)),
-                               run_dir=None if config.storage else config.run_dir)
+    return open_storage_study(config.storage_url, config.study_name, config.heartbeat_s,
+                              directions=["maximize", "minimize"],
+                              sampler=make_sampler(config.sampler, sampler_seed(config, 0)),
+                              run_dir=None if config.storage else config.run_dir,
+                              set_up=lambda study: _set_up_search(study, config))
+
+
+def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
+    """Record the settings on a new search study, or check them against a resumed one."""
     if study.user_attrs.get("kind", "search") != "search":
         raise SearchError(f"study {config.study_name!r} is a {study.user_attrs['kind']}, not a "
                           f"search; use another --study name")
@@ -313,22 +323,21 @@ def open_study(config: SearchConfig) -> optuna.Study:
         with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(OBJECTIVES))
-        study.set_user_attr("config", config.identity())
         study.set_user_attr("kind", "search")
         study.set_user_attr("space", config.space)
         study.set_user_attr("dataset", config.dataset)
         study.set_user_attr("objectives", list(OBJECTIVES))
         study.set_user_attr("nasbench_version", __version__)
         study.set_user_attr("settings", config.settings())
-    else:
-        differing = [k for k, v in config.identity().items() if recorded.get(k) != v]
-        if differing:
-            detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
-            raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
-                              f"use another --study name or the original settings")
-        if study.user_attrs.get("settings", {}).get("budget") != config.budget and config.worker_index == 0:
-            study.set_user_attr("settings", config.settings())  # a new budget extends the study
-    return study
+        study.set_user_attr("config", config.identity())  # last: marks the study as set up
+        return
+    differing = [k for k, v in config.identity().items() if recorded.get(k) != v]
+    if differing:
+        detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
+        raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
+                          f"use another --study name or the original settings")
+    if study.user_attrs.get("settings", {}).get("budget") != config.budget and config.worker_index == 0:
+        study.set_user_attr("settings", config.settings())  # a new budget extends the study
 
 
 def upgrade_settings(recorded: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -117,18 +118,37 @@ def check_database(url: str, must_exist: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def creation_lock(url: str) -> Iterator[None]:
-    """Serialize the creation of one SQLite study between processes (two creating the same new
-    database at once can collide in Optuna's schema set-up); a no-op for other storages."""
+def creation_lock(url: str, name: str) -> Iterator[None]:
+    """Serialize the creation and first set-up of study ``name`` between processes: an SQLite
+    storage takes a file lock beside the database, a PostgreSQL one an advisory lock keyed by
+    the study's name. Without it, two processes starting the same new study can collide in
+    Optuna's schema set-up, read a database file that is still being written, or both record
+    the study's settings (a bench would queue its trials twice)."""
     path = sqlite_path(url)
-    if path is None or fcntl is None:
-        yield
+    if path is not None and fcntl is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    if url.startswith("postgresql"):
+        import sqlalchemy
+
+        key = zlib.crc32(f"nasbench-study:{name}".encode())
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
+                                          connect_args={"connect_timeout": 10})
+        try:
+            with engine.connect() as con:
+                con.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                try:
+                    yield
+                finally:
+                    con.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        finally:
+            engine.dispose()
+        return
+    yield

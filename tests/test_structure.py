@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import pytest
 import torch
@@ -233,16 +234,44 @@ def test_ctrl_c_is_held_outside_safe_zones() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_processes_creating_one_new_study_at_once_do_not_collide(tmp_path: Path) -> None:
-    """Four processes create the same new SQLite study at the same moment, three times over."""
-    for attempt in range(3):
+_OPENERS = {  # (set-up, the call that opens the study)
+    "search": ("from nasbench.search import SearchConfig, open_study",
+               "open_study(SearchConfig(space='tiny', runs_dir=RUNS, storage=URL, study='race'))"),
+    "bench": ("from nasbench.bench import BenchConfig, open_bench; "
+              "from nasbench.data import load_dataset; data = load_dataset()",
+              "open_bench(BenchConfig(space='tiny', sample=10, runs_dir=RUNS, storage=URL, "
+              "study='race'), data)"),
+}
+
+
+def _race(kind: str, runs: Path, url: str | None, processes: int = 4) -> None:
+    """``processes`` processes open the same new study of ``kind`` at the same moment."""
+    set_up, call = _OPENERS[kind]
+    script = (f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); RUNS, URL = {str(runs)!r}, {url!r}; "
+              f"{set_up}; time.sleep(max(0.0, {time.time() + 8.0} - time.time())); {call}")
+    procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+             for _ in range(processes)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * processes, errors
+
+
+@pytest.mark.parametrize("kind", ["search", "bench"])
+def test_processes_creating_one_new_sqlite_study_at_once_do_not_collide(kind: str, tmp_path: Path) -> None:
+    """Each opens the database while the others create it: none may read it half-made, and a
+    bench queues its trials once."""
+    for attempt in range(2):
         runs = tmp_path / f"runs{attempt}"
-        script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import time; "
-                  f"from nasbench.search import SearchConfig, open_study; "
-                  f"time.sleep(max(0.0, {time.time() + 4.0} - time.time())); "
-                  f"open_study(SearchConfig(space='tiny', runs_dir={str(runs)!r}, study='race'))")
-        procs = [subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-                 for _ in range(4)]
-        errors = [p.communicate(timeout=120)[1] for p in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
-        assert len(open_run(str(runs / "race")).get_trials()) == 0
+        _race(kind, runs, None)
+        study = open_run(str(runs / "race"))
+        assert study.user_attrs["kind"] == kind
+        assert len(study.get_trials()) == (20 if kind == "bench" else 0)  # 10 archs x 2 passes
+
+
+@pytest.mark.parametrize("kind", ["search", "bench"])
+def test_processes_creating_one_new_postgresql_study_at_once_do_not_collide(
+        kind: str, tmp_path: Path, postgres_url: str) -> None:
+    _race(kind, tmp_path, postgres_url)
+    study = optuna.load_study(study_name="race", storage=postgres_url)
+    assert study.user_attrs["kind"] == kind
+    assert len(study.get_trials()) == (20 if kind == "bench" else 0)
+    optuna.delete_study(study_name="race", storage=postgres_url)

@@ -12,18 +12,9 @@ import optuna
 import pytest
 
 from nasbench.quiet import QuietSlot
-from postgres import postgres_server, server_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--space", "tiny", "--epochs", "1", "--sampler", "random"]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():  # type: ignore[no-untyped-def]
-    if server_bin() is None:
-        pytest.skip("needs Debian's postgresql package (bash setup.sh --test installs it)")
-    with postgres_server() as url:
-        yield url
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
