@@ -19,7 +19,25 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _train_samples(raw: str) -> int:
+    """A positive number of training images, or ``all`` (0: the whole training split)."""
+    if raw.strip().lower() == "all":
+        return 0
+    try:
+        return _positive_int(raw)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {raw!r}") from None
+
+
 # ------------------------------------------------------------------ shared argument groups
+
+def _confirm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--confirm-rounds", type=int, default=15,
+                   help="interleaved latency rounds over the front's candidates (default 15)")
+    p.add_argument("--confirm-seeds", type=int, default=1,
+                   help="train each candidate with this many seeds in all and use the mean "
+                        "accuracy (default 1: no retraining)")
+
 
 def _parent(*adders: Any) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
@@ -107,8 +125,12 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--space", default="mixed", help="search space (python cli.py spaces); default mixed")
     p.add_argument("--budget", type=int, default=50, help="completed trials wanted (default 50)")
     p.add_argument("--sampler", default="tpe", help="tpe, nsga2 or random (default tpe)")
-    p.add_argument("--max-train-samples", dest="max_train", type=_positive_int,
-                   help="train on a stratified subset of this many images (quick searches)")
+    p.add_argument("--max-train-samples", dest="max_train", type=_train_samples,
+                   help="train on a stratified subset of this many images, or 'all' (default: "
+                        "all, but 2500 on a CPU for datasets other than digits: the CPU proxy)")
+    p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
+                   help="validate on a stratified subset of this many images, or 'all' (default: "
+                        "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
@@ -118,12 +140,18 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--max-params", type=int, help="constraint: parameters at most this")
     p.add_argument("--max-macs", "--max-flops", dest="max_macs", type=int,
                    help="constraint: multiply-adds at most this (--max-flops is the old name)")
-    p.add_argument("--pruner", default="none", choices=("pareto", "none"),
-                   help="stop trials dominated at the same epoch beyond noise (default none)")
+    p.add_argument("--pruner", choices=("pareto", "none"),
+                   help="pareto: stop trials dominated at the same epoch beyond noise; none: train "
+                        "every architecture fully (default: pareto for a new study, the study's "
+                        "own when resuming)")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes on this machine (default 1); training threads are shared")
     p.add_argument("--heartbeat", dest="heartbeat_s", type=int, default=10,
                    help="seconds between worker heartbeats; a trial silent for 3 is failed and retried")
+    p.add_argument("--no-confirm", dest="confirm", action="store_false",
+                   help="skip the confirmation of the front at the end (python cli.py confirm RUN "
+                        "does it later)")
+    _confirm_args(p)
     p.set_defaults(func=commands["search"])
 
     p = sub.add_parser("bench", parents=[_parent(_data_args), as_json],
@@ -134,8 +162,12 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--seeds", type=int, default=2, help="training seeds per architecture (default 2)")
     p.add_argument("--passes", type=int, default=2, help="latency passes over the table (default 2)")
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
-    p.add_argument("--max-train-samples", dest="max_train", type=_positive_int,
-                   help="train on a stratified subset of this many images")
+    p.add_argument("--max-train-samples", dest="max_train", type=_train_samples,
+                   help="train on a stratified subset of this many images, or 'all' (default: "
+                        "all, but 2500 on a CPU for datasets other than digits: the CPU proxy)")
+    p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
+                   help="validate on a stratified subset of this many images, or 'all' (default: "
+                        "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--study", help="study name (default: bench-<space>-<dataset>)")
@@ -157,8 +189,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--max-macs", "--max-flops", dest="max_macs", type=int,
                    help="constraint: multiply-adds at most this")
     p.add_argument("--csv", help="write every repeat's figures to this .csv file")
-    p.add_argument("--pruner", default="none", choices=("pareto", "none"),
-                   help="early stop of dominated trials (default none)")
+    p.add_argument("--pruner", default="pareto", choices=("pareto", "none"),
+                   help="early stop of dominated trials: pareto or none (default pareto)")
     p.set_defaults(func=commands["replay"])
 
     p = sub.add_parser("worker", help="join an existing study, from this or another machine")
@@ -176,6 +208,12 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--csv", help="also write the table to this .csv file")
     p.add_argument("--parquet", help="also write the table to this .parquet file")
     p.set_defaults(func=commands["results"])
+
+    p = sub.add_parser("confirm", parents=[run, as_json],
+                       help="re-measure a search's front and the trials on it within noise, "
+                            "interleaved, and store the confirmed figures")
+    _confirm_args(p)
+    p.set_defaults(func=commands["confirm"])
 
     p = sub.add_parser("export", parents=[run, as_json], help="export a trial as a standalone PyTorch module")
     p.add_argument("--out", required=True, help="folder to write model.py, arch.json, model.pt2 into")

@@ -36,9 +36,9 @@ from nasbench.quiet import QuietSlot
 from nasbench.record import TrialRecord
 from nasbench.results import pareto_mask, write_table
 from nasbench.storage import count_states
-from nasbench.search import (SearchConfig, SearchError, load_search_data,
+from nasbench.search import (SearchConfig, SearchError, UniformDraw, load_search_data,
                              make_sampler, make_storage, measure_arch, open_storage_study)
-from nasbench.train import default_train_config, evaluate, train_model
+from nasbench.train import cpu_proxy, default_train_config, evaluate, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ TABLE_FILE = "table.parquet"
 CSV_FILE = "table.csv"
 META_FILE = "bench.json"
 MAX_ENUMERATE = 20_000
-_IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "seeds", "passes",
+_IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "max_val", "seeds", "passes",
              "sample", "seed", "device", "latency_threads", "latency_time_s")
 
 
@@ -79,6 +79,7 @@ class BenchConfig:
     resolution: int | None = None
     epochs: int | None = None
     max_train: int | None = None
+    max_val: int | None = None
     seeds: int = 2
     passes: int = 2
     sample: int | None = None
@@ -95,6 +96,14 @@ class BenchConfig:
     worker_index: int = 0
     memory_check: bool = True
 
+    def __post_init__(self) -> None:
+        # On a CPU, what is not given comes from the proxy, and is recorded as such on the study.
+        max_train, max_val, epochs = cpu_proxy(self.dataset, self.device, self.max_train,
+                                               self.max_val, self.epochs)
+        object.__setattr__(self, "max_train", max_train)
+        object.__setattr__(self, "max_val", max_val)
+        object.__setattr__(self, "epochs", epochs)
+
     @property
     def study_name(self) -> str:
         """``bench-<space>-<dataset>`` unless named."""
@@ -107,7 +116,7 @@ class BenchConfig:
                             threads=self.threads, latency_threads=self.latency_threads,
                             latency_time_s=self.latency_time_s,
                             latency_precision=self.latency_precision, epochs=self.epochs,
-                            max_train=self.max_train, study=self.study_name, storage=self.storage,
+                            max_train=self.max_train, max_val=self.max_val, study=self.study_name, storage=self.storage,
                             runs_dir=self.runs_dir, heartbeat_s=self.heartbeat_s,
                             worker_index=self.worker_index, memory_check=self.memory_check)
 
@@ -123,7 +132,10 @@ class BenchConfig:
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed bench must share."""
-        return {key: getattr(self, key) for key in _IDENTITY}
+        identity = {key: getattr(self, key) for key in _IDENTITY}
+        for key in ("max_train", "max_val"):  # 0 and None: the whole split
+            identity[key] = identity[key] or None
+        return identity
 
     def validate(self) -> None:
         """Raise :class:`SearchError` on bad settings, before anything is written."""
@@ -145,16 +157,6 @@ class BenchConfig:
                               f"({size:,} architectures); drop --sample to evaluate them all")
 
 
-class _RandomTrial:
-    """Uniform choices from a seeded generator: how ``--sample`` draws from a space."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        return choices[int(self.rng.integers(len(choices)))]
-
-
 def architectures(config: BenchConfig, shape: Any) -> list[str]:
     """The canonical strings the bench evaluates: the whole space in its stable order, or
     ``config.sample`` distinct ones drawn uniformly per choice with ``config.seed``."""
@@ -167,7 +169,7 @@ def architectures(config: BenchConfig, shape: Any) -> list[str]:
     rng = np.random.default_rng(config.seed)
     found: dict[str, None] = {}
     for _ in range(100 * config.sample):
-        found.setdefault(space.sample(_RandomTrial(rng), shape).to_string())
+        found.setdefault(space.sample(UniformDraw(rng), shape).to_string())
         if len(found) == config.sample:
             return list(found)
     raise SearchError(f"drew only {len(found)} distinct architectures for --sample "

@@ -135,22 +135,30 @@ def _work(config: Any, workers: int, study: Any, finish: Any, progress: Live, al
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume a search until the budget of completed trials is reached."""
-    from nasbench.search import (SearchConfig, evaluated, finish_search, load_search_data,
-                                 open_study, run_search)
+    from nasbench.confirm import check_options as check_confirm
+    from nasbench.search import (SearchConfig, evaluated, expected_trial_seconds, finish_search,
+                                 load_search_data, open_study, run_search, settled)
 
     _quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     config = _config(SearchConfig, args)
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
+    check_confirm(args.confirm_rounds, args.confirm_seeds)
     data = load_search_data(config)
     study = open_study(config)
+    config = settled(config, study)
     done = evaluated(study)
     print(text.search_header(config, done, args.workers), file=sys.stderr)
+    if config.dataset != "digits" and done < config.budget:
+        print(text.training_plan(config, data, expected_trial_seconds(config, data)), file=sys.stderr)
     progress = Live(text.ProgressLine(config.budget, done))
     outcome = _work(config, args.workers, study, lambda: finish_search(config), progress,
                     lambda: run_search(config, callbacks=[progress], data=data, slot=_slot()))
     if outcome is None:
         return 130
+    if args.confirm and not outcome.table.empty and outcome.table["pareto"].any():
+        outcome = _confirm(study, outcome.table, args.confirm_rounds, args.confirm_seeds, data,
+                           lambda: finish_search(config)) or outcome
     where = (str(config.run_dir) if config.storage is None
              else f"{config.storage_url} --study {config.study_name}")
     _print_json(outcome.to_dict()) if args.json else print(text.search_summary(outcome, where))
@@ -240,7 +248,9 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(f"Study {study.study_name!r} has no feasible completed trial: the front is empty."
               if args.pareto else f"Study {study.study_name!r} has no trials yet.")
     else:
-        body = text.bench_table_text(frame, shown) if bench else text.results_table(frame, shown)
+        body = (text.bench_table_text(frame, shown) if bench
+                else text.front_table(frame, study.user_attrs.get("n_val")) if args.pareto
+                else text.results_table(frame, shown))
         print(body + "".join(f"\nwritten: {p}" for p in paths))
     return 0
 
@@ -250,6 +260,54 @@ def _cannot_write(out: Any, exc: OSError) -> UsageError:
         return UsageError(f"{out} already holds files; choose an empty --out, or add --force to "
                           f"replace the whole folder")
     return UsageError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out")
+
+
+def _confirm(study: Any, frame: Any, rounds: int, seeds: int, data: Any, finish: Any) -> Any:
+    """Confirm ``study``'s front (printing what is measured), then ``finish()``; ``None`` after
+    Ctrl-C, which leaves the study as it was."""
+    from nasbench.confirm import candidates, confirm_study
+
+    count = len(candidates(frame))
+    print(f"Confirming {count} trial(s) (the front and those on it within noise): {rounds} "
+          f"interleaved latency rounds" + (f", {seeds - 1} more training seed(s) each" if seeds > 1
+                                            else ""), file=sys.stderr)
+    try:
+        confirmation = confirm_study(study, frame, rounds=rounds, seeds=seeds, data=data, slot=_slot())
+    except KeyboardInterrupt:
+        print("\nConfirmation interrupted: the study is unchanged; run python cli.py confirm "
+              "RUN to confirm later.", file=sys.stderr)
+        return None
+    import dataclasses
+
+    return dataclasses.replace(finish(), confirm_s=confirmation.seconds)
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    """Re-measure a search's front, interleaved, and store the confirmed figures."""
+    from pathlib import Path
+
+    from nasbench.confirm import check_options, study_config
+    from nasbench.results import results_frame
+    from nasbench.search import outcome_of
+
+    check_options(args.confirm_rounds, args.confirm_seeds)  # before the run is even opened
+    study = _open_run(args)
+    study_config(study)  # a search's study, or a one-line error
+    if "://" in args.run:
+        storage, folder = args.run, Path(args.runs_dir) / study.study_name
+    else:  # a run folder: its results.csv is rewritten there
+        folder = Path(args.run) if Path(args.run).is_dir() else Path(args.runs_dir) / args.run
+        storage = f"sqlite:///{folder / 'study.db'}"
+    outcome = _confirm(study, results_frame(study), args.confirm_rounds, args.confirm_seeds, None,
+                       lambda: outcome_of(study, storage, folder))
+    if outcome is None:
+        return 130
+    if args.json:
+        _print_json(outcome.to_dict())
+    else:
+        print(text.front_table(outcome.table, outcome.n_val) +
+              f"\n\nConfirmed in {outcome.confirm_s:.1f} s. Results table: {outcome.results_csv}")
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -312,7 +370,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 COMMANDS = {"spaces": cmd_spaces, "blocks": cmd_blocks, "profile": cmd_profile,
             "search": cmd_search, "worker": cmd_worker, "bench": cmd_bench, "replay": cmd_replay,
-            "results": cmd_results, "export": cmd_export, "train": cmd_train,
+            "results": cmd_results, "confirm": cmd_confirm, "export": cmd_export, "train": cmd_train,
             "dashboard": cmd_dashboard}
 
 

@@ -195,8 +195,11 @@ def table_section(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     shown = data[data["state"].isin(states) & data["block_mix"].isin(mixes)]
     if feasible_only:
         shown = shown[shown["feasible"] == True]  # noqa: E712
-    columns = ["number", "state", "val_acc", "latency_ms", "latency_iqr_ms", "params", "macs",
-               "feasible", "pareto", "block_mix", "kernel", "reused_from", "arch"]
+    columns = [c for c in ("number", "state", "val_acc", "val_acc_ci_low", "val_acc_ci_high",
+                           "latency_ms", "latency_ci_low_ms", "latency_ci_high_ms", "latency_iqr_ms",
+                           "params", "macs", "feasible", "pareto", "pareto_noise", "confirmed",
+                           "stopped_early", "block_mix", "kernel", "reused_from", "arch")
+               if c in shown.columns]
     st.dataframe(shown[columns], hide_index=True, key="table",
                  column_config={"arch": st.column_config.TextColumn("arch", width="large"),
                                 "macs": st.column_config.NumberColumn("MACs", format="%d")})
@@ -255,6 +258,9 @@ def body(source: str, chosen: list[str], x_axis: str) -> None:
         return
     exact = exact_front_section(frame, source)
     st.plotly_chart(plots.pareto_chart(frame, x_axis, exact=exact), key="pareto_chart")
+    if "pareto_noise" in frame:
+        st.caption(plots.BARS_NOTE + f" {int(frame['pareto_noise'].sum())} trial(s) on the front "
+                   f"within noise, {int(frame['confirmed'].sum())} confirmed.")
     if len(frames) > 1:
         st.plotly_chart(plots.overlay_chart(frames, x_axis), key="overlay_chart")
     if (frame["state"].eq("COMPLETE") & frame["feasible"].astype(bool)).any():

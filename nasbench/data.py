@@ -43,6 +43,10 @@ class DataSplits:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     augment: bool
+    train_total: int = 0
+    """Images in the whole training split (more than ``len(y_train)`` when a subset is used)."""
+    val_total: int = 0
+    """Images in the whole validation split."""
 
     @property
     def resolution(self) -> int:
@@ -57,8 +61,10 @@ class DataSplits:
     def summary(self) -> str:
         """One line: name, shape and split sizes."""
         return (f"{self.name}: {self.channels}x{self.resolution}x{self.resolution}, "
-                f"{len(self.classes)} classes, train {len(self.y_train)} / val {len(self.y_val)} "
-                f"/ test {len(self.y_test)}")
+                f"{len(self.classes)} classes, train {len(self.y_train)}"
+                f"{f' (of {self.train_total})' if self.train_total > len(self.y_train) else ''} / val "
+                f"{len(self.y_val)}{f' (of {self.val_total})' if self.val_total > len(self.y_val) else ''}"
+                f" / test {len(self.y_test)}")
 
 
 # ------------------------------------------------------------------------------------ readers
@@ -248,14 +254,16 @@ def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nda
 
 def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resolution: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = "runs/.cache",
-                 max_train: int | None = None, memory_check: bool = True) -> DataSplits:
+                 max_train: int | None = None, max_val: int | None = None,
+                 memory_check: bool = True) -> DataSplits:
     """Load ``name`` (digits, cifar10, folder) as seeded, stratified, normalised splits.
 
     digits: 60/20/20 train/val/test of scikit-learn's 1,797 8×8 images (embedded, no download).
     cifar10: the five training batches (10% held out for validation) and the test batch.
     folder: ``train/<class>/`` images (and ``test/<class>/`` if present, else 15% held out),
     resized to ``resolution`` (default 32). ``max_train`` keeps a stratified subset of the
-    training split, for quick searches on large datasets.
+    training split, for quick searches on large datasets (``None`` or ``0``: all of it);
+    ``max_val`` does the same for the validation split (the test split is always whole).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
@@ -281,12 +289,20 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
         x_test, y_test, x, y = x[held], y[held], x[keep], y[keep]
     keep, held = _stratified_split(y, 0.25 if name == "digits" else 0.1, seed + 1)
     x_val, y_val, x_train, y_train = x[held], y[held], x[keep], y[keep]
-    if max_train is not None and max_train < len(y_train):
+    train_total = len(y_train)
+    if max_train and max_train < len(y_train):  # None or 0: the whole training split
         if max_train < len(classes):
             raise ValueError(f"--max-train-samples must be at least the number of classes "
                              f"({len(classes)}), got {max_train}")
         _, subset = _stratified_split(y_train, max_train / len(y_train), seed + 2)
         x_train, y_train = x_train[subset], y_train[subset]
+    val_total = len(y_val)
+    if max_val and max_val < len(y_val):  # None or 0: the whole validation split
+        if max_val < len(classes):
+            raise ValueError(f"--max-val-samples must be at least the number of classes "
+                             f"({len(classes)}), got {max_val}")
+        _, subset = _stratified_split(y_val, max_val / len(y_val), seed + 3)
+        x_val, y_val = x_val[subset], y_val[subset]
     if resolution and x_train.shape[-1] != resolution:
         if memory_check:  # uint8 resized copies, then float32 tensors of every split
             from nasbench.memory import check_fits
@@ -309,7 +325,7 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
         x_val=norm(x_val), y_val=torch.from_numpy(y_val),
         x_test=norm(x_test), y_test=torch.from_numpy(y_test),
         mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std),
-        augment=name != "digits",
+        augment=name != "digits", train_total=train_total, val_total=val_total,
     )
 
 

@@ -206,7 +206,9 @@ def export_trial(study: optuna.Study, out_dir: str | Path, trial: int | None = N
         "latency": record.latency.to_dict() if record.latency is not None else None,
         "chosen_by": (f"trial {trial}" if trial is not None else
                       f"best accuracy within {max_latency_ms} ms" if max_latency_ms is not None
-                      else f"{pick} of the Pareto front"),
+                      else f"{pick} of the Pareto front"
+                      + (" (confirmed trials)" if bool(row.get("confirmed", False)) else "")),
+        "confirmed": bool(row.get("confirmed", False)),
     }
     arch = decode(str(row["arch"]))
     return Exported(arch, info, export_arch(arch, out_dir, info, onnx=onnx, overwrite=overwrite))

@@ -82,7 +82,9 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
     data = enrich(frame)
     fig = go.Figure()
     done = data[data["state"] == "COMPLETE"]
-    feasible = done[done["feasible"].astype(bool)]
+    stopped_mask = (done["stopped_early"].fillna(False).astype(bool) if "stopped_early" in done
+                    else pd.Series(False, index=done.index))
+    feasible = done[done["feasible"].astype(bool) & ~stopped_mask]
     for i, (mix, group) in enumerate(sorted(feasible.groupby("block_mix"), key=lambda g: g[0])):
         fig.add_trace(go.Scatter(
             x=group[x], y=group["val_acc"], mode="markers", name=f"{mix} ({len(group)})",
@@ -98,6 +100,15 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             legendgrouptitle_text="trial state",
             marker=dict(color="rgba(120,120,120,0.7)", size=9, symbol="circle-open"),
             customdata=_custom(infeasible), hovertemplate="INFEASIBLE<br>" + _HOVER))
+    stopped = done[stopped_mask]
+    if not stopped.empty:
+        fig.add_trace(go.Scatter(
+            x=stopped[x], y=stopped["val_acc"], mode="markers",
+            name=f"stopped early ({len(stopped)})", legendgroup="state",
+            legendgrouptitle_text="trial state",
+            marker=dict(color="rgba(90,90,90,0.8)", size=8, symbol="triangle-down-open"),
+            text=stopped["stop_reason"], customdata=_custom(stopped),
+            hovertemplate="STOPPED EARLY (accuracy of its last epoch)<br>%{text}<br>" + _HOVER))
     failed = data[(data["state"] == "FAIL") & data[x].notna()]
     n_failed = int((data["state"] == "FAIL").sum())
     if n_failed:
@@ -114,7 +125,26 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             x=front[x], y=front["val_acc"], mode="lines+markers", line_shape="hv",
             name=f"Pareto front ({len(front)})", legendgroup="front",
             line=dict(color="black", width=2), marker=dict(color="black", size=5),
+            error_x=_bars(front, x), error_y=_bars(front, "val_acc"),
             customdata=_custom(front), hovertemplate="PARETO<br>" + _HOVER))
+    if "pareto_noise" in data and x == "latency_ms":
+        noise = data[data["pareto_noise"].fillna(False).astype(bool) & ~data["pareto"].astype(bool)]
+        if not noise.empty:
+            fig.add_trace(go.Scatter(
+                x=noise[x], y=noise["val_acc"], mode="markers", name=f"within noise ({len(noise)})",
+                legendgroup="front", marker=dict(color="rgba(0,0,0,0)", size=13, symbol="diamond-open",
+                                                 line=dict(color="#444", width=1.5)),
+                error_x=_bars(noise, x, "#999"), error_y=_bars(noise, "val_acc", "#999"),
+                customdata=_custom(noise), hovertemplate="ON THE FRONT WITHIN NOISE<br>" + _HOVER))
+    if "confirmed" in data:
+        confirmed = data[data["confirmed"].fillna(False).astype(bool)]
+        if not confirmed.empty:
+            fig.add_trace(go.Scatter(
+                x=confirmed[x], y=confirmed["val_acc"], mode="markers",
+                name=f"confirmed ({len(confirmed)})", legendgroup="front",
+                marker=dict(color="rgba(0,0,0,0)", size=18, symbol="circle-open",
+                            line=dict(color="#2ca02c", width=2)),
+                customdata=_custom(confirmed), hovertemplate="CONFIRMED<br>" + _HOVER))
     if exact is not None and not exact.empty and x == "latency_ms":
         fig.add_trace(go.Scatter(
             x=exact["latency_ms"], y=exact["val_acc_mean"], mode="lines+markers", line_shape="hv",
@@ -132,6 +162,25 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
     if x != "latency_ms":
         fig.update_xaxes(type="log")
     return fig
+
+
+BARS_NOTE = ("Bars: 95 % intervals. Accuracy: Wilson's interval on the validation images (over "
+             "seeds where confirmed with several); latency: the interval of the median (confirmed "
+             "trials: over interleaved rounds). Within noise: no trial dominates it beyond both "
+             "intervals. Green rings: confirmed by an interleaved re-measurement.")
+
+
+def _bars(frame: pd.DataFrame, axis: str, color: str = "black") -> dict | None:
+    """Asymmetric error bars of ``axis`` (val_acc or latency_ms) from the interval columns."""
+    columns = {"val_acc": ("val_acc_ci_low", "val_acc_ci_high"),
+               "latency_ms": ("latency_ci_low_ms", "latency_ci_high_ms")}.get(axis)
+    if columns is None or not set(columns) <= set(frame.columns):
+        return None
+    value = pd.to_numeric(frame[axis], errors="coerce")
+    low = (value - pd.to_numeric(frame[columns[0]], errors="coerce")).clip(lower=0).fillna(0)
+    high = (pd.to_numeric(frame[columns[1]], errors="coerce") - value).clip(lower=0).fillna(0)
+    return dict(type="data", symmetric=False, array=high.to_numpy(float),
+                arrayminus=low.to_numpy(float), color=color, thickness=1.2, width=3)
 
 
 def overlay_chart(frames: Mapping[str, pd.DataFrame], x: str = "latency_ms") -> go.Figure:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import optuna
 
 PRUNERS: tuple[str, ...] = ("pareto", "none")
+DEFAULT_PRUNER = "pareto"
+"""The early stop of a new search; it wins on the replay benchmark (``benchmarks/early_stop.py``)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pandas as pd
 from nasbench.arch import Arch
 from nasbench.env import Conditions
 from nasbench.latency import LatencyResult, LatencyStats
-from nasbench.pruners import make_pruner
+from nasbench.pruners import DEFAULT_PRUNER, make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import hypervolume
 from nasbench.search import (SAMPLERS, Measured, Objective, SearchConfig, SearchError, Trained,
@@ -169,7 +169,7 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
 
 def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...], budget: int,
            repeats: int, seed: int = 0, constraints: dict[str, Any] | None = None,
-           checkpoints: tuple[int, ...] = CHECKPOINTS, pruner: str = "none") -> list[ReplayRun]:
+           checkpoints: tuple[int, ...] = CHECKPOINTS, pruner: str = DEFAULT_PRUNER) -> list[ReplayRun]:
     """Every sampler, ``repeats`` independent searches each (seeds ``seed + r``), with the
     early stop ``pruner`` (``pareto`` or ``none``)."""
     if isinstance(budget, bool) or not 1 <= budget <= 100_000:
@@ -240,7 +240,7 @@ class ReplayReport:
 
 
 def replay_table(path: str, samplers: tuple[str, ...], budget: int, repeats: int, seed: int = 0,
-                 constraints: dict[str, Any] | None = None, pruner: str = "none") -> ReplayReport:
+                 constraints: dict[str, Any] | None = None, pruner: str = DEFAULT_PRUNER) -> ReplayReport:
     """Load the bench table at ``path`` and :func:`replay` it (``ValueError`` if it is not one)."""
     from nasbench.bench import load_bench
 

@@ -14,8 +14,11 @@ from nasbench.record import TrialRecord
 if TYPE_CHECKING:
     import optuna
 
-_HEAD: tuple[str, ...] = ("number", "state", "space", "dataset", "val_acc", "feasible", "pareto")
-_TAIL: tuple[str, ...] = ("retry_of", "duration_s", "datetime_start")
+_HEAD: tuple[str, ...] = ("number", "state", "space", "dataset", "val_acc", "feasible", "pareto",
+                           "pareto_noise", "confirmed", "val_acc_ci_low", "val_acc_ci_high",
+                           "latency_ci_low_ms", "latency_ci_high_ms")
+_TAIL: tuple[str, ...] = ("val_acc_search", "latency_search_ms", "val_acc_seeds", "retry_of",
+                          "duration_s", "datetime_start")
 COLUMNS: tuple[str, ...] = _HEAD + TrialRecord.column_names() + _TAIL
 """The table's columns: trial-level ones, then those of :class:`~nasbench.record.TrialRecord`."""
 
@@ -75,14 +78,67 @@ def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str,
 
 
 def results_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial of ``study`` (columns in :data:`COLUMNS`), with Pareto flags
-    (see :func:`front_mask`)."""
+    """One row per trial of ``study`` (columns in :data:`COLUMNS`), with the confirmed figures
+    where the study was confirmed, intervals and Pareto flags (see :func:`annotate`)."""
+    from nasbench.confirm import ATTR, Confirmation
+
     space = study.user_attrs.get("space", "")
     dataset = study.user_attrs.get("dataset", "")
     rows = [_row(t, space, dataset) for t in study.get_trials(deepcopy=False)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    if not frame.empty:
-        frame["pareto"] = front_mask(frame)
+    return annotate(frame, study.user_attrs.get("n_val"),
+                    Confirmation.from_attr(study.user_attrs.get(ATTR)))
+
+
+def annotate(frame: pd.DataFrame, n_val: int | None, confirmation: Any = None) -> pd.DataFrame:
+    """Fill the derived columns of a results table, vectorized, in place (and return it).
+
+    ``val_acc_search`` / ``latency_search_ms`` keep the search's own figures; where
+    ``confirmation`` (a :class:`~nasbench.confirm.Confirmation`) has a trial, ``latency_ms``
+    becomes its confirmed latency and ``val_acc`` its mean over seeds, ``confirmed`` is set.
+    Intervals: Wilson's on ``val_acc`` from ``n_val`` validation images (with several seeds, see
+    :func:`nasbench.noise.seeds_interval`), the median's on latency. Then ``pareto`` (the front
+    on these figures) and ``pareto_noise`` (the front within noise, :mod:`nasbench.noise`).
+    """
+    from nasbench.noise import noise_front_mask, seeds_interval, wilson_interval
+
+    if frame.empty:
+        return frame
+    frame["val_acc_search"] = frame["val_acc"]
+    frame["latency_search_ms"] = frame["latency_ms"]
+    frame["latency_ci_low_ms"] = frame["latency_median_ci_low_ms"]
+    frame["latency_ci_high_ms"] = frame["latency_median_ci_high_ms"]
+    frame["confirmed"] = False
+    acc = pd.to_numeric(frame["val_acc"], errors="coerce").to_numpy(float)
+    low, high = wilson_interval(acc, n_val if n_val else np.nan)
+    frame["val_acc_ci_low"], frame["val_acc_ci_high"] = low, high
+    frame["val_acc_seeds"] = None
+    if confirmation is not None:
+        index = {int(n): i for i, n in zip(frame.index, frame["number"])}
+        for number, figures in confirmation.trials.items():
+            i = index.get(int(number))
+            if i is None:
+                continue
+            frame.loc[i, ["latency_ms", "latency_ci_low_ms", "latency_ci_high_ms", "confirmed"]] = [
+                figures["latency_ms"], figures["ci_low_ms"], figures["ci_high_ms"], True]
+            seeds = figures.get("val_acc_seeds")
+            if seeds and len(seeds) > 1:
+                mean, std = float(np.mean(seeds)), float(np.std(seeds, ddof=1))
+                frame.at[i, "val_acc"] = mean
+                frame.at[i, "val_acc_seeds"] = tuple(seeds)
+                if n_val:
+                    frame.loc[i, ["val_acc_ci_low", "val_acc_ci_high"]] = list(
+                        seeds_interval(mean, std, len(seeds), int(n_val)))
+        frame["confirmed"] = frame["confirmed"].astype(bool)
+    frame["pareto"] = front_mask(frame)
+    lat_low = pd.to_numeric(frame["latency_ci_low_ms"], errors="coerce").fillna(frame["latency_ms"])
+    lat_high = pd.to_numeric(frame["latency_ci_high_ms"], errors="coerce").fillna(frame["latency_ms"])
+    acc = pd.to_numeric(frame["val_acc"], errors="coerce")
+    acc_low = pd.to_numeric(frame["val_acc_ci_low"], errors="coerce").fillna(acc)
+    acc_high = pd.to_numeric(frame["val_acc_ci_high"], errors="coerce").fillna(acc)
+    frame["pareto_noise"] = noise_front_mask(acc_low.to_numpy(float), acc_high.to_numpy(float),
+                                             lat_low.to_numpy(float), lat_high.to_numpy(float),
+                                             eligible(frame)) | frame["pareto"].to_numpy(bool)
     return frame
 
 
@@ -200,8 +256,9 @@ PICKS: tuple[str, ...] = ("knee", "accuracy", "latency")
 def select_trial(frame: pd.DataFrame, trial: int | None = None, max_latency_ms: float | None = None,
                  pick: str = "knee") -> pd.Series:
     """Choose one completed trial: by number, the most accurate within a latency budget, or
-    ``pick`` on the Pareto front (``knee``: closest to the ideal point once accuracy and
-    latency are scaled to [0, 1] over the front; ``accuracy``; ``latency``).
+    ``pick`` on the Pareto front, among its confirmed trials when it has some (``knee``:
+    closest to the ideal point once accuracy and latency are scaled to [0, 1] over the front;
+    ``accuracy``; ``latency``).
 
     Raises ``ValueError`` naming the problem when nothing qualifies.
     """
@@ -227,6 +284,8 @@ def select_trial(frame: pd.DataFrame, trial: int | None = None, max_latency_ms: 
     front = pareto_frame(frame)
     if front.empty:
         raise ValueError("the run has no feasible completed trial: its Pareto front is empty")
+    if "confirmed" in front and front["confirmed"].fillna(False).astype(bool).any():
+        front = front[front["confirmed"].fillna(False).astype(bool)]  # trust what was re-measured
     if pick == "accuracy":
         return front.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
     if pick == "latency":

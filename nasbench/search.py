@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
@@ -30,13 +31,13 @@ from nasbench.latency import LatencyResult, measure_latency
 from nasbench.memory import check_arch
 from nasbench.env import check_device
 from nasbench.interrupts import SafeInterrupts
-from nasbench.pruners import PRUNERS, ParetoPruner, make_pruner
+from nasbench.pruners import DEFAULT_PRUNER, PRUNERS, ParetoPruner, make_pruner
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
 from nasbench.storage import (check_database, count_states, creation_lock, finished,
                               last_finished)
 from nasbench.results import pareto_frame, results_frame, write_table
-from nasbench.train import default_train_config, train_model
+from nasbench.train import cpu_proxy, default_train_config, expected_seconds, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,9 @@ SAMPLERS: tuple[str, ...] = ("tpe", "nsga2", "random")
 OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
 # Settings that must match when a study is resumed: a different value would mix experiments.
 _IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "latency_threads",
-                  "epochs", "max_train", "max_latency_ms", "max_params", "max_macs", "pruner")
+                  "epochs", "max_train", "max_val", "max_latency_ms", "max_params", "max_macs", "pruner")
 # Settings that studies made before they existed had, in effect.
-_DEFAULTS_BEFORE = {"pruner": "none"}
+_DEFAULTS_BEFORE = {"pruner": "none", "max_val": None}
 STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 """What a study name may be: it names a folder and appears in commands to copy."""
 # Names used by earlier versions in the settings recorded on a study, and today's names.
@@ -75,16 +76,26 @@ class SearchConfig:
     latency_precision: float | None = 0.02
     epochs: int | None = None
     max_train: int | None = None
+    max_val: int | None = None
     study: str | None = None
     storage: str | None = None
     runs_dir: str = "runs"
     max_latency_ms: float | None = None
     max_params: int | None = None
     max_macs: int | None = None
-    pruner: str = "none"
+    pruner: str | None = None
+    """``pareto`` or ``none``; ``None``: the study's own (:data:`DEFAULT_PRUNER` for a new one)."""
     heartbeat_s: int = 10
     worker_index: int = 0
     memory_check: bool = True
+
+    def __post_init__(self) -> None:
+        # On a CPU, what is not given comes from the proxy, and is recorded as such on the study.
+        max_train, max_val, epochs = cpu_proxy(self.dataset, self.device, self.max_train,
+                                               self.max_val, self.epochs)
+        object.__setattr__(self, "max_train", max_train)
+        object.__setattr__(self, "max_val", max_val)
+        object.__setattr__(self, "epochs", epochs)
 
     @property
     def study_name(self) -> str:
@@ -103,7 +114,10 @@ class SearchConfig:
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed study must share."""
-        return {key: getattr(self, key) for key in _IDENTITY_KEYS}
+        identity = {key: getattr(self, key) for key in _IDENTITY_KEYS}
+        for key in ("max_train", "max_val"):  # 0 and None: the whole split
+            identity[key] = identity[key] or None
+        return identity
 
     def settings(self) -> dict[str, Any]:
         """Everything a worker joining the study needs (not where the study lives)."""
@@ -120,7 +134,7 @@ class SearchConfig:
         if self.space not in SPACES:
             raise SearchError(f"unknown space {self.space!r}; choose one of {', '.join(SPACES)} "
                               f"(see: python cli.py spaces)")
-        if self.pruner not in PRUNERS:
+        if self.pruner is not None and self.pruner not in PRUNERS:
             raise SearchError(f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}")
         if self.sampler not in SAMPLERS:
             raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -158,14 +172,22 @@ class SearchOutcome:
     complete: int
     failed: int
     table: pd.DataFrame = dataclasses.field(repr=False, default_factory=pd.DataFrame)
+    n_val: int | None = None
+    confirm_s: float | None = None
+    """Seconds the end-of-search confirmation took (``None``: not confirmed in this call)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary: the study, the counts, the table's path and the front."""
         front = pareto_frame(self.table) if not self.table.empty else self.table
-        columns = ["number", "val_acc", "latency_ms", "params", "macs", "arch"]
+        columns = ["number", "val_acc", "val_acc_ci_low", "val_acc_ci_high", "latency_ms",
+                   "latency_ci_low_ms", "latency_ci_high_ms", "confirmed", "params", "macs", "arch"]
         return {"study": self.study_name, "storage": self.storage, "complete": self.complete,
                 "failed": self.failed, "results_csv": str(self.results_csv),
-                "pareto_front": front[columns].to_dict(orient="records") if not front.empty else []}
+                "pareto_front": front[columns].to_dict(orient="records") if not front.empty else [],
+                "within_noise": ([int(n) for n in self.table.loc[self.table["pareto_noise"].astype(bool)
+                                                                 & ~self.table["pareto"].astype(bool), "number"]]
+                                 if not self.table.empty else []),
+                "confirm_s": self.confirm_s}
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
@@ -328,16 +350,25 @@ def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
         study.set_user_attr("dataset", config.dataset)
         study.set_user_attr("objectives", list(OBJECTIVES))
         study.set_user_attr("nasbench_version", __version__)
-        study.set_user_attr("settings", config.settings())
-        study.set_user_attr("config", config.identity())  # last: marks the study as set up
+        pruner = config.pruner or DEFAULT_PRUNER
+        study.set_user_attr("settings", {**config.settings(), "pruner": pruner})
+        study.set_user_attr("config", {**config.identity(), "pruner": pruner})  # last: set up
         return
-    differing = [k for k, v in config.identity().items() if recorded.get(k) != v]
+    differing = [k for k, v in config.identity().items()
+                 if recorded.get(k) != v and not (k == "pruner" and v is None)]  # None: the study's
     if differing:
         detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
         raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
                           f"use another --study name or the original settings")
     if study.user_attrs.get("settings", {}).get("budget") != config.budget and config.worker_index == 0:
-        study.set_user_attr("settings", config.settings())  # a new budget extends the study
+        study.set_user_attr("settings", {**config.settings(), "pruner": recorded["pruner"]})  # a new
+        # budget extends the study
+
+
+def settled(config: SearchConfig, study: optuna.Study) -> SearchConfig:
+    """``config`` with what it left to the study filled in from it (the pruner)."""
+    recorded = upgrade_settings(study.user_attrs.get("config")) or {}
+    return dataclasses.replace(config, pruner=recorded.get("pruner", config.pruner or DEFAULT_PRUNER))
 
 
 def upgrade_settings(recorded: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -560,6 +591,32 @@ class Objective:
         return trained.val_acc_per_epoch[-1], latency.median_ms
 
 
+class UniformDraw:
+    """A stand-in for an Optuna trial that draws each choice uniformly from a seeded generator:
+    how ``bench --sample`` draws from a space, and how the duration estimate picks models."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """One of ``choices``, uniformly."""
+        return choices[int(self.rng.integers(len(choices)))]
+
+
+def expected_trial_seconds(config: SearchConfig, data: DataSplits, models: int = 3) -> float:
+    """The expected seconds of one fully trained trial of ``config`` on ``data``: a few timed
+    training steps of ``models`` architectures drawn from the space (see
+    :func:`nasbench.train.expected_seconds`). Printed before a search on a real dataset starts."""
+    from search_spaces import DataShape, get_space
+
+    space = get_space(config.space)
+    shape = DataShape(data.resolution, data.channels, len(data.classes))
+    rng = np.random.default_rng(config.seed)
+    built = [build_model(space.sample(UniformDraw(rng), shape), seed=config.seed) for _ in range(models)]
+    return expected_seconds(built, data, default_train_config(config.dataset, config.epochs),
+                            threads=config.threads)
+
+
 def load_search_data(config: SearchConfig) -> DataSplits:
     """The dataset of ``config`` (:class:`SearchError` on bad data or device; writes nothing
     but the decoded-image cache)."""
@@ -567,6 +624,7 @@ def load_search_data(config: SearchConfig) -> DataSplits:
     try:
         return load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
                             cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train,
+                            max_val=config.max_val,
                             memory_check=config.memory_check)
     except ValueError as exc:
         raise SearchError(str(exc)) from None
@@ -637,6 +695,9 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callback] = (),
     if data is None:
         data = load_search_data(config)
     study = open_study(config)
+    config = settled(config, study)
+    if "n_val" not in study.user_attrs:  # the accuracy intervals' sample size
+        study.set_user_attr("n_val", len(data.y_val))
     study.sampler = ProcessSampler(config)
     from search_spaces import DataShape
 
@@ -697,13 +758,19 @@ def run_workers(config: Any, workers: int, study: optuna.Study, finish: Callable
 
 def finish_search(config: SearchConfig) -> SearchOutcome:
     """Write ``results.csv`` of the study and say where everything is."""
-    study = open_study(config)
+    return outcome_of(open_study(config), config.storage_url, config.run_dir)
+
+
+def outcome_of(study: optuna.Study, storage: str, run_dir: Path) -> SearchOutcome:
+    """The results table of the search ``study``, written to ``run_dir/results.csv`` (a
+    warning, not an error, when the folder cannot be written)."""
     counts = count_states(study)
     table = results_frame(study)
     results_csv = None
     try:
-        results_csv = write_table(table, config.run_dir / "results.csv")
+        results_csv = write_table(table, run_dir / "results.csv")
     except OSError as exc:
         logger.warning("could not write results.csv: %s", exc)
-    return SearchOutcome(config.study_name, config.storage_url, config.run_dir, results_csv,
-                         counts.get("COMPLETE", 0), counts.get("FAIL", 0), table)
+    return SearchOutcome(study.study_name, storage, run_dir, results_csv,
+                         counts.get("COMPLETE", 0), counts.get("FAIL", 0), table,
+                         n_val=study.user_attrs.get("n_val"))

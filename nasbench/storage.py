@@ -120,14 +120,14 @@ def check_database(url: str, must_exist: bool = False) -> None:
 @contextlib.contextmanager
 def creation_lock(url: str, name: str) -> Iterator[None]:
     """Serialize the creation and first set-up of study ``name`` between processes: an SQLite
-    storage takes a file lock beside the database, a PostgreSQL one an advisory lock keyed by
+    storage takes a file lock on the database's folder, a PostgreSQL one an advisory lock keyed by
     the study's name. Without it, two processes starting the same new study can collide in
     Optuna's schema set-up, read a database file that is still being written, or both record
     the study's settings (a bench would queue its trials twice)."""
     path = sqlite_path(url)
     if path is not None and fcntl is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path.parent, os.O_RDONLY)  # the database's folder: no lock file left behind
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -112,31 +112,88 @@ def search_header(config: Any, done: int, workers: int) -> str:
             f"{config.device}, {workers} worker(s)")
 
 
-def front_table(frame: pd.DataFrame) -> str:
-    """The Pareto front of a results table, with what its columns mean."""
+def training_plan(config: Any, data: Any, trial_s: float) -> str:
+    """What each trial trains on and how long it should take: printed before a search on a real
+    dataset starts, so a long search is known to be long before it begins."""
+    from nasbench.train import default_train_config
+
+    train = default_train_config(config.dataset, config.epochs)
+
+    def images(n: int, total: int, split: str, flag: str) -> str:
+        if n >= total:
+            return f"all {n:,} {split} images"
+        return f"{n:,} of {total:,} {split} images (stratified; {flag} all for every one)"
+
+    return (f"Training on {images(len(data.y_train), data.train_total, 'training', '--max-train-samples')}"
+            f", {train.epochs} epochs (--epochs), validating on "
+            f"{images(len(data.y_val), data.val_total, 'validation', '--max-val-samples')}. Expected "
+            f"about {_duration(trial_s)} per architecture "
+            f"trained fully (a few training steps of 3 architectures of the space, timed here); "
+            f"{config.budget} architecture{'s' if config.budget != 1 else ''}: up to {_duration(trial_s * config.budget)}, less as "
+            f"the early stop ends dominated trials.")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def front_table(frame: pd.DataFrame, n_val: int | None = None) -> str:
+    """The Pareto front of a results table with the 95 % intervals of its figures, then the
+    trials on the front within noise, and what the columns mean."""
     from nasbench.results import pareto_frame
 
     front = pareto_frame(frame)
     if front.empty:
         return "No feasible completed trial yet: the Pareto front is empty."
-    lines = [f"Pareto front ({len(front)} of {len(frame)} trials; validation accuracy up, latency down)",
-             f"{'trial':>5}  {'val_acc':>7}  {'latency_ms':>10}  {'params':>9}  {'MMACs':>7}  arch"]
-    lines += [f"{row.number:>5}  {row.val_acc:>7.4f}  {row.latency_ms:>10.3f}  {int(row.params):>9,}  "
-              f"{row.macs / 1e6:>7.2f}  {row.arch}" for row in front.itertuples()]
-    lines.append(f"latency_ms: median of repeated runs at batch 1; MMACs: millions of multiply-adds "
-                 f"({MACS_NOTE})")
+    noise = frame[frame["pareto_noise"].astype(bool) & ~frame["pareto"].astype(bool)]
+    noise = noise.sort_values(["latency_ms", "val_acc"])
+    header = (f"{'trial':>5}  {'val_acc':>7} {'[95% interval]':<16} {'latency_ms':>10} "
+              f"{'[95% interval]':<18} {'confirmed':<9} {'params':>9}  {'MMACs':>7}  arch")
+
+    def line(row: Any) -> str:
+        acc_ci = _interval(row.val_acc_ci_low, row.val_acc_ci_high, "{:.3f}")
+        lat_ci = _interval(row.latency_ci_low_ms, row.latency_ci_high_ms, "{:.3f}")
+        return (f"{row.number:>5}  {row.val_acc:>7.4f} {acc_ci:<16} {row.latency_ms:>10.3f} "
+                f"{lat_ci:<18} {'yes' if row.confirmed else 'no':<9} {int(row.params):>9,}  "
+                f"{row.macs / 1e6:>7.2f}  {row.arch}")
+
+    lines = [f"Pareto front ({len(front)} of {len(frame)} trials; validation accuracy up, latency "
+             f"down), and {len(noise)} more on it within noise", header]
+    lines += [line(row) for row in front.itertuples()]
+    if len(noise):
+        lines.append("On the front within noise (no trial dominates them beyond both intervals):")
+        lines += [line(row) for row in noise.itertuples()]
+    acc_note = (f"Wilson 95 % interval on {n_val} validation images" if n_val
+                else "no interval: the study does not record its validation size")
+    lines.append(f"val_acc: {acc_note} (mean over seeds where confirmed with several); latency_ms: "
+                 f"median at batch 1 with the 95 % interval of the median (confirmed: over "
+                 f"interleaved rounds); MMACs: millions of multiply-adds ({MACS_NOTE})")
     return "\n".join(lines)
+
+
+def _interval(low: Any, high: Any, fmt: str) -> str:
+    if low is None or high is None or low != low or high != high:
+        return "[-]"
+    return f"[{fmt.format(low)}, {fmt.format(high)}]"
 
 
 def search_summary(outcome: Any, where: str) -> str:
     """The front, the trial counts, and where the study and table are."""
-    return (f"{front_table(outcome.table)}\n\n{outcome.complete} complete, {outcome.failed} failed trials. "
+    confirmed = (f" Confirmed {int(outcome.table['confirmed'].sum())} trial(s) in "
+                 f"{outcome.confirm_s:.1f} s." if outcome.confirm_s is not None else "")
+    return (f"{front_table(outcome.table, outcome.n_val)}\n\n{outcome.complete} complete, "
+            f"{outcome.failed} failed trials.{confirmed} "
             f"Study: {outcome.storage} (study {outcome.study_name!r})\n"
             f"Results table: {outcome.results_csv}   (python cli.py results {where})")
 
 
-RESULTS_SHOWN = ("number", "state", "val_acc", "latency_ms", "latency_iqr_ms", "params", "macs",
-                 "feasible", "pareto", "reused_from", "arch")
+RESULTS_SHOWN = ("number", "state", "val_acc", "val_acc_ci_low", "val_acc_ci_high", "latency_ms",
+                 "latency_ci_low_ms", "latency_ci_high_ms", "params", "macs", "feasible", "pareto",
+                 "pareto_noise", "confirmed", "reused_from", "arch")
 
 
 def results_table(frame: pd.DataFrame, shown: pd.DataFrame) -> str:

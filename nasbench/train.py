@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -58,6 +60,31 @@ def default_train_config(dataset: str, epochs: int | None = None) -> TrainConfig
             raise ValueError(f"--epochs must be between 1 and 1000, got {epochs}")
         config = TrainConfig(**{**config.__dict__, "epochs": epochs})
     return config
+
+
+CPU_PROXY_TRAIN = 2500
+"""Training images of the CPU proxy: a stratified subset of a larger training split."""
+CPU_PROXY_VAL = 2000
+"""Validation images of the CPU proxy (validation after every epoch must not cost more than
+the training it judges)."""
+CPU_PROXY_EPOCHS = 3
+"""Epochs of the CPU proxy: a trial of the ``mixed`` space on CIFAR-10-sized images then takes
+about a minute on 2 cores (median of the space)."""
+
+
+def cpu_proxy(dataset: str, device: str, max_train: int | None, max_val: int | None,
+              epochs: int | None) -> tuple[int | None, int | None, int | None]:
+    """The training- and validation-subset sizes and the epochs a search or bench uses when
+    none are given (``None``): on a CPU, a dataset other than the embedded digits trains on a
+    stratified subset of :data:`CPU_PROXY_TRAIN` images for :data:`CPU_PROXY_EPOCHS` epochs
+    and validates on :data:`CPU_PROXY_VAL`: a proxy that ranks architectures, with the early
+    stop doing the rest (``benchmarks/cifar_proxy.py`` measures how well it ranks). A subset
+    size ``0`` asks for the whole split and stays ``0``; given values are kept."""
+    if device == "cpu" and dataset != "digits":
+        return (CPU_PROXY_TRAIN if max_train is None else max_train,
+                CPU_PROXY_VAL if max_val is None else max_val,
+                CPU_PROXY_EPOCHS if epochs is None else epochs)
+    return max_train, max_val, epochs
 
 
 @dataclass(frozen=True)
@@ -179,6 +206,42 @@ def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, d
     return TrainResult(val_accuracy=accuracies[-1], val_accuracy_per_epoch=tuple(accuracies),
                        final_loss=history[-1], train_time_s=time.perf_counter() - start,
                        epochs=config.epochs, history=tuple(history))
+
+
+def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainConfig,
+                     threads: int | None = None, steps: int = 3) -> float:
+    """Expected seconds of one full proxy training (``config.epochs`` epochs of ``data``): the
+    median over ``models`` of their time per training step (``steps`` steps after one to warm
+    up, on copies), scaled to the epochs' steps, plus validation at a third of a step's cost
+    per image. Takes a few seconds; for the estimate printed before a search starts."""
+    batch = min(config.batch_size, len(data.y_train))
+    per_trial = []
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            for model in models:
+                net = copy.deepcopy(model).train()
+                optimizer = torch.optim.SGD(net.parameters(), lr=1e-3)
+                xb, yb = data.x_train[:batch], data.y_train[:batch]
+                times = []
+                for step in range(steps + 1):
+                    start = time.perf_counter()
+                    loss = nn.functional.cross_entropy(net(_augment(xb, torch.Generator().manual_seed(step))
+                                                           if data.augment else xb), yb)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    times.append(time.perf_counter() - start)
+                step_s = statistics.median(times[1:])
+                train_steps = math.ceil(len(data.y_train) / batch)
+                val_steps = len(data.y_val) / batch / 3  # a forward pass: about a third of a step
+                per_trial.append(config.epochs * (train_steps + val_steps) * step_s)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return statistics.median(per_trial)
 
 
 @dataclass(frozen=True)

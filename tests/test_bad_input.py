@@ -106,6 +106,18 @@ CASES = [
     ("JSON spec with a null stem", ["profile", "{world}/nullstem.json"], "bad architecture file"),
     ("export folder with a list for arch.json", ["train", "{world}/listexport"], "expected an object"),
     ("unknown pruner", ["search", "--pruner", "asha"], "invalid choice: 'asha'"),
+    ("confirm with no complete trial", ["confirm", "{world}/runs/tiny-study"], "no complete trial"),
+    ("confirm with zero seeds", ["confirm", "{world}/runs/tiny-study", "--confirm-seeds", "0"],
+     "--confirm-seeds must be between 1"),
+    ("confirm of a storage that cannot be opened", ["confirm", "sqlite:///{world}/missing.db"],
+     "no study database at"),
+    ("confirm of a damaged database", ["confirm", "{world}/runs/damaged"], "is damaged"),
+    ("search with zero confirmation seeds", ["search", "--confirm-seeds", "0"],
+     "--confirm-seeds must be between 1"),
+    ("search with too few confirmation rounds", ["search", "--confirm-rounds", "2"],
+     "--confirm-rounds must be between 5"),
+    ("a validation subset smaller than the classes", ["search", "--max-val-samples", "3"],
+     "--max-val-samples must be at least the number of classes"),
     ("results of a damaged database", ["results", "{world}/runs/damaged"], "is damaged"),
     ("export of a damaged database", ["export", "{world}/runs/damaged", "--out", "{world}/out"],
      "sqlite3 {world}/runs/damaged/study.db .recover"),
@@ -152,20 +164,48 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("args,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input(world: Path, args: list[str], words: str) -> None:
+def test_bad_input(world: Path, args: list[str], words: str, capsys: pytest.CaptureFixture,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process through the CLI's entry point, from the repository root as a user would run
+    it (``test_bad_input_as_a_process`` checks the same contract on real processes)."""
+    from nasbench.cli import main
+
+    monkeypatch.chdir(ROOT)
     args = [a.format(world=world) for a in args]
     if args[0] in ("search", "bench") and "--runs-dir" not in args:
         args += ["--runs-dir", str(world / "runs")]
     before, repo_runs = _snapshot(world), _snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's refusal
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert words.format(world=world) in lines[0], lines[0]
+    assert "Traceback" not in err and out == ""
+    assert _snapshot(world) == before
+    assert (_snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}) == repo_runs
+
+
+@pytest.mark.parametrize("name", ["unknown sampler", "export with no finished trial",
+                                  "unknown command", "results of a damaged database",
+                                  "confirm with no complete trial"])
+def test_bad_input_as_a_process(world: Path, name: str) -> None:
+    """The same contract seen from outside: exit status 2, one line on stderr, nothing else."""
+    args, words = next((a, w) for n, a, w in CASES if n == name)
+    args = [a.format(world=world) for a in args]
+    if args[0] in ("search", "bench") and "--runs-dir" not in args:
+        args += ["--runs-dir", str(world / "runs")]
+    before = _snapshot(world)
     proc = subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
-    assert words.format(world=world) in lines[0], lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words.format(world=world) in lines[0]
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert _snapshot(world) == before
-    assert (_snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}) == repo_runs
 
 
 def test_every_command_has_bad_input_cases() -> None:
@@ -198,7 +238,8 @@ def _options() -> list[tuple[str, str, str]]:
             if not action.option_strings or action.nargs == 0 or action.dest == "help":
                 continue
             flag = action.option_strings[-1]
-            if action.type in (int, float) or getattr(action.type, "__name__", "") == "_positive_int":
+            if action.type in (int, float) or getattr(action.type, "__name__", "") in (
+                    "_positive_int", "_train_samples"):
                 cases += [(command, flag, "many"), (command, flag, "-5")]
             elif action.choices or action.dest in ("sampler", "space", "dataset", "device"):
                 cases.append((command, flag, "bogus"))
@@ -207,6 +248,7 @@ def _options() -> list[tuple[str, str, str]]:
 
 _POSITIONAL = {"profile": ["mobilenet_v2"], "results": ["{world}/runs/legacy"],
                "export": ["{world}/runs/legacy", "--out", "{world}/never"], "train": [ARCH],
+               "confirm": ["{world}/runs/legacy"],
                "replay": ["{world}/nowhere"], "worker": ["--storage", "sqlite:///{world}/x.db",
                                                          "--study", "x"], "dashboard": ["{world}"]}
 

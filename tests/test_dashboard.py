@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from nasbench import plots
+from nasbench.confirm import confirm_study
 from nasbench.results import best_within, hypervolume, results_frame
 from nasbench.search import SearchConfig, open_study, run_search
 
@@ -34,6 +35,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_search(SearchConfig(**base, budget=8, sampler="random", seed=0, study="alpha",
                             max_params=12_000))
     run_search(SearchConfig(**base, budget=5, sampler="random", seed=1, study="beta"))
+    beta = open_study(SearchConfig(**base, budget=5, sampler="random", seed=1, study="beta"))
+    confirm_study(beta, results_frame(beta), rounds=5)  # the front confirmed, with its intervals
     open_study(SearchConfig(**base, budget=1, study="empty"))
     return root
 
@@ -85,7 +88,7 @@ def test_charts_hold_the_right_points(runs: Path) -> None:
     infeasible = complete[~complete["feasible"].astype(bool)]
     assert 0 < len(infeasible) < len(complete)
     trial_points = sum(len(t.x) for t in fig.data if t.x is not None and list(t.x) != [None]
-                       and not t.name.startswith("Pareto"))
+                       and not t.name.startswith(("Pareto", "within noise", "confirmed")))
     assert trial_points == len(complete)
     assert by_name[f"infeasible ({len(infeasible)})"].marker.symbol == "circle-open"
     front = next(t for t in fig.data if t.name.startswith("Pareto"))
@@ -211,8 +214,11 @@ def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         frame = _frame(runs, "beta")
-        complete = int((frame["state"] == "COMPLETE").sum())
-        expected = complete + int(frame["pareto"].sum())  # trial markers + front-line markers
+        assert frame["confirmed"].any()
+        figure = plots.pareto_chart(frame)
+        # Every marker: trials, the front line's, the within-noise diamonds, the confirmed rings.
+        expected = sum(len(t.x) for t in figure.data if t.x is not None and list(t.x) != [None])
+        noise = int((frame["pareto_noise"] & ~frame["pareto"]).sum())
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -235,12 +241,18 @@ def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
             x_title = chart.locator(".g-xtitle").text_content()
             y_title = chart.locator(".g-ytitle").text_content()
             legend = chart.locator(".legend").text_content()
+            y_bars = chart.locator(".scatterlayer .errorbars path.yerror").count()
+            caption = page.get_by_text("Bars: 95 % intervals").count()
             errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             browser.close()
         assert points == expected, (points, expected)  # every trial and every front marker drawn
         assert x_title.startswith("latency (ms") and y_title == "validation accuracy"
         assert f"Pareto front ({int(frame['pareto'].sum())})" in legend
+        assert f"confirmed ({int(frame['confirmed'].sum())})" in legend
+        assert (f"within noise ({noise})" in legend) == (noise > 0)
+        assert y_bars == int(frame["pareto"].sum()) + noise  # an accuracy bar on each of them
+        assert caption == 1
         assert errors == 0
     finally:
         server.terminate()

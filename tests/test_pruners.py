@@ -14,7 +14,7 @@ from nasbench.latency import LatencyResult, LatencyStats
 from nasbench.pruners import ParetoPruner, make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import results_frame
-from nasbench.search import SearchConfig, SearchError, open_study, run_search
+from nasbench.search import SearchConfig, SearchError, open_study, run_search, settled
 
 N_VAL = 360
 
@@ -113,3 +113,18 @@ def test_a_search_with_the_pareto_pruner_records_its_stops(tmp_path: Path) -> No
     # Resuming with another pruner would change the study's meaning: refused.
     with pytest.raises(SearchError, match="pruner='pareto' \\(now 'none'\\)"):
         open_study(SearchConfig(**{**config.__dict__, "pruner": "none"}))
+    # Not naming one resumes with the study's own.
+    assert settled(SearchConfig(**{**config.__dict__, "pruner": None}), open_study(config)).pruner == "pareto"
+
+
+def test_the_default_pruner_is_pareto_for_a_new_study_and_the_studys_own_on_resume(tmp_path: Path) -> None:
+    fresh = SearchConfig(space="tiny", runs_dir=str(tmp_path), study="fresh")
+    assert fresh.pruner is None
+    study = open_study(fresh)
+    assert study.user_attrs["config"]["pruner"] == "pareto" == settled(fresh, study).pruner
+    plain = SearchConfig(space="tiny", runs_dir=str(tmp_path), study="plain", pruner="none")
+    open_study(plain)
+    again = SearchConfig(space="tiny", runs_dir=str(tmp_path), study="plain")  # same command, no --pruner
+    assert settled(again, open_study(again)).pruner == "none"
+    with pytest.raises(SearchError, match="pruner='none' \\(now 'pareto'\\)"):
+        open_study(SearchConfig(space="tiny", runs_dir=str(tmp_path), study="plain", pruner="pareto"))

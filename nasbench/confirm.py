@@ -1,0 +1,180 @@
+"""Confirmation: re-measure what a search's front depends on, fairly.
+
+Each trial of a search is timed once, at its own moment; the machine drifts between moments
+by more than one measurement's spread, so which trials form the front depends partly on luck.
+The confirmation takes the front and every trial on the front *within noise* (see
+:mod:`nasbench.noise`), rebuilds them, and times them again *interleaved*: round robin over the
+candidates, in a fresh random order each round, for several rounds in one session, so all of
+them see the same states of the machine. A candidate's confirmed latency is the median of its
+round medians, with the order-statistics 95 % interval of that median. With ``seeds`` > 1 the
+candidates are also retrained with ``seeds - 1`` more seeds and their accuracy becomes the
+mean over seeds. The result is stored on the study (user attribute ``confirmation``: finished
+trials cannot be changed), and the results table uses the confirmed figures where they exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from nasbench.arch import decode
+from nasbench.build import build_model
+from nasbench.latency import measure_latency, median_interval
+from nasbench.quiet import QuietSlot, hold_exclusive
+from nasbench.search import SearchConfig, SearchError, upgrade_settings
+
+logger = logging.getLogger(__name__)
+
+ATTR = "confirmation"
+"""The study user attribute that holds the latest confirmation."""
+DEFAULT_ROUNDS = 15
+BURST_S = 0.03
+"""Seconds of timing per candidate per round (after a short warm-up)."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One confirmation session: per trial number, the confirmed figures."""
+
+    rounds: int
+    seeds: int
+    seconds: float
+    conditions: dict[str, Any]
+    trials: dict[int, dict[str, Any]]
+    """number -> {latency_ms, ci_low_ms, ci_high_ms, round_ms: [...], val_acc_seeds: [...]}"""
+
+    def to_attr(self) -> dict[str, Any]:
+        """JSON-ready, for the study's user attribute (trial numbers as strings)."""
+        return {**dataclasses.asdict(self), "trials": {str(k): v for k, v in self.trials.items()}}
+
+    @classmethod
+    def from_attr(cls, data: dict[str, Any] | None) -> Confirmation | None:
+        """The inverse of :meth:`to_attr` (``None`` for a study never confirmed)."""
+        if not data:
+            return None
+        return cls(rounds=int(data["rounds"]), seeds=int(data["seeds"]), seconds=float(data["seconds"]),
+                   conditions=dict(data.get("conditions") or {}),
+                   trials={int(k): v for k, v in data["trials"].items()})
+
+
+def check_options(rounds: int, seeds: int) -> None:
+    """Raise ``ValueError`` on a number of rounds or seeds that cannot give a confirmation."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 5 <= rounds <= 1000:
+        raise ValueError(f"--confirm-rounds must be between 5 and 1000, got {rounds}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 20:
+        raise ValueError(f"--confirm-seeds must be between 1 (no retraining) and 20, got {seeds}")
+
+
+def candidates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trials a confirmation re-measures: the front and those on it within noise.
+    Raises ``ValueError`` when there are none (nothing complete, or nothing eligible)."""
+    if frame.empty or not (frame["state"] == "COMPLETE").any():
+        raise ValueError("the run has no complete trial; run or resume the search first")
+    chosen = frame[frame["pareto"].astype(bool) | frame["pareto_noise"].astype(bool)]
+    if chosen.empty:
+        raise ValueError("the run has no feasible trial trained fully: nothing on its front to confirm")
+    return chosen
+
+
+def study_config(study: optuna.Study) -> SearchConfig:
+    """The search settings recorded on ``study`` (``ValueError`` if it is not a search)."""
+    if study.user_attrs.get("kind", "search") != "search":
+        raise ValueError(f"study {study.study_name!r} is a {study.user_attrs.get('kind')}, not a "
+                         f"search; confirm a search's run")
+    settings = upgrade_settings(study.user_attrs.get("settings"))
+    if not settings:
+        raise ValueError(f"study {study.study_name!r} was not made by nasbench search; nothing to confirm")
+    return SearchConfig(**settings, study=study.study_name)
+
+
+def interleaved(models: dict[int, Any], shape: tuple[int, int, int], config: SearchConfig,
+                rounds: int, seed: int = 0, slot: QuietSlot | None = None,
+                on_round: Callable[[int, int], None] | None = None) -> dict[int, list[float]]:
+    """Round medians per model: ``rounds`` rounds, each timing every model for
+    :data:`BURST_S` in a fresh random order, all in this session."""
+    rng = np.random.default_rng(seed)
+    keys = list(models)
+    medians: dict[int, list[float]] = {k: [] for k in keys}
+    for r in range(rounds):
+        for i in rng.permutation(len(keys)):
+            key = keys[int(i)]
+            with hold_exclusive(slot):
+                result = measure_latency(models[key], shape, device=config.device,
+                                         threads=config.latency_threads, min_time_s=BURST_S,
+                                         max_time_s=10 * BURST_S, min_samples=5, warmup_s=0.01)
+            medians[key].append(result.median_ms)
+        if on_round is not None:
+            on_round(r + 1, rounds)
+    return medians
+
+
+def confirm_study(study: optuna.Study, frame: pd.DataFrame, rounds: int = DEFAULT_ROUNDS,
+                  seeds: int = 1, data: Any = None, slot: QuietSlot | None = None,
+                  store: bool = True, on_round: Callable[[int, int], None] | None = None) -> Confirmation:
+    """Confirm the candidates (:func:`candidates`) of ``frame``, the results table of the
+    search ``study``; stores the result on the study unless ``store`` is false.
+
+    ``data`` (the search's dataset) is needed only for ``seeds`` > 1 and loaded when missing.
+    Raises ``ValueError`` when there is nothing to confirm or the options are out of range.
+    """
+    from nasbench.env import allocator_state, current_conditions
+
+    check_options(rounds, seeds)
+    config = study_config(study)
+    chosen = candidates(frame)
+    start = time.perf_counter()
+    archs = {int(row.number): decode(row.arch) for row in chosen.itertuples()}
+    first = next(iter(archs.values()))
+    shape = (first.in_channels, first.resolution, first.resolution)
+    models = {n: build_model(a, seed=config.seed + n) for n, a in archs.items()}  # the trials' seeds
+    medians = interleaved(models, shape, config, rounds, seed=config.seed, slot=slot,
+                          on_round=on_round)
+    trials: dict[int, dict[str, Any]] = {}
+    for number, values in medians.items():
+        ordered = sorted(values)
+        low, high = median_interval(ordered)
+        trials[number] = {"latency_ms": float(np.median(ordered)), "ci_low_ms": float(low),
+                          "ci_high_ms": float(high), "round_ms": [float(v) for v in values]}
+    if seeds > 1:
+        _retrain(chosen, archs, config, seeds, data, trials)
+    conditions = current_conditions(config.device, config.latency_threads, 1, "float32",
+                                    "contiguous", allocator_state() if config.device == "cpu"
+                                    else "cuda caching allocator").to_dict()
+    result = Confirmation(rounds=rounds, seeds=seeds, seconds=time.perf_counter() - start,
+                          conditions=conditions, trials=trials)
+    if store:
+        study.set_user_attr(ATTR, result.to_attr())
+    logger.info("confirmed %d trials in %.1f s (%d rounds, %d seeds)", len(trials), result.seconds,
+                rounds, seeds)
+    return result
+
+
+def _retrain(chosen: pd.DataFrame, archs: dict[int, Any], config: SearchConfig, seeds: int,
+             data: Any, trials: dict[int, dict[str, Any]]) -> None:
+    """Train each candidate with ``seeds - 1`` more seeds; its accuracies go to ``trials``."""
+    from nasbench.search import load_search_data
+    from nasbench.train import default_train_config, train_model
+
+    if data is None:
+        try:
+            data = load_search_data(config)
+        except SearchError as exc:
+            raise ValueError(str(exc)) from None
+    train_config = default_train_config(config.dataset, config.epochs)
+    for row in chosen.itertuples():
+        number = int(row.number)
+        accuracies = [float(row.val_acc_search)]
+        for k in range(1, seeds):
+            seed = config.seed + number + 100_003 * k  # apart from every trial's own seed
+            model = build_model(archs[number], seed=seed)
+            result = train_model(model, data, train_config, seed=seed, device=config.device,
+                                 threads=config.threads)
+            accuracies.append(float(result.val_accuracy))
+        trials[number]["val_acc_seeds"] = accuracies
