@@ -131,6 +131,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
                    help="validate on a stratified subset of this many images, or 'all' (default: "
                         "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
+    p.add_argument("--train-batch", type=_positive_int,
+                   help="training batch size (default: the dataset's, 128; but 32 on a CPU for "
+                        "datasets other than digits: the CPU proxy)")
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
@@ -168,6 +171,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
                    help="validate on a stratified subset of this many images, or 'all' (default: "
                         "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
+    p.add_argument("--train-batch", type=_positive_int,
+                   help="training batch size (default: the dataset's, 128; but 32 on a CPU for "
+                        "datasets other than digits: the CPU proxy)")
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--study", help="study name (default: bench-<space>-<dataset>)")

@@ -38,7 +38,8 @@ from nasbench.results import pareto_mask, write_table
 from nasbench.storage import count_states
 from nasbench.search import (SearchConfig, SearchError, UniformDraw, load_search_data,
                              make_sampler, make_storage, measure_arch, open_storage_study)
-from nasbench.train import cpu_proxy, default_train_config, evaluate, train_model
+from nasbench.train import (Proxy, TrainConfig, cpu_proxy, default_train_config, evaluate,
+                            train_model)
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ TABLE_FILE = "table.parquet"
 CSV_FILE = "table.csv"
 META_FILE = "bench.json"
 MAX_ENUMERATE = 20_000
-_IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "max_val", "seeds", "passes",
+_IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "max_val", "train_batch", "seeds", "passes",
              "sample", "seed", "device", "latency_threads", "latency_time_s")
 
 
@@ -80,6 +81,7 @@ class BenchConfig:
     epochs: int | None = None
     max_train: int | None = None
     max_val: int | None = None
+    train_batch: int | None = None
     seeds: int = 2
     passes: int = 2
     sample: int | None = None
@@ -98,11 +100,13 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         # On a CPU, what is not given comes from the proxy, and is recorded as such on the study.
-        max_train, max_val, epochs = cpu_proxy(self.dataset, self.device, self.max_train,
-                                               self.max_val, self.epochs)
-        object.__setattr__(self, "max_train", max_train)
-        object.__setattr__(self, "max_val", max_val)
-        object.__setattr__(self, "epochs", epochs)
+        given = Proxy(self.max_train, self.max_val, self.epochs, self.train_batch)
+        for name, value in dataclasses.asdict(cpu_proxy(self.dataset, self.device, given)).items():
+            object.__setattr__(self, name, value)
+
+    def train_config(self) -> TrainConfig:
+        """The training recipe of every trial (the dataset's, with the epochs and batch set)."""
+        return default_train_config(self.dataset, self.epochs, self.train_batch)
 
     @property
     def study_name(self) -> str:
@@ -116,7 +120,8 @@ class BenchConfig:
                             threads=self.threads, latency_threads=self.latency_threads,
                             latency_time_s=self.latency_time_s,
                             latency_precision=self.latency_precision, epochs=self.epochs,
-                            max_train=self.max_train, max_val=self.max_val, study=self.study_name, storage=self.storage,
+                            max_train=self.max_train, max_val=self.max_val,
+                            train_batch=self.train_batch, study=self.study_name, storage=self.storage,
                             runs_dir=self.runs_dir, heartbeat_s=self.heartbeat_s,
                             worker_index=self.worker_index, memory_check=self.memory_check)
 
@@ -261,7 +266,7 @@ class BenchObjective:
         # stop existed sampled for a fixed time).
         precision = (recorded or {}).get("latency_precision", config.latency_precision)
         self.measure_config = dataclasses.replace(config.search_config(), latency_precision=precision)
-        self.train_config = default_train_config(config.dataset, config.epochs)
+        self.train_config = config.train_config()
 
     def __call__(self, trial: optuna.Trial) -> float:
         index = trial.suggest_int("index", 0, len(self.archs) - 1)

@@ -160,14 +160,14 @@ def _retrain(chosen: pd.DataFrame, archs: dict[int, Any], config: SearchConfig, 
              data: Any, trials: dict[int, dict[str, Any]]) -> None:
     """Train each candidate with ``seeds - 1`` more seeds; its accuracies go to ``trials``."""
     from nasbench.search import load_search_data
-    from nasbench.train import default_train_config, train_model
+    from nasbench.train import train_model
 
     if data is None:
         try:
             data = load_search_data(config)
         except SearchError as exc:
             raise ValueError(str(exc)) from None
-    train_config = default_train_config(config.dataset, config.epochs)
+    train_config = config.train_config()
     for row in chosen.itertuples():
         number = int(row.number)
         accuracies = [float(row.val_acc_search)]

@@ -37,7 +37,8 @@ from nasbench.record import TrialRecord
 from nasbench.storage import (check_database, count_states, creation_lock, finished,
                               last_finished)
 from nasbench.results import pareto_frame, results_frame, write_table
-from nasbench.train import cpu_proxy, default_train_config, expected_seconds, train_model
+from nasbench.train import (Proxy, TrainConfig, cpu_proxy, default_train_config,
+                            expected_seconds, train_model)
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ SAMPLERS: tuple[str, ...] = ("tpe", "nsga2", "random")
 OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
 # Settings that must match when a study is resumed: a different value would mix experiments.
 _IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "latency_threads",
-                  "epochs", "max_train", "max_val", "max_latency_ms", "max_params", "max_macs", "pruner")
+                  "epochs", "max_train", "max_val", "train_batch", "max_latency_ms", "max_params", "max_macs", "pruner")
 # Settings that studies made before they existed had, in effect.
-_DEFAULTS_BEFORE = {"pruner": "none", "max_val": None}
+_DEFAULTS_BEFORE = {"pruner": "none", "max_val": None, "train_batch": None}
 STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 """What a study name may be: it names a folder and appears in commands to copy."""
 # Names used by earlier versions in the settings recorded on a study, and today's names.
@@ -77,6 +78,7 @@ class SearchConfig:
     epochs: int | None = None
     max_train: int | None = None
     max_val: int | None = None
+    train_batch: int | None = None
     study: str | None = None
     storage: str | None = None
     runs_dir: str = "runs"
@@ -91,11 +93,13 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         # On a CPU, what is not given comes from the proxy, and is recorded as such on the study.
-        max_train, max_val, epochs = cpu_proxy(self.dataset, self.device, self.max_train,
-                                               self.max_val, self.epochs)
-        object.__setattr__(self, "max_train", max_train)
-        object.__setattr__(self, "max_val", max_val)
-        object.__setattr__(self, "epochs", epochs)
+        given = Proxy(self.max_train, self.max_val, self.epochs, self.train_batch)
+        for name, value in dataclasses.asdict(cpu_proxy(self.dataset, self.device, given)).items():
+            object.__setattr__(self, name, value)
+
+    def train_config(self) -> TrainConfig:
+        """The training recipe of every trial (the dataset's, with the epochs and batch set)."""
+        return default_train_config(self.dataset, self.epochs, self.train_batch)
 
     @property
     def study_name(self) -> str:
@@ -150,6 +154,8 @@ class SearchConfig:
             raise SearchError("--threads and --latency-threads must be at least 1")
         if self.epochs is not None and not 1 <= self.epochs <= 1000:
             raise SearchError(f"--epochs must be between 1 and 1000, got {self.epochs}")
+        if self.train_batch is not None and not 2 <= self.train_batch <= 65536:
+            raise SearchError(f"--train-batch must be between 2 and 65536, got {self.train_batch}")
         for name in ("max_latency_ms", "max_params", "max_macs"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -421,7 +427,7 @@ def measure_arch(arch: Arch, data: DataSplits, config: SearchConfig, seed: int,
     with ``config``'s latency settings, holding the quiet ``slot`` alone while timing."""
     start = time.perf_counter()
     if config.memory_check:  # the trial fails with the reason instead of exhausting the machine
-        check_arch(arch, default_train_config(config.dataset, config.epochs).batch_size,
+        check_arch(arch, config.train_config().batch_size,
                    training=True, device=config.device)
     model = build_model(arch, seed=seed)
     shape = (data.channels, data.resolution, data.resolution)
@@ -473,7 +479,7 @@ class LocalEvaluator:
                  interrupts: SafeInterrupts | None = None) -> None:
         self.config, self.data, self.slot = config, data, slot
         self.interrupts = interrupts or SafeInterrupts()
-        self.train_config = default_train_config(config.dataset, config.epochs)
+        self.train_config = config.train_config()
 
     def measure(self, arch: Arch, seed: int) -> Measured:
         """See :func:`measure_arch` (Ctrl-C stops it at once)."""
@@ -509,7 +515,7 @@ class Objective:
         self.evaluator = evaluator
         self.pruner = pruner
         self.space = get_space(config.space)
-        self.epochs = default_train_config(config.dataset, config.epochs).epochs
+        self.epochs = config.train_config().epochs
 
     def _constraints(self, params: int, macs: int, latency_ms: float) -> dict[str, float]:
         c = self.config
@@ -613,7 +619,7 @@ def expected_trial_seconds(config: SearchConfig, data: DataSplits, models: int =
     shape = DataShape(data.resolution, data.channels, len(data.classes))
     rng = np.random.default_rng(config.seed)
     built = [build_model(space.sample(UniformDraw(rng), shape), seed=config.seed) for _ in range(models)]
-    return expected_seconds(built, data, default_train_config(config.dataset, config.epochs),
+    return expected_seconds(built, data, config.train_config(),
                             threads=config.threads)
 
 

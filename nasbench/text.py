@@ -115,9 +115,7 @@ def search_header(config: Any, done: int, workers: int) -> str:
 def training_plan(config: Any, data: Any, trial_s: float) -> str:
     """What each trial trains on and how long it should take: printed before a search on a real
     dataset starts, so a long search is known to be long before it begins."""
-    from nasbench.train import default_train_config
-
-    train = default_train_config(config.dataset, config.epochs)
+    train = config.train_config()
 
     def images(n: int, total: int, split: str, flag: str) -> str:
         if n >= total:
@@ -125,7 +123,8 @@ def training_plan(config: Any, data: Any, trial_s: float) -> str:
         return f"{n:,} of {total:,} {split} images (stratified; {flag} all for every one)"
 
     return (f"Training on {images(len(data.y_train), data.train_total, 'training', '--max-train-samples')}"
-            f", {train.epochs} epochs (--epochs), validating on "
+            f", {train.epochs} epochs (--epochs) at batch {train.batch_size} (--train-batch), "
+            f"validating on "
             f"{images(len(data.y_val), data.val_total, 'validation', '--max-val-samples')}. Expected "
             f"about {_duration(trial_s)} per architecture "
             f"trained fully (a few training steps of 3 architectures of the space, timed here); "

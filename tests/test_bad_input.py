@@ -118,6 +118,7 @@ CASES = [
      "--confirm-rounds must be between 5"),
     ("a validation subset smaller than the classes", ["search", "--max-val-samples", "3"],
      "--max-val-samples must be at least the number of classes"),
+    ("a training batch of one", ["search", "--train-batch", "1"], "--train-batch must be between 2"),
     ("results of a damaged database", ["results", "{world}/runs/damaged"], "is damaged"),
     ("export of a damaged database", ["export", "{world}/runs/damaged", "--out", "{world}/out"],
      "sqlite3 {world}/runs/damaged/study.db .recover"),

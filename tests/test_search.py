@@ -77,7 +77,11 @@ def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Pareto front" in out and "3 complete, 0 failed" in out
     assert "3/3 architectures, 3 trained fully" in err and "front" in err
+    assert "Confirming" in err and "interleaved latency rounds" in err  # on by default
+    assert "Confirmed" in out and "[95% interval]" in out
     table = pd.read_csv(tmp_path / "e2e" / "results.csv")
+    assert table.loc[table["pareto"], "confirmed"].any()
+    assert (table.loc[table["confirmed"], "latency_search_ms"] > 0).all()
     assert len(table) == 3 and set(table["state"]) == {"COMPLETE"}
     for column in ("arch", "params", "macs", "latency_ms", "latency_p90_ms", "val_acc",
                    "train_time_s", "feasible", "pareto", "device_name", "torch_version"):
