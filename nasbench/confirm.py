@@ -26,7 +26,7 @@ import pandas as pd
 
 from nasbench.arch import decode
 from nasbench.build import build_model
-from nasbench.latency import measure_latency, median_interval
+from nasbench.latency import Probe, median_interval
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.search import SearchConfig, SearchError, upgrade_settings
 
@@ -35,8 +35,10 @@ logger = logging.getLogger(__name__)
 ATTR = "confirmation"
 """The study user attribute that holds the latest confirmation."""
 DEFAULT_ROUNDS = 15
-BURST_S = 0.03
-"""Seconds of timing per candidate per round (after a short warm-up)."""
+BURST_S = 0.05
+"""Seconds of timing per candidate per round."""
+WARMUP_S = 0.02
+"""Seconds of warm-up runs before each burst (the model stays prepared between rounds)."""
 
 
 @dataclass(frozen=True)
@@ -97,19 +99,19 @@ def study_config(study: optuna.Study) -> SearchConfig:
 def interleaved(models: dict[int, Any], shape: tuple[int, int, int], config: SearchConfig,
                 rounds: int, seed: int = 0, slot: QuietSlot | None = None,
                 on_round: Callable[[int, int], None] | None = None) -> dict[int, list[float]]:
-    """Round medians per model: ``rounds`` rounds, each timing every model for
-    :data:`BURST_S` in a fresh random order, all in this session."""
+    """Round medians per model: ``rounds`` rounds, each timing every model (prepared once, see
+    :class:`nasbench.latency.Probe`) for :data:`BURST_S` after a short warm-up, in a fresh
+    random order, all in this session."""
     rng = np.random.default_rng(seed)
     keys = list(models)
+    probes = {k: Probe(models[k], shape, device=config.device, threads=config.latency_threads)
+              for k in keys}
     medians: dict[int, list[float]] = {k: [] for k in keys}
     for r in range(rounds):
         for i in rng.permutation(len(keys)):
             key = keys[int(i)]
             with hold_exclusive(slot):
-                result = measure_latency(models[key], shape, device=config.device,
-                                         threads=config.latency_threads, min_time_s=BURST_S,
-                                         max_time_s=10 * BURST_S, min_samples=5, warmup_s=0.01)
-            medians[key].append(result.median_ms)
+                medians[key].append(probes[key].burst(min_time_s=BURST_S, warmup_s=WARMUP_S))
         if on_round is not None:
             on_round(r + 1, rounds)
     return medians

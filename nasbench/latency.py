@@ -202,6 +202,36 @@ def _sample(run: Callable[[], object], time_block: Callable[[int], float],
             return times_ms, number
 
 
+class Probe:
+    """One model ready to be timed again and again in one session (copied, in eval mode, on
+    its device, with its input), for interleaved measurements: each :meth:`burst` warms it up
+    briefly and returns the median of a few blocks, as :func:`measure_latency` would."""
+
+    def __init__(self, model: nn.Module, input_shape: tuple[int, int, int], device: str = "cpu",
+                 threads: int = 1, batch: int = 1, dtype: str = "float32",
+                 memory_format: str = "contiguous") -> None:
+        check_options(device, threads, batch, dtype, memory_format)
+        fmt, torch_dtype = MEMORY_FORMATS[memory_format], DTYPES[dtype]
+        self.net = copy.deepcopy(model).eval().to(device=device, dtype=torch_dtype, memory_format=fmt)
+        self.x = torch.randn((batch, *input_shape), device=device, dtype=torch_dtype).to(memory_format=fmt)
+        self.device, self.threads = device, threads
+        self.timer = (_cpu_block_timer(self.net, self.x) if device == "cpu"
+                      else _cuda_block_timer(self.net, self.x))
+
+    def burst(self, min_time_s: float = 0.05, warmup_s: float = 0.02, min_samples: int = 5) -> float:
+        """Median ms of one forward pass over ``min_time_s`` of blocks, after ``warmup_s``."""
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                sync = None if self.device == "cpu" else torch.cuda.synchronize
+                times_ms, _ = _sample(lambda: self.net(self.x), self.timer, sync, min_time_s,
+                                      10 * min_time_s, min_samples, warmup_s)
+        finally:
+            torch.set_num_threads(previous_threads)
+        return _quantile(sorted(times_ms), 0.5)
+
+
 def _cpu_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], float]:
     """Blocks of runs timed with ``timeit`` and ``time.perf_counter``.
 
