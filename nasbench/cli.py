@@ -156,7 +156,10 @@ def cmd_search(args: argparse.Namespace) -> int:
                     lambda: run_search(config, callbacks=[progress], data=data, slot=_slot()))
     if outcome is None:
         return 130
-    if args.confirm and not outcome.table.empty and outcome.table["pareto"].any():
+    from nasbench.confirm import ATTR
+
+    fresh = evaluated(study) > done or ATTR not in study.user_attrs  # nothing new: keep the last
+    if args.confirm and fresh and not outcome.table.empty and outcome.table["pareto"].any():
         outcome = _confirm(study, outcome.table, args.confirm_rounds, args.confirm_seeds, data,
                            lambda: finish_search(config)) or outcome
     where = (str(config.run_dir) if config.storage is None

@@ -141,7 +141,7 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
                                 sampler=make_sampler(config.sampler, config.seed),
                                 storage=optuna.storages.InMemoryStorage())
     objective = Objective(config, shape, TableEvaluator(table, meta, config.seed),
-                          make_pruner(config.pruner, int(meta["n_val"])))
+                          make_pruner(config.pruner or DEFAULT_PRUNER, int(meta["n_val"])))
     start = time.perf_counter()
     drive(study, objective, config)
     real = time.perf_counter() - start

@@ -89,7 +89,7 @@ def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
     assert table["val_acc"].between(0, 1).all() and (table["latency_ms"] > 0).all()
     listing = _cli("results", str(tmp_path / "e2e"), "--pareto")
     out, err = listing.communicate(timeout=60)
-    assert listing.returncode == 0 and "COMPLETE" in out
+    assert listing.returncode == 0 and "Pareto front" in out and "[95% interval]" in out
     again = _cli("search", "--budget", "3", "--space", "tiny", "--epochs", "1",
                  "--runs-dir", str(tmp_path), "--study", "e2e", "--json")
     out, err = again.communicate(timeout=120)  # already complete: nothing to run

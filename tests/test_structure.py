@@ -216,6 +216,7 @@ def test_ctrl_c_is_held_outside_safe_zones() -> None:
 
     from nasbench.interrupts import SafeInterrupts
 
+    before = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN in a background job
     with SafeInterrupts().installed() as interrupts:
         os.kill(os.getpid(), signal.SIGINT)  # in a storage write, say: held
         time.sleep(0.05)
@@ -231,7 +232,7 @@ def test_ctrl_c_is_held_outside_safe_zones() -> None:
             time.sleep(0.05)
         with pytest.raises(KeyboardInterrupt):
             interrupts.check()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # restored
 
 
 _OPENERS = {  # (set-up, the call that opens the study)
