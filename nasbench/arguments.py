@@ -31,6 +31,18 @@ def _train_samples(raw: str) -> int:
 
 # ------------------------------------------------------------------ shared argument groups
 
+def _proxy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-train-samples", dest="max_train", type=_train_samples,
+                   help="train on a stratified subset of this many images, or 'all' (default: "
+                        "all, but 2500 on a CPU for datasets other than digits: the CPU proxy)")
+    p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
+                   help="validate on a stratified subset of this many images, or 'all' (default: "
+                        "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
+    p.add_argument("--train-batch", type=_positive_int,
+                   help="training batch size (default: the dataset's, 128; but 32 on a CPU for "
+                        "datasets other than digits: the CPU proxy)")
+
+
 def _confirm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confirm-rounds", type=int, default=15,
                    help="interleaved latency rounds over the front's candidates (default 15)")
@@ -125,15 +137,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--space", default="mixed", help="search space (python cli.py spaces); default mixed")
     p.add_argument("--budget", type=int, default=50, help="completed trials wanted (default 50)")
     p.add_argument("--sampler", default="tpe", help="tpe, nsga2 or random (default tpe)")
-    p.add_argument("--max-train-samples", dest="max_train", type=_train_samples,
-                   help="train on a stratified subset of this many images, or 'all' (default: "
-                        "all, but 2500 on a CPU for datasets other than digits: the CPU proxy)")
-    p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
-                   help="validate on a stratified subset of this many images, or 'all' (default: "
-                        "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
-    p.add_argument("--train-batch", type=_positive_int,
-                   help="training batch size (default: the dataset's, 128; but 32 on a CPU for "
-                        "datasets other than digits: the CPU proxy)")
+    _proxy_args(p)
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
@@ -165,15 +169,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--seeds", type=int, default=2, help="training seeds per architecture (default 2)")
     p.add_argument("--passes", type=int, default=2, help="latency passes over the table (default 2)")
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
-    p.add_argument("--max-train-samples", dest="max_train", type=_train_samples,
-                   help="train on a stratified subset of this many images, or 'all' (default: "
-                        "all, but 2500 on a CPU for datasets other than digits: the CPU proxy)")
-    p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
-                   help="validate on a stratified subset of this many images, or 'all' (default: "
-                        "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
-    p.add_argument("--train-batch", type=_positive_int,
-                   help="training batch size (default: the dataset's, 128; but 32 on a CPU for "
-                        "datasets other than digits: the CPU proxy)")
+    _proxy_args(p)
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--study", help="study name (default: bench-<space>-<dataset>)")

@@ -38,8 +38,7 @@ from nasbench.results import pareto_mask, write_table
 from nasbench.storage import count_states
 from nasbench.search import (SearchConfig, SearchError, UniformDraw, load_search_data,
                              make_sampler, make_storage, measure_arch, open_storage_study)
-from nasbench.train import (Proxy, TrainConfig, cpu_proxy, default_train_config, evaluate,
-                            train_model)
+from nasbench.train import TrainedSettings, evaluate, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class BenchRecord(TrialRecord):
 
 
 @dataclass(frozen=True)
-class BenchConfig:
+class BenchConfig(TrainedSettings):
     """Everything that defines a bench; recorded on its study."""
 
     space: str = "tiny"
@@ -97,16 +96,6 @@ class BenchConfig:
     heartbeat_s: int = 10
     worker_index: int = 0
     memory_check: bool = True
-
-    def __post_init__(self) -> None:
-        # On a CPU, what is not given comes from the proxy, and is recorded as such on the study.
-        given = Proxy(self.max_train, self.max_val, self.epochs, self.train_batch)
-        for name, value in dataclasses.asdict(cpu_proxy(self.dataset, self.device, given)).items():
-            object.__setattr__(self, name, value)
-
-    def train_config(self) -> TrainConfig:
-        """The training recipe of every trial (the dataset's, with the epochs and batch set)."""
-        return default_train_config(self.dataset, self.epochs, self.train_batch)
 
     @property
     def study_name(self) -> str:

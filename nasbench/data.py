@@ -252,6 +252,17 @@ def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nda
     return np.sort(keep), np.sort(held)
 
 
+def _subset(x: np.ndarray, y: np.ndarray, size: int | None, classes: int, seed: int,
+            flag: str) -> tuple[np.ndarray, np.ndarray]:
+    """A stratified subset of ``size`` items (``None`` or ``0``: all of them)."""
+    if not size or size >= len(y):
+        return x, y
+    if size < classes:
+        raise ValueError(f"{flag} must be at least the number of classes ({classes}), got {size}")
+    _, keep = _stratified_split(y, size / len(y), seed)
+    return x[keep], y[keep]
+
+
 def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resolution: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = "runs/.cache",
                  max_train: int | None = None, max_val: int | None = None,
@@ -289,20 +300,9 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
         x_test, y_test, x, y = x[held], y[held], x[keep], y[keep]
     keep, held = _stratified_split(y, 0.25 if name == "digits" else 0.1, seed + 1)
     x_val, y_val, x_train, y_train = x[held], y[held], x[keep], y[keep]
-    train_total = len(y_train)
-    if max_train and max_train < len(y_train):  # None or 0: the whole training split
-        if max_train < len(classes):
-            raise ValueError(f"--max-train-samples must be at least the number of classes "
-                             f"({len(classes)}), got {max_train}")
-        _, subset = _stratified_split(y_train, max_train / len(y_train), seed + 2)
-        x_train, y_train = x_train[subset], y_train[subset]
-    val_total = len(y_val)
-    if max_val and max_val < len(y_val):  # None or 0: the whole validation split
-        if max_val < len(classes):
-            raise ValueError(f"--max-val-samples must be at least the number of classes "
-                             f"({len(classes)}), got {max_val}")
-        _, subset = _stratified_split(y_val, max_val / len(y_val), seed + 3)
-        x_val, y_val = x_val[subset], y_val[subset]
+    train_total, val_total = len(y_train), len(y_val)
+    x_train, y_train = _subset(x_train, y_train, max_train, len(classes), seed + 2, "--max-train-samples")
+    x_val, y_val = _subset(x_val, y_val, max_val, len(classes), seed + 3, "--max-val-samples")
     if resolution and x_train.shape[-1] != resolution:
         if memory_check:  # uint8 resized copies, then float32 tensors of every split
             from nasbench.memory import check_fits

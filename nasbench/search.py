@@ -37,8 +37,7 @@ from nasbench.record import TrialRecord
 from nasbench.storage import (check_database, count_states, creation_lock, finished,
                               last_finished)
 from nasbench.results import pareto_frame, results_frame, write_table
-from nasbench.train import (Proxy, TrainConfig, cpu_proxy, default_train_config,
-                            expected_seconds, train_model)
+from nasbench.train import TrainedSettings, expected_seconds, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class SearchError(ValueError):
 
 
 @dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(TrainedSettings):
     """Everything that defines a search; recorded on the study."""
 
     space: str = "mixed"
@@ -90,16 +89,6 @@ class SearchConfig:
     heartbeat_s: int = 10
     worker_index: int = 0
     memory_check: bool = True
-
-    def __post_init__(self) -> None:
-        # On a CPU, what is not given comes from the proxy, and is recorded as such on the study.
-        given = Proxy(self.max_train, self.max_val, self.epochs, self.train_batch)
-        for name, value in dataclasses.asdict(cpu_proxy(self.dataset, self.device, given)).items():
-            object.__setattr__(self, name, value)
-
-    def train_config(self) -> TrainConfig:
-        """The training recipe of every trial (the dataset's, with the epochs and batch set)."""
-        return default_train_config(self.dataset, self.epochs, self.train_batch)
 
     @property
     def study_name(self) -> str:

@@ -106,6 +106,30 @@ def cpu_proxy(dataset: str, device: str, given: Proxy) -> Proxy:
                                                           dataclasses.astuple(defaults))))
 
 
+class TrainedSettings:
+    """What search and bench configs share about training: on a CPU, the settings not given
+    come from the proxy (:func:`cpu_proxy`) when the config is made, so they are recorded as
+    such on the study; :meth:`train_config` is the recipe of every trial. For frozen
+    dataclasses with ``dataset``, ``device``, ``max_train``, ``max_val``, ``epochs`` and
+    ``train_batch`` fields."""
+
+    dataset: str
+    device: str
+    max_train: int | None
+    max_val: int | None
+    epochs: int | None
+    train_batch: int | None
+
+    def __post_init__(self) -> None:
+        given = Proxy(self.max_train, self.max_val, self.epochs, self.train_batch)
+        for name, value in dataclasses.asdict(cpu_proxy(self.dataset, self.device, given)).items():
+            object.__setattr__(self, name, value)
+
+    def train_config(self) -> TrainConfig:
+        """The training recipe of every trial (the dataset's, with the epochs and batch set)."""
+        return default_train_config(self.dataset, self.epochs, self.train_batch)
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """What a training run achieved."""
