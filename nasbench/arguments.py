@@ -19,6 +19,17 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    """A whole number, 0 or more."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def _train_samples(raw: str) -> int:
     """A positive number of training images, or ``all`` (0: the whole training split)."""
     if raw.strip().lower() == "all":
@@ -41,6 +52,10 @@ def _proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-batch", type=_positive_int,
                    help="training batch size (default: the dataset's, 128; but 32 on a CPU for "
                         "datasets other than digits: the CPU proxy)")
+    p.add_argument("--bn-calibration", type=_non_negative_int, metavar="IMAGES",
+                   help="training images that re-estimate BatchNorm statistics before each "
+                        "evaluation, 0 for none (default: 256 for a new study, the study's own "
+                        "when resuming)")
 
 
 def _confirm_args(p: argparse.ArgumentParser) -> None:
@@ -132,6 +147,36 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--depth", type=int, default=2, help="module depth of the MACs breakdown (default 2)")
     p.set_defaults(func=commands["profile"])
 
+    p = sub.add_parser("latency-model", help="fit, evaluate or use a latency model of this machine")
+    actions = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    q = actions.add_parser("fit", parents=[as_json], help="time every part of a space, fit the correction")
+    q.add_argument("--space", default="mixed", help="search space (default mixed)")
+    q.add_argument("--dataset", default="digits", help="the data shape: digits, cifar10 or folder")
+    q.add_argument("--data-dir", help="dataset folder (cifar10, folder)")
+    q.add_argument("--resolution", type=_positive_int, help="input resolution (default: the dataset's)")
+    q.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    q.add_argument("--threads", type=_positive_int, default=1, help="CPU threads for timing (default 1)")
+    q.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    q.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    q.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
+    q.add_argument("--archs", type=_positive_int, default=80,
+                   help="whole architectures timed to fit the correction (default 80)")
+    q.add_argument("--seed", type=int, default=0, help="seed of those architectures (default 0)")
+    q.add_argument("--out", help="model file (default runs/latency-models/<space>-<dataset>-r<res>.json)")
+    q.add_argument("--runs-dir", default="runs", help="folder for run outputs (default runs)")
+    q.set_defaults(func=commands["latency-model"])
+    q = actions.add_parser("eval", parents=[as_json],
+                           help="predict and measure fresh architectures, beside the measurement's own repeatability")
+    q.add_argument("model", help="the model's JSON file")
+    q.add_argument("--archs", type=_positive_int, default=200, help="architectures (default 200)")
+    q.add_argument("--seed", type=int, help="their seed (default: the fit's + 1000)")
+    q.add_argument("--csv", help="also write every architecture's figures to this CSV file")
+    q.set_defaults(func=commands["latency-model"])
+    q = actions.add_parser("predict", parents=[as_json], help="predicted latency, part by part")
+    q.add_argument("model", help="the model's JSON file")
+    q.add_argument("arch", nargs="+", help="reference name, spec string or JSON file")
+    q.set_defaults(func=commands["latency-model"])
+
     p = sub.add_parser("search", parents=[data, as_json],
                        help="run or resume an accuracy-latency architecture search")
     p.add_argument("--space", default="mixed", help="search space (python cli.py spaces); default mixed")
@@ -147,6 +192,10 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--max-params", type=int, help="constraint: parameters at most this")
     p.add_argument("--max-macs", "--max-flops", dest="max_macs", type=int,
                    help="constraint: multiply-adds at most this (--max-flops is the old name)")
+    p.add_argument("--latency-model", metavar="MODEL",
+                   help="a latency model (latency-model fit): with --max-latency-ms, candidates "
+                        "predicted over the limit by more than the model's error are recorded "
+                        "infeasible without training or timing")
     p.add_argument("--pruner", choices=("pareto", "none"),
                    help="pareto: stop trials dominated at the same epoch beyond noise; none: train "
                         "every architecture fully (default: pareto for a new study, the study's "

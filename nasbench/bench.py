@@ -38,7 +38,8 @@ from nasbench.results import pareto_mask, write_table
 from nasbench.storage import count_states
 from nasbench.search import (SearchConfig, SearchError, UniformDraw, load_search_data,
                              make_sampler, make_storage, measure_arch, open_storage_study)
-from nasbench.train import TrainedSettings, evaluate, train_model
+from nasbench.train import (DEFAULT_BN_CALIBRATION, TrainedSettings, epochs_before_calibration,
+                            evaluate, train_model)
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ CSV_FILE = "table.csv"
 META_FILE = "bench.json"
 MAX_ENUMERATE = 20_000
 _IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "max_val", "train_batch", "seeds", "passes",
-             "sample", "seed", "device", "latency_threads", "latency_time_s")
+             "sample", "seed", "device", "latency_threads", "latency_time_s", "bn_calibration")
+_DEFAULTS_BEFORE = {"bn_calibration": 0}
+"""What benches made before a setting existed had, in effect."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class BenchConfig(TrainedSettings):
     max_train: int | None = None
     max_val: int | None = None
     train_batch: int | None = None
+    bn_calibration: int | None = DEFAULT_BN_CALIBRATION
     seeds: int = 2
     passes: int = 2
     sample: int | None = None
@@ -110,7 +114,8 @@ class BenchConfig(TrainedSettings):
                             latency_time_s=self.latency_time_s,
                             latency_precision=self.latency_precision, epochs=self.epochs,
                             max_train=self.max_train, max_val=self.max_val,
-                            train_batch=self.train_batch, study=self.study_name, storage=self.storage,
+                            train_batch=self.train_batch, bn_calibration=self.bn_calibration,
+                            study=self.study_name, storage=self.storage,
                             runs_dir=self.runs_dir, heartbeat_s=self.heartbeat_s,
                             worker_index=self.worker_index, memory_check=self.memory_check)
 
@@ -129,6 +134,9 @@ class BenchConfig(TrainedSettings):
         identity = {key: getattr(self, key) for key in _IDENTITY}
         for key in ("max_train", "max_val"):  # 0 and None: the whole split
             identity[key] = identity[key] or None
+        if identity["bn_calibration"] is None:
+            identity["bn_calibration"] = DEFAULT_BN_CALIBRATION
+        identity["epochs"] = self.train_config().epochs  # recorded as resolved
         return identity
 
     def validate(self) -> None:
@@ -209,6 +217,8 @@ def _set_up_bench(study: optuna.Study, config: BenchConfig, data: DataSplits) ->
     if study.user_attrs.get("kind") != KIND:
         raise SearchError(f"study {config.study_name!r} is a search, not a bench; use another "
                           f"--study name")
+    recorded = {**_DEFAULTS_BEFORE, **recorded}
+    recorded["epochs"] = recorded["epochs"] or epochs_before_calibration(config.dataset)
     differing = [k for k, v in config.identity().items() if recorded.get(k) != v]
     if differing:
         detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
@@ -235,7 +245,7 @@ def requeue_missing(study: optuna.Study) -> int:
 def bench_config_from_study(study: optuna.Study, storage: str, runs_dir: str, threads: int | None,
                             worker_index: int) -> BenchConfig:
     """The settings recorded on a bench study, for a worker that joins it."""
-    settings = dict(study.user_attrs["settings"])
+    settings = {**_DEFAULTS_BEFORE, **study.user_attrs["settings"]}
     settings.update(study=study.study_name, storage=storage, runs_dir=runs_dir,
                     worker_index=worker_index, **({"threads": threads} if threads else {}))
     known = {f.name for f in dataclasses.fields(BenchConfig)}

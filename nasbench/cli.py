@@ -371,10 +371,84 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_latency_model(args: argparse.Namespace) -> int:
+    """``latency-model fit|eval|predict``: a latency model of this machine."""
+    from pathlib import Path
+
+    from nasbench import latency_model as lm
+
+    if args.action == "fit":
+        from nasbench.data import load_dataset
+        from nasbench.latency import check_options
+        from search_spaces import SPACES, DataShape
+
+        if args.space not in SPACES:
+            raise UsageError(f"unknown space {args.space!r}; choose one of {', '.join(SPACES)}")
+        check_options(args.device, args.threads, args.batch, args.dtype, args.memory_format)
+        data = load_dataset(args.dataset, args.data_dir, args.resolution,
+                            cache_dir=Path(args.runs_dir) / ".cache")
+        shape = DataShape(data.resolution, data.channels, len(data.classes))
+        out = Path(args.out or Path(args.runs_dir) / "latency-models"
+                   / f"{args.space}-{args.dataset}-r{shape.resolution}.json")
+        if out.suffix != ".json":
+            raise UsageError(f"--out {out} must end in .json (the model is plain JSON)")
+        settings = lm.MeasureSettings(args.device, args.threads, args.batch, args.dtype,
+                                      args.memory_format)
+        model = lm.fit_model(args.space, shape, settings, archs=args.archs, seed=args.seed,
+                             slot=_slot(), on_progress=_steps("fit"))
+        model.save(out)
+        _print_json({"model": str(out), **model.fit}) if args.json else print(
+            text.latency_model_fit(model, out))
+        return 0
+    model = lm.load_model(args.model)
+    if args.action == "eval":
+        settings = lm.MeasureSettings(*(model.conditions[k] for k in
+                                        ("device", "threads", "batch", "dtype", "memory_format")))
+        result = lm.evaluate_model(model, settings, archs=args.archs, seed=args.seed, slot=_slot(),
+                                   on_progress=_steps("eval"))
+        if args.csv:
+            import pandas as pd
+
+            from nasbench.results import write_table
+
+            write_table(pd.DataFrame(result.rows), args.csv)
+        _print_json(result.to_dict()) if args.json else print(text.latency_model_eval(result, model))
+        return 0
+    from nasbench.env import allocator_state, current_conditions
+    from nasbench.references import load_arch
+
+    here = current_conditions(*(model.conditions[k] for k in
+                                ("device", "threads", "batch", "dtype", "memory_format")),
+                              allocator_state()).to_dict()
+    model.check_conditions(here)
+    rows = []
+    for spec in args.arch:
+        arch = load_arch(spec)
+        total, parts = model.sum_ms(arch)
+        rows.append({"arch": arch.to_string(), "predicted_ms": model.predict(arch),
+                     "sum_of_parts_ms": total, "parts": [{"part": k, "ms": v} for k, v in parts]})
+    _print_json(rows) if args.json else print(text.latency_model_predict(rows, model))
+    return 0
+
+
+def _steps(what: str) -> Any:
+    """A progress callback printing ``what: phase done/total`` on stderr now and then."""
+    last = {"t": 0.0}
+
+    def step(phase: str, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if done == total or now - last["t"] > 2:
+            last["t"] = now
+            print(f"{what}: {phase} {done}/{total}", file=sys.stderr, flush=True)
+    return step
+
+
 COMMANDS = {"spaces": cmd_spaces, "blocks": cmd_blocks, "profile": cmd_profile,
             "search": cmd_search, "worker": cmd_worker, "bench": cmd_bench, "replay": cmd_replay,
             "results": cmd_results, "confirm": cmd_confirm, "export": cmd_export, "train": cmd_train,
-            "dashboard": cmd_dashboard}
+            "dashboard": cmd_dashboard, "latency-model": cmd_latency_model}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

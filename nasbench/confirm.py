@@ -36,9 +36,19 @@ ATTR = "confirmation"
 """The study user attribute that holds the latest confirmation."""
 DEFAULT_ROUNDS = 15
 BURST_S = 0.05
-"""Seconds of timing per candidate per round."""
+"""Seconds of timing per candidate per round, at most."""
 WARMUP_S = 0.02
-"""Seconds of warm-up runs before each burst (the model stays prepared between rounds)."""
+"""Seconds of warm-up runs before each burst, at most (the model stays prepared between rounds)."""
+BUDGET_S = 4.0
+"""Timing seconds of a confirmation, roughly: with many candidates each burst shrinks (down
+to 2 blocks of about 5 ms after 3 runs of warm-up) so that the rounds fit in this."""
+
+
+def burst_times(candidates: int, rounds: int) -> tuple[float, float]:
+    """``(burst_s, warmup_s)`` of each burst for ``candidates`` models timed over ``rounds``
+    rounds: :data:`BURST_S` and :data:`WARMUP_S`, scaled down to fit :data:`BUDGET_S`."""
+    share = min(1.0, BUDGET_S / (max(1, candidates) * max(1, rounds) * (BURST_S + WARMUP_S)))
+    return max(0.01, BURST_S * share), max(0.004, WARMUP_S * share)
 
 
 @dataclass(frozen=True)
@@ -100,10 +110,11 @@ def interleaved(models: dict[int, Any], shape: tuple[int, int, int], config: Sea
                 rounds: int, seed: int = 0, slot: QuietSlot | None = None,
                 on_round: Callable[[int, int], None] | None = None) -> dict[int, list[float]]:
     """Round medians per model: ``rounds`` rounds, each timing every model (prepared once, see
-    :class:`nasbench.latency.Probe`) for :data:`BURST_S` after a short warm-up, in a fresh
-    random order, all in this session."""
+    :class:`nasbench.latency.Probe`) for a burst (:func:`burst_times`) after a short warm-up,
+    in a fresh random order, all in this session."""
     rng = np.random.default_rng(seed)
     keys = list(models)
+    burst_s, warmup_s = burst_times(len(keys), rounds)
     probes = {k: Probe(models[k], shape, device=config.device, threads=config.latency_threads)
               for k in keys}
     medians: dict[int, list[float]] = {k: [] for k in keys}
@@ -111,7 +122,8 @@ def interleaved(models: dict[int, Any], shape: tuple[int, int, int], config: Sea
         for i in rng.permutation(len(keys)):
             key = keys[int(i)]
             with hold_exclusive(slot):
-                medians[key].append(probes[key].burst(min_time_s=BURST_S, warmup_s=WARMUP_S))
+                medians[key].append(probes[key].burst(min_time_s=burst_s, warmup_s=warmup_s,
+                                                            min_samples=2))
         if on_round is not None:
             on_round(r + 1, rounds)
     return medians

@@ -197,9 +197,11 @@ def table_section(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         shown = shown[shown["feasible"] == True]  # noqa: E712
     columns = [c for c in ("number", "state", "val_acc", "val_acc_ci_low", "val_acc_ci_high",
                            "latency_ms", "latency_ci_low_ms", "latency_ci_high_ms", "latency_iqr_ms",
-                           "params", "macs", "feasible", "pareto", "pareto_noise", "confirmed",
-                           "stopped_early", "block_mix", "kernel", "reused_from", "arch")
-               if c in shown.columns]
+                           "latency_predicted_ms", "params", "macs", "feasible", "pareto",
+                           "pareto_noise", "confirmed", "stopped_early", "predicted_only",
+                           "block_mix", "kernel", "reused_from", "arch")
+               if c in shown.columns and (c not in ("latency_predicted_ms", "predicted_only")
+                                          or shown[c].notna().any())]
     st.dataframe(shown[columns], hide_index=True, key="table",
                  column_config={"arch": st.column_config.TextColumn("arch", width="large"),
                                 "macs": st.column_config.NumberColumn("MACs", format="%d")})
@@ -273,6 +275,8 @@ def body(source: str, chosen: list[str], x_axis: str) -> None:
         corr = plots.rank_correlations(frame)
         if not corr.empty:
             st.dataframe(corr.round(3), hide_index=True, key="correlations")
+    if plots.has_predictions(frame):
+        st.plotly_chart(plots.predicted_chart(frame), key="predicted_chart")
     table_section(frame, name)
     details_section(frame, source, name)
 

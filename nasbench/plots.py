@@ -272,6 +272,40 @@ def flops_latency_chart(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def has_predictions(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds trials with both a predicted and a measured latency."""
+    return ("latency_predicted_ms" in frame and
+            (pd.to_numeric(frame["latency_predicted_ms"], errors="coerce").notna()
+             & pd.to_numeric(frame["latency_ms"], errors="coerce").notna()).any())
+
+
+def predicted_chart(frame: pd.DataFrame) -> go.Figure:
+    """The latency model's prediction against the measured latency of each trial that has both,
+    with the ±10 % band around agreement."""
+    predicted = pd.to_numeric(frame.get("latency_predicted_ms"), errors="coerce")
+    measured_ms = pd.to_numeric(frame["latency_search_ms"] if "latency_search_ms" in frame
+                                else frame["latency_ms"], errors="coerce")
+    both = frame[predicted.notna() & measured_ms.notna()]
+    x, y = measured_ms[both.index].to_numpy(float), predicted[both.index].to_numpy(float)
+    within = float(np.mean(np.abs(y / x - 1) <= 0.10)) if len(x) else float("nan")
+    top = float(max(x.max(), y.max())) * 1.05 if len(x) else 1.0
+    line = np.array([0.0, top])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=np.r_[line, line[::-1]], y=np.r_[line * 1.1, line[::-1] * 0.9],
+                             fill="toself", fillcolor="rgba(100,100,100,0.15)",
+                             line=dict(width=0), name="±10 %", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=line, y=line, mode="lines", name="predicted = measured",
+                             line=dict(color="grey", dash="dash")))
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=f"trials (n={len(x)})",
+                             marker=dict(color=PALETTE[0], size=8),
+                             customdata=_custom(both), hovertemplate=_HOVER))
+    fig.update_layout(title=f"Latency model: predicted against measured<br><sup>{100 * within:.0f} % "
+                            f"of {len(x)} trials within ±10 %</sup>",
+                      xaxis_title="measured latency (ms, median at batch 1)",
+                      yaxis_title="predicted latency (ms)", template="plotly_white")
+    return fig
+
+
 def stages_table(arch: str) -> pd.DataFrame:
     """The stages of an architecture string as a table."""
     spec = decode(arch)

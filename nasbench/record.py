@@ -36,6 +36,10 @@ class TrialRecord:
     train_time_s: float | None = field(default=None, metadata=_MEASURED)
     stopped_early: bool | None = field(default=None, metadata=_MEASURED)
     stop_reason: str | None = field(default=None, metadata=_MEASURED)
+    latency_predicted_ms: float | None = field(default=None, metadata=_MEASURED)
+    predicted_only: bool | None = field(default=None, metadata=_MEASURED)
+    """Recorded infeasible from the latency model's prediction alone: never trained or timed,
+    not counted in the budget."""
     measure_time_s: float | None = None
     reused_from: int | None = None
     fail_reason: str | None = None

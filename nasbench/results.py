@@ -66,7 +66,8 @@ def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str,
     record = TrialRecord.from_trial(trial)
     return {
         "number": trial.number, "state": state, "space": space, "dataset": dataset,
-        "val_acc": trial.values[0] if trial.values is not None else None,
+        "val_acc": trial.values[0] if trial.values is not None and not record.predicted_only
+        else None,
         "feasible": (all(v <= 0 for v in trial.constraints.values())
                      if trial.values is not None else None),
         "pareto": False,
@@ -143,9 +144,10 @@ def annotate(frame: pd.DataFrame, n_val: int | None, confirmation: Any = None) -
 
 
 def measured(frame: pd.DataFrame) -> np.ndarray:
-    """Trials that evaluated an architecture themselves: complete and not a reuse of an earlier
-    trial's result (what ``--budget`` counts)."""
-    return ((frame["state"] == "COMPLETE") & frame["reused_from"].isna()).to_numpy(bool)
+    """Trials that evaluated an architecture themselves: complete, not a reuse of an earlier
+    trial's result, not rejected by the latency model's prediction (what ``--budget`` counts)."""
+    return ((frame["state"] == "COMPLETE") & frame["reused_from"].isna()
+            & (frame["predicted_only"] != True)).to_numpy(bool)  # noqa: E712
 
 
 def eligible(frame: pd.DataFrame) -> np.ndarray:

@@ -37,7 +37,8 @@ from nasbench.record import TrialRecord
 from nasbench.storage import (check_database, count_states, creation_lock, finished,
                               last_finished)
 from nasbench.results import pareto_frame, results_frame, write_table
-from nasbench.train import TrainedSettings, expected_seconds, train_model
+from nasbench.train import (DEFAULT_BN_CALIBRATION, TrainedSettings, epochs_before_calibration,
+                            expected_seconds, train_model)
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ SAMPLERS: tuple[str, ...] = ("tpe", "nsga2", "random")
 OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
 # Settings that must match when a study is resumed: a different value would mix experiments.
 _IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "latency_threads",
-                  "epochs", "max_train", "max_val", "train_batch", "max_latency_ms", "max_params", "max_macs", "pruner")
+                  "epochs", "max_train", "max_val", "train_batch", "max_latency_ms", "max_params", "max_macs", "pruner",
+                  "bn_calibration")
 # Settings that studies made before they existed had, in effect.
-_DEFAULTS_BEFORE = {"pruner": "none", "max_val": None, "train_batch": None}
+_DEFAULTS_BEFORE = {"pruner": "none", "max_val": None, "train_batch": None, "bn_calibration": 0}
 STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 """What a study name may be: it names a folder and appears in commands to copy."""
 # Names used by earlier versions in the settings recorded on a study, and today's names.
@@ -72,7 +74,7 @@ class SearchConfig(TrainedSettings):
     device: str = "cpu"
     threads: int = max(1, os.cpu_count() or 1)
     latency_threads: int = 1
-    latency_time_s: float = 0.5
+    latency_time_s: float = 0.3
     latency_precision: float | None = 0.02
     epochs: int | None = None
     max_train: int | None = None
@@ -86,6 +88,12 @@ class SearchConfig(TrainedSettings):
     max_macs: int | None = None
     pruner: str | None = None
     """``pareto`` or ``none``; ``None``: the study's own (:data:`DEFAULT_PRUNER` for a new one)."""
+    bn_calibration: int | None = None
+    """Images that re-estimate BatchNorm statistics before each evaluation; ``None``: the
+    study's own (:data:`nasbench.train.DEFAULT_BN_CALIBRATION` for a new one)."""
+    latency_model: str | None = None
+    """A latency model file (``latency-model fit``): with ``max_latency_ms``, a candidate
+    predicted over the limit by more than the model's error is recorded infeasible untrained."""
     heartbeat_s: int = 10
     worker_index: int = 0
     memory_check: bool = True
@@ -104,6 +112,33 @@ class SearchConfig(TrainedSettings):
     def storage_url(self) -> str:
         """The storage URL (default ``sqlite:///runs/<study>/study.db``)."""
         return self.storage or f"sqlite:///{self.run_dir / 'study.db'}"
+
+    def load_latency_model(self, shape: Any = None) -> Any:
+        """The latency model of ``latency_model`` (``None`` without one), checked against this
+        search: its space, the data ``shape`` when given, and the conditions latency is
+        measured under here (:class:`SearchError` naming the difference)."""
+        if self.latency_model is None:
+            return None
+        from nasbench.env import allocator_state, current_conditions
+        from nasbench.latency_model import LatencyModelError, load_model
+
+        try:
+            model = load_model(self.latency_model)
+            if model.space != self.space:
+                raise LatencyModelError(f"the latency model is of space {model.space}, the search "
+                                        f"of {self.space}; fit one with --space {self.space}")
+            if shape is not None and tuple(model.shape) != (shape.resolution, shape.channels,
+                                                            shape.classes):
+                raise LatencyModelError(
+                    f"the latency model was fitted for input {tuple(model.shape)} (resolution, "
+                    f"channels, classes), the search's data is {(shape.resolution, shape.channels,shape.classes)};"
+                    f" fit one with this --dataset and --resolution")
+            model.check_conditions(current_conditions(self.device, self.latency_threads, 1,
+                                                      "float32", "contiguous",
+                                                      allocator_state()).to_dict())
+        except LatencyModelError as exc:
+            raise SearchError(str(exc)) from None
+        return model
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed study must share."""
@@ -145,6 +180,14 @@ class SearchConfig(TrainedSettings):
             raise SearchError(f"--epochs must be between 1 and 1000, got {self.epochs}")
         if self.train_batch is not None and not 2 <= self.train_batch <= 65536:
             raise SearchError(f"--train-batch must be between 2 and 65536, got {self.train_batch}")
+        if self.latency_model is not None:
+            if self.max_latency_ms is None:
+                raise SearchError("--latency-model needs --max-latency-ms: it skips candidates "
+                                  "predicted over that limit; add the limit or drop the model")
+            self.load_latency_model()
+        if self.bn_calibration is not None and not 0 <= self.bn_calibration <= 1_000_000:
+            raise SearchError(f"--bn-calibration must be between 0 and 1000000 images, "
+                              f"got {self.bn_calibration}")
         for name in ("max_latency_ms", "max_params", "max_macs"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -256,7 +299,13 @@ def evaluated(study: optuna.Study) -> int:
     """Architectures the study has evaluated: complete trials that are not reuses of an
     earlier trial's result. This is what ``--budget`` counts."""
     return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-               if t.user_attrs.get("reused_from") is None)
+               if counted(t))
+
+
+def counted(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether ``trial`` counts in the budget: not a reuse of an earlier trial's result, not
+    rejected by the latency model's prediction alone."""
+    return trial.user_attrs.get("reused_from") is None and not trial.user_attrs.get("predicted_only")
 
 
 def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
@@ -345,25 +394,50 @@ def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
         study.set_user_attr("dataset", config.dataset)
         study.set_user_attr("objectives", list(OBJECTIVES))
         study.set_user_attr("nasbench_version", __version__)
-        pruner = config.pruner or DEFAULT_PRUNER
-        study.set_user_attr("settings", {**config.settings(), "pruner": pruner})
-        study.set_user_attr("config", {**config.identity(), "pruner": pruner})  # last: set up
+        own = _study_own(config, {})
+        study.set_user_attr("settings", {**config.settings(), **own})
+        study.set_user_attr("config", {**config.identity(), **own})  # last: set up
         return
+    recorded = {**recorded, "epochs": _study_own(dataclasses.replace(config, epochs=None),
+                                                 recorded)["epochs"]}
+    left = {*_STUDY_OWN, "epochs"}  # None: the study's own
     differing = [k for k, v in config.identity().items()
-                 if recorded.get(k) != v and not (k == "pruner" and v is None)]  # None: the study's
+                 if recorded.get(k) != v and not (k in left and v is None)]
     if differing:
         detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
         raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
                           f"use another --study name or the original settings")
     if study.user_attrs.get("settings", {}).get("budget") != config.budget and config.worker_index == 0:
-        study.set_user_attr("settings", {**config.settings(), "pruner": recorded["pruner"]})  # a new
-        # budget extends the study
+        study.set_user_attr("settings", {**config.settings(), **_study_own(config, recorded)})  # a
+        # new budget extends the study
+
+
+_STUDY_OWN = {"pruner": DEFAULT_PRUNER, "bn_calibration": DEFAULT_BN_CALIBRATION}
+"""Settings that ``None`` leaves to the study: a resumed study keeps its own, a new one gets
+these defaults (so that the same command resumes a study made before a default changed)."""
+
+
+def _study_own(config: SearchConfig, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The values of :data:`_STUDY_OWN` settings and of ``epochs``: given, else recorded (what
+    it meant when recorded), else today's default."""
+    own = {}
+    for key, default in _STUDY_OWN.items():
+        value = getattr(config, key)
+        own[key] = value if value is not None else recorded.get(key, default)
+    if config.epochs is not None:
+        own["epochs"] = config.epochs
+    elif recorded:  # a study made before calibration recorded None: the dataset's default then
+        own["epochs"] = recorded.get("epochs") or epochs_before_calibration(config.dataset)
+    else:
+        own["epochs"] = config.train_config().epochs
+    return own
 
 
 def settled(config: SearchConfig, study: optuna.Study) -> SearchConfig:
-    """``config`` with what it left to the study filled in from it (the pruner)."""
+    """``config`` with what it left to the study filled in from it (pruner, BatchNorm
+    calibration)."""
     recorded = upgrade_settings(study.user_attrs.get("config")) or {}
-    return dataclasses.replace(config, pruner=recorded.get("pruner", config.pruner or DEFAULT_PRUNER))
+    return dataclasses.replace(config, **_study_own(config, recorded))
 
 
 def upgrade_settings(recorded: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -425,7 +499,7 @@ def measure_arch(arch: Arch, data: DataSplits, config: SearchConfig, seed: int,
     with hold_exclusive(slot):  # no training on this machine while we time
         latency = measure_latency(model, shape, device=config.device,
                                   threads=config.latency_threads, min_time_s=config.latency_time_s,
-                                  warmup_s=0.1, precision=config.latency_precision)
+                                  warmup_s=0.05, precision=config.latency_precision)
     return Measured(model, params, macs, latency, time.perf_counter() - start)
 
 
@@ -505,6 +579,20 @@ class Objective:
         self.pruner = pruner
         self.space = get_space(config.space)
         self.epochs = config.train_config().epochs
+        self.latency_model = config.load_latency_model(shape)
+
+    def _predict(self, arch: Arch) -> float | None:
+        """The latency model's prediction for ``arch`` (``None`` without a model, or for an
+        architecture with a part the model never measured: it is then measured as usual)."""
+        if self.latency_model is None:
+            return None
+        from nasbench.latency_model import LatencyModelError
+
+        try:
+            return self.latency_model.predict(arch)
+        except LatencyModelError as exc:
+            logger.info("no prediction: %s", exc)
+            return None
 
     def _constraints(self, params: int, macs: int, latency_ms: float) -> dict[str, float]:
         c = self.config
@@ -545,7 +633,7 @@ class Objective:
 
     def _check_budget(self, trial: optuna.Trial) -> None:
         """With several workers, two can start the last trial at once: the later one stops."""
-        ahead = sum(t.number < trial.number and t.user_attrs.get("reused_from") is None
+        ahead = sum(t.number < trial.number and counted(t)
                     for t in trial.study.get_trials(deepcopy=False,
                                                     states=(TrialState.COMPLETE, TrialState.RUNNING)))
         if ahead >= self.config.budget:
@@ -559,6 +647,18 @@ class Objective:
         reused = self._reuse(trial, key)
         if reused is not None:
             return reused
+        predicted = self._predict(arch)
+        if predicted is not None:
+            TrialRecord(latency_predicted_ms=predicted).save(trial)
+            limit = self.config.max_latency_ms
+            assert limit is not None
+            if predicted > limit * (1 + self.latency_model.error):
+                TrialRecord(predicted_only=True).save(trial)
+                for name, value in self._constraints(0, 0, predicted).items():
+                    trial.set_constraint(name, value if name == "latency_ms" else 0.0)
+                logger.info("trial %d: predicted %.3f ms, over %.3f ms by more than the model's "
+                            "error: not trained", trial.number, predicted, limit)
+                return 0.0, predicted  # infeasible: never on a front, not in the budget
         seed = self.config.seed + trial.number
         measured = self.evaluator.measure(arch, seed)
         latency = measured.latency
@@ -617,12 +717,17 @@ def load_search_data(config: SearchConfig) -> DataSplits:
     but the decoded-image cache)."""
     config.validate()
     try:
-        return load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
+        data = load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
                             cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train,
                             max_val=config.max_val,
                             memory_check=config.memory_check)
     except ValueError as exc:
         raise SearchError(str(exc)) from None
+    if config.latency_model is not None:  # before any study is written
+        from search_spaces import DataShape
+
+        config.load_latency_model(DataShape(data.resolution, data.channels, len(data.classes)))
+    return data
 
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
@@ -642,7 +747,7 @@ def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
     max_failures = max_failures if max_failures is not None else max(5, config.budget)
     space_size = objective.space.size()
     max_repeats = max(200, 10 * config.budget)
-    failures = repeats = 0
+    failures = repeats = rejected = 0
     while True:
         with warnings.catch_warnings():  # "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -666,6 +771,15 @@ def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
             raise SearchError(f"{failures} trials failed in this run (last: "
                               f"{last.user_attrs.get('fail_reason', 'unknown')}); fix the cause "
                               f"and run the same command again to resume")
+        trials = study.get_trials(deepcopy=False)
+        if trials and trials[-1].user_attrs.get("predicted_only"):
+            rejected += 1
+            if rejected >= max_repeats:
+                raise SearchError(f"the latency model predicted {rejected} draws in a row over "
+                                  f"--max-latency-ms {config.max_latency_ms}: few architectures "
+                                  f"of the space can meet it; raise the limit")
+            continue
+        rejected = 0
         repeats = repeats + 1 if evaluated(study) == done else 0
         if repeats >= max_repeats:
             raise SearchError(f"the sampler drew {repeats} architectures in a row that the study "

@@ -81,8 +81,9 @@ class ProgressLine:
 
         records = [TrialRecord.from_trial(t) for t in study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE,))]
-        done = sum(r.reused_from is None for r in records)  # what the budget counts
-        fully = sum(r.reused_from is None and not r.stopped_early for r in records)
+        done = sum(r.reused_from is None and not r.predicted_only for r in records)  # the budget
+        fully = sum(r.reused_from is None and not r.predicted_only and not r.stopped_early
+                    for r in records)
         new = max(0, done - self.start_done)
         elapsed = time.monotonic() - self.started
         eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
@@ -93,13 +94,18 @@ class ProgressLine:
             last = f"#{trial.number} acc {trial.values[0]:.3f} lat {trial.values[1]:.3f} ms"
             if record.reused_from is not None:
                 last += f" (reused #{record.reused_from})"
+            elif record.predicted_only:
+                last = (f"#{trial.number} predicted {record.latency_predicted_ms:.3f} ms, over the "
+                        f"limit: not trained")
             elif record.stopped_early:
                 last += f" (stopped after epoch {len(record.val_acc_per_epoch)})"
         else:
             last = f"#{trial.number} {trial.state.name}: {(record.fail_reason or record.note or '')[:60]}"
         eta_text = "--" if eta != eta else f"{int(eta // 60)}m{int(eta % 60):02d}s"
+        skipped = sum(bool(r.predicted_only) and r.reused_from is None for r in records)
+        skipped_text = f", {skipped} predicted over the limit" if skipped else ""
         return (f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{self.budget} architectures, {fully} "
-                f"trained fully | elapsed "
+                f"trained fully{skipped_text} | elapsed "
                 f"{int(elapsed // 60)}m{int(elapsed % 60):02d}s | ETA {eta_text} | front {front} | "
                 f"{last}")
 
@@ -296,3 +302,48 @@ def bench_summary(outcome: Any) -> str:
     front = outcome.table[outcome.table["pareto"]].sort_values("latency_ms")
     return (bench_table_text(outcome.table, front) + "\n\n"
             + "\n".join(f"{kind:<6} {path}" for kind, path in outcome.files.items()))
+
+
+def latency_model_fit(model: Any, path: Any) -> str:
+    """What ``latency-model fit`` measured and how good the fit is."""
+    f = model.fit
+    c = model.conditions
+    return "\n".join([
+        f"Latency model of space {model.space} at input {model.shape[0]}x{model.shape[0]}x"
+        f"{model.shape[1]}: {f['parts']} parts timed alone ({f['parts_s']:.0f} s), {f['archs']} "
+        f"whole architectures timed to fit the correction; {f['seconds']:.0f} s in all",
+        f"Conditions: {c['device_name']}, {c['threads']} thread(s), batch {c['batch']}, "
+        f"{c['dtype']}, {c['memory_format']}, torch {c['torch_version']}",
+        "Correction: " + " + ".join(f"{v:.4g} x {k}" for k, v in model.coefficients.items()),
+        f"Held-out error ({f['archs']} architectures, 5 folds): median {100 * f['cv_abs_rel_error_median']:.1f} %, "
+        f"95th percentile {100 * f['cv_abs_rel_error_p95']:.1f} %, within ±10 %: "
+        f"{100 * f['cv_within_10pct']:.0f} % (the plain sum of parts: median error "
+        f"{100 * f['sum_only_abs_rel_error_median']:.0f} %)",
+        f"Written to {path}   (python cli.py latency-model eval {path})",
+    ])
+
+
+def latency_model_eval(result: Any, model: Any) -> str:
+    """How well a latency model predicts fresh architectures, beside the measurement's ceiling."""
+    return "\n".join([
+        f"{result.archs} architectures of {model.space} drawn with seed {result.seed} (not the "
+        f"fit's), predicted, then measured in two separate passes ({result.seconds:.0f} s)",
+        f"{'':<34} {'within ±5 %':>12} {'within ±10 %':>13} {'median |error|':>15} {'Spearman':>9}",
+        f"{'prediction vs pass 1':<34} {100 * result.within_5:>11.1f}% {100 * result.within_10:>12.1f}% "
+        f"{100 * result.median_abs_error:>14.1f}% {result.spearman:>9.3f}",
+        f"{'pass 2 vs pass 1 (the ceiling)':<34} {'':>12} {100 * result.repeat_within_10:>12.1f}% "
+        f"{100 * result.repeat_median_abs_diff:>14.1f}%",
+        "No predictor can agree with a measurement more often than the measurement agrees with "
+        "itself: compare the two rows.",
+    ])
+
+
+def latency_model_predict(rows: list[dict[str, Any]], model: Any) -> str:
+    """Predicted latency of each architecture with its parts."""
+    out = []
+    for row in rows:
+        out.append(f"{row['arch']}\n  predicted {row['predicted_ms']:.3f} ms (median at batch "
+                   f"{model.conditions['batch']}); sum of the parts timed alone "
+                   f"{row['sum_of_parts_ms']:.3f} ms:")
+        out += [f"    {p['ms']:>8.3f} ms  {p['part']}" for p in row["parts"]]
+    return "\n".join(out)

@@ -1,0 +1,104 @@
+"""The latency model of this machine: how long it takes to fit, how well it predicts beside the
+measurement's own repeatability, and what it saves a constrained search.
+
+    python benchmarks/latency_model.py [--space mixed] [--archs 200] [--budget 30] [--seeds 0 1]
+
+1. ``latency-model fit`` of the space on digits (every part timed alone, 80 whole architectures
+   for the correction): its wall time and held-out error.
+2. ``latency-model eval``: ``--archs`` fresh architectures (another seed), predicted, then
+   measured in two separate passes: the share within ±5 % and ±10 %, the median error and
+   Spearman's rank correlation, beside the share of the two passes that agree within ±10 %
+   (the ceiling no predictor can beat). Targets: 95 % within ±10 % (or within 2 points of the
+   ceiling, when that is lower), Spearman 0.95.
+3. A constrained search (``--max-latency-ms`` at the 30th percentile of the measured latencies
+   of step 2) with and without ``--latency-model``, same seeds, one after the other in
+   alternating order: wall time, feasible architectures found, and candidates skipped.
+Runs go to a temporary folder; runs/ is not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    import numpy as np
+    import optuna
+
+    from nasbench import latency_model as lm
+    from nasbench.env import tune_allocator
+    from nasbench.results import eligible
+    from nasbench.search import SearchConfig, run_search
+    from search_spaces import DataShape
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--space", default="mixed")
+    parser.add_argument("--archs", type=int, default=200)
+    parser.add_argument("--fit-archs", type=int, default=80)
+    parser.add_argument("--budget", type=int, default=30)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    args = parser.parse_args()
+    tune_allocator()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    shape = DataShape(8, 1, 10)
+    settings = lm.MeasureSettings()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        model = lm.fit_model(args.space, shape, settings, archs=args.fit_archs)
+        fit_s = time.perf_counter() - start
+        path = model.save(Path(tmp) / "model.json")
+        f = model.fit
+        print(f"fit: space {args.space}, digits 8x8: {f['parts']} parts timed in {f['parts_s']:.0f} s, "
+              f"{f['archs']} architectures; {fit_s:.0f} s in all ({fit_s / 60:.1f} min)")
+        print(f"  held-out error (5 folds): median {100 * f['cv_abs_rel_error_median']:.1f} %, p95 "
+              f"{100 * f['cv_abs_rel_error_p95']:.1f} %, within ±10 % {100 * f['cv_within_10pct']:.0f} %; "
+              f"plain sum of parts: median error {100 * f['sum_only_abs_rel_error_median']:.0f} %")
+        print(f"  conditions: {model.conditions}")
+        result = lm.evaluate_model(model, settings, archs=args.archs)
+        print(f"eval: {result.archs} architectures (seed {result.seed}), {result.seconds:.0f} s")
+        print(f"  prediction vs pass 1: within ±5 % {100 * result.within_5:.1f} %, within ±10 % "
+              f"{100 * result.within_10:.1f} %, median |error| {100 * result.median_abs_error:.1f} %, "
+              f"Spearman {result.spearman:.3f}")
+        print(f"  pass 2 vs pass 1 (ceiling): within ±10 % {100 * result.repeat_within_10:.1f} %, "
+              f"median |difference| {100 * result.repeat_median_abs_diff:.1f} %")
+        measured = [r["measured_ms"] for r in result.rows]
+        limit = float(np.quantile(measured, 0.3))
+        print(f"constrained search: --max-latency-ms {limit:.3f} (30th percentile of the {len(measured)} "
+              f"measured), budget {args.budget}, TPE, seeds {args.seeds}")
+        rows = {}
+        for i, seed in enumerate(args.seeds):
+            plain = SearchConfig(space=args.space, budget=args.budget, seed=seed, runs_dir=tmp,
+                                 max_latency_ms=limit, study=f"plain-{seed}")
+            guided = SearchConfig(space=args.space, budget=args.budget, seed=seed, runs_dir=tmp,
+                                  max_latency_ms=limit, latency_model=str(path), study=f"model-{seed}")
+            order = [("without", plain), ("with", guided)]
+            for name, config in (order if i % 2 == 0 else order[::-1]):
+                began = time.perf_counter()
+                outcome = run_search(config)
+                wall = time.perf_counter() - began
+                frame = outcome.table
+                feasible = int(eligible(frame).sum())
+                skipped = int((frame.get("predicted_only") == True).sum())  # noqa: E712
+                rows[(name, seed)] = (wall, feasible, skipped)
+                print(f"  seed {seed} {name:<7} model: {wall:6.1f} s, {feasible:>3} feasible "
+                      f"architectures trained fully, {skipped:>3} skipped by prediction",
+                      flush=True)
+        for name in ("without", "with"):
+            walls = [rows[(name, s)][0] for s in args.seeds]
+            feas = [rows[(name, s)][1] for s in args.seeds]
+            print(f"  {name} model: wall median {statistics.median(walls):.1f} s "
+                  f"(min {min(walls):.1f}, max {max(walls):.1f}); feasible median "
+                  f"{statistics.median(feas)} (min {min(feas)}, max {max(feas)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,445 @@
+"""A latency model of this machine, fitted from its own measurements.
+
+Every distinct part a space can produce at its input sizes (the stem, each block
+configuration, the head) is timed alone; an architecture's *sum* is the sum of its parts'
+times. Parts do not simply add up (per-layer overhead, caches, fusion), so a correction fitted
+on whole architectures timed for real maps the sum, the number of parts and the multiply-adds
+to the prediction: a least-squares fit of relative error (each row divided by its measured
+latency). The model is plain JSON, keyed by the conditions it was measured under; it refuses
+other conditions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from nasbench.arch import Arch, BlockConfig, resolve_blocks
+
+logger = logging.getLogger(__name__)
+
+KIND = "nasbench-latency-model"
+VERSION = 1
+CONDITION_KEYS: tuple[str, ...] = ("device", "device_name", "cpu_model", "threads", "batch", "dtype",
+                                   "memory_format", "torch_version")
+"""The measurement conditions a model is keyed by: another value of any refuses the model."""
+FEATURES: tuple[str, ...] = ("sum_ms", "parts", "macs_m", "one")
+"""The correction's inputs: the sum of part times, the number of parts, millions of
+multiply-adds, and a constant."""
+
+
+class LatencyModelError(ValueError):
+    """A latency model cannot be read or used here; the message names the problem and the fix."""
+
+
+# ------------------------------------------------------------------------------- the parts
+
+def block_key(cfg: BlockConfig) -> str:
+    """A block configuration as a stable string: kind, widths, kernel, stride, expansion width,
+    SE width, activation and input size."""
+    return (f"{cfg.kind}_i{cfg.in_channels}_o{cfg.out_channels}_k{cfg.kernel}_s{cfg.stride}"
+            f"_m{cfg.mid_channels}_se{cfg.se_channels}_a{cfg.activation}_r{cfg.in_size}")
+
+
+def stem_key(arch: Arch) -> str:
+    """The stem of ``arch`` as a stable string."""
+    s = arch.stem
+    return f"stem_i{arch.in_channels}_o{s.channels}_k{s.kernel}_s{s.stride}_a{s.activation}_r{arch.resolution}"
+
+
+def head_key(arch: Arch) -> str:
+    """The head of ``arch`` (from the last feature map to the logits) as a stable string."""
+    blocks = resolve_blocks(arch)
+    width = blocks[-1].out_channels if blocks else arch.stem.channels
+    size = blocks[-1].out_size if blocks else math.ceil(arch.resolution / arch.stem.stride)
+    h = arch.head
+    return (f"head_i{width}_c{h.channels}_h{h.hidden}_a{h.activation}_n{arch.num_classes}"
+            f"_r{size}")
+
+
+def part_keys(arch: Arch) -> list[str]:
+    """The parts of ``arch`` in order: stem, every block, head."""
+    return [stem_key(arch), *(block_key(b) for b in resolve_blocks(arch)), head_key(arch)]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part to time alone: a module and its input shape (channels, height, width)."""
+
+    key: str
+    module: Any
+    input_shape: tuple[int, int, int]
+
+
+def arch_parts(arch: Arch) -> list[Part]:
+    """The parts of ``arch`` as modules, cut out of the network ``build_model`` makes, so they
+    are exactly the layers the whole network runs."""
+    from torch import nn
+
+    from nasbench.build import build_model
+
+    net = build_model(arch, seed=0).eval()
+    blocks = resolve_blocks(arch)
+    stem_size = math.ceil(arch.resolution / arch.stem.stride)
+    parts = [Part(stem_key(arch), net.stem, (arch.in_channels, arch.resolution, arch.resolution))]
+    modules = [m for stage in net.blocks for m in stage]
+    for cfg, module in zip(blocks, modules):
+        parts.append(Part(block_key(cfg), module, (cfg.in_channels, cfg.in_size, cfg.in_size)))
+    width = blocks[-1].out_channels if blocks else arch.stem.channels
+    size = blocks[-1].out_size if blocks else stem_size
+    head = nn.Sequential(net.conv_head, net.pool, net.flatten, net.hidden, net.dropout,
+                         net.classifier)
+    parts.append(Part(head_key(arch), head, (width, size, size)))
+    return parts
+
+
+def space_parts(space: Any, shape: Any, draws: int = 0, seed: int = 0) -> dict[str, Part]:
+    """Every distinct part ``space`` produces for data of ``shape``.
+
+    Spaces made of per-stage choices (``mixed``, ``tiny``) are enumerated exactly, stage by
+    stage (each stage's first block for every input width the previous stage allows, then its
+    repeated block); other spaces are sampled (``draws`` uniform architectures, default 5,000)
+    and every part seen is kept.
+    """
+    from search_spaces.base import StageChoices
+
+    parts: dict[str, Part] = {}
+
+    def add(arch: Arch) -> None:
+        keys = part_keys(arch)
+        if all(k in parts for k in keys):
+            return
+        for part in arch_parts(arch):
+            parts.setdefault(part.key, part)
+
+    stages = getattr(space, "stages", None)
+    if stages and all(isinstance(s, StageChoices) for s in stages) and not draws:
+        for arch in _stage_walk(space, shape):
+            add(arch)
+        return parts
+    from nasbench.search import UniformDraw
+
+    rng = np.random.default_rng(seed)
+    for _ in range(draws or 5000):
+        add(space.sample(UniformDraw(rng), shape))
+    return parts
+
+
+def _stage_walk(space: Any, shape: Any) -> list[Arch]:
+    """Architectures that together hold every block configuration of a per-stage-choices
+    space: for each stage and each of its choices, with each width the stage before allows,
+    and depth 2 so the repeated block appears too (other stages at their first choice)."""
+    import dataclasses
+    import itertools
+
+    base = space.sample(_First(), shape)
+    archs = []
+    for index, choices in enumerate(space.stages):
+        before = space.stages[index - 1].widths if index else (None,)
+        for kind, kernel, se, width, prev in itertools.product(
+                choices.kinds, choices.kernels, choices.se_ratios, choices.widths, before):
+            for expansion in (choices.expansions if kind == "ir" else (1.0,)):
+                stages = list(base.stages)
+                if prev is not None:
+                    stages[index - 1] = dataclasses.replace(stages[index - 1], channels=prev)
+                stages[index] = dataclasses.replace(
+                    stages[index], kind=kind, kernel=kernel, se_ratio=se, channels=width,
+                    expansion=expansion, repeats=max(2, min(choices.depths[-1], 2))
+                    if max(choices.depths) > 1 else 1)
+                archs.append(dataclasses.replace(base, stages=tuple(stages)))
+    # the head for every last width
+    for width in space.stages[-1].widths:
+        stages = list(base.stages)
+        stages[-1] = dataclasses.replace(stages[-1], channels=width)
+        archs.append(dataclasses.replace(base, stages=tuple(stages)))
+    return archs
+
+
+class _First:
+    """A trial that always picks the first choice."""
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return choices[0]
+
+
+# ------------------------------------------------------------------------------ the model
+
+@dataclass
+class LatencyModel:
+    """Part times, the correction, and what they were measured under."""
+
+    space: str
+    shape: tuple[int, int, int]
+    conditions: dict[str, Any]
+    parts_ms: dict[str, float]
+    coefficients: dict[str, float]
+    fit: dict[str, Any] = field(default_factory=dict)
+
+    def sum_ms(self, arch: Arch) -> tuple[float, list[tuple[str, float]]]:
+        """The sum of ``arch``'s part times and the parts; :class:`LatencyModelError` naming the
+        first part the model never measured."""
+        rows = []
+        for key in part_keys(arch):
+            if key not in self.parts_ms:
+                raise LatencyModelError(
+                    f"the latency model never measured part {key} of this architecture; fit a "
+                    f"model on the space that produces it (latency-model fit --space ...)")
+            rows.append((key, self.parts_ms[key]))
+        return sum(ms for _, ms in rows), rows
+
+    def features(self, arch: Arch, macs: int | None = None) -> dict[str, float]:
+        """The correction's inputs for ``arch`` (``macs`` counted when not given)."""
+        total, rows = self.sum_ms(arch)
+        if macs is None:
+            from nasbench.formulas import arch_cost
+
+            macs = arch_cost(arch).macs
+        return {"sum_ms": total, "parts": float(len(rows)), "macs_m": macs / 1e6, "one": 1.0}
+
+    def predict(self, arch: Arch, macs: int | None = None) -> float:
+        """Predicted median latency of ``arch`` in ms."""
+        f = self.features(arch, macs)
+        return max(1e-6, sum(self.coefficients[k] * f[k] for k in FEATURES))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, JSON-ready."""
+        return {"kind": KIND, "version": VERSION, "space": self.space, "shape": list(self.shape),
+                "conditions": self.conditions, "coefficients": self.coefficients,
+                "fit": self.fit, "parts_ms": self.parts_ms}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as JSON (atomically)."""
+        from nasbench.files import atomic_write
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=1, sort_keys=True)
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+        return path
+
+    def check_conditions(self, conditions: dict[str, Any]) -> None:
+        """Refuse ``conditions`` other than the model's (:data:`CONDITION_KEYS`)."""
+        differing = [k for k in CONDITION_KEYS if self.conditions.get(k) != conditions.get(k)]
+        if differing:
+            detail = ", ".join(f"{k} {self.conditions.get(k)!r} (here {conditions.get(k)!r})"
+                               for k in differing)
+            raise LatencyModelError(f"the latency model was measured under other conditions: "
+                                    f"{detail}; fit one here with latency-model fit")
+
+    @property
+    def error(self) -> float:
+        """The model's measured relative error: the 95th percentile of |predicted/measured - 1|
+        over the fit's held-out folds."""
+        return float(self.fit.get("cv_abs_rel_error_p95", 0.1))
+
+
+def load_model(path: str | Path) -> LatencyModel:
+    """Read a model written by :meth:`LatencyModel.save`; :class:`LatencyModelError` when the
+    file is missing, damaged or not a latency model."""
+    path = Path(path)
+    if not path.is_file():
+        raise LatencyModelError(f"no latency model at {path}; make one with "
+                                f"python cli.py latency-model fit --space SPACE")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LatencyModelError(f"{path} is not valid JSON ({exc}); fit the model again") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise LatencyModelError(f"{path} is not a nasbench latency model; give the JSON file "
+                                f"latency-model fit wrote")
+    if data.get("version") != VERSION:
+        raise LatencyModelError(f"{path} is a latency model of version {data.get('version')}, "
+                                f"this nasbench reads version {VERSION}; fit the model again")
+    try:
+        model = LatencyModel(space=str(data["space"]), shape=tuple(int(v) for v in data["shape"]),
+                             conditions=dict(data["conditions"]),
+                             parts_ms={str(k): float(v) for k, v in data["parts_ms"].items()},
+                             coefficients={k: float(data["coefficients"][k]) for k in FEATURES},
+                             fit=dict(data.get("fit") or {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise LatencyModelError(f"{path} is a damaged latency model (missing or bad {exc}); "
+                                f"fit the model again") from None
+    if len(model.shape) != 3:
+        raise LatencyModelError(f"{path} is a damaged latency model (bad shape); fit the model again")
+    return model
+
+
+# ---------------------------------------------------------------------------- fit and eval
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How parts and whole architectures are timed: the latency options, and the time cap
+    per model (sampling stops earlier once the median is known to ±2 %)."""
+
+    device: str = "cpu"
+    threads: int = 1
+    batch: int = 1
+    dtype: str = "float32"
+    memory_format: str = "contiguous"
+    max_time_s: float = 0.3
+
+    def conditions(self) -> dict[str, Any]:
+        """What a measurement under these settings records."""
+        from nasbench.env import allocator_state, current_conditions
+
+        return current_conditions(self.device, self.threads, self.batch, self.dtype,
+                                  self.memory_format, allocator_state()).to_dict()
+
+    def measure(self, module: Any, input_shape: tuple[int, int, int], slot: Any = None) -> float:
+        """Median ms of ``module`` at these settings, holding the quiet ``slot`` alone."""
+        from nasbench.latency import measure_latency
+        from nasbench.quiet import hold_exclusive
+
+        with hold_exclusive(slot):
+            return measure_latency(module, input_shape, device=self.device, threads=self.threads,
+                                   batch=self.batch, dtype=self.dtype,
+                                   memory_format=self.memory_format, min_time_s=self.max_time_s,
+                                   warmup_s=0.05, precision=0.02).median_ms
+
+
+def draw_archs(space: Any, shape: Any, count: int, seed: int) -> list[Arch]:
+    """``count`` distinct architectures drawn uniformly from ``space`` with ``seed``."""
+    from nasbench.search import UniformDraw
+
+    rng = np.random.default_rng(seed)
+    seen: dict[str, Arch] = {}
+    for _ in range(count * 20):
+        arch = space.sample(UniformDraw(rng), shape)
+        seen.setdefault(arch.to_string(), arch)
+        if len(seen) >= count:
+            break
+    return list(seen.values())
+
+
+def measure_archs(archs: Sequence[Arch], settings: MeasureSettings, slot: Any = None,
+                  on_progress: Callable[[int, int], None] | None = None) -> list[float]:
+    """Median ms of each of ``archs``, whole, one after the other."""
+    from nasbench.build import build_model
+
+    out = []
+    for i, arch in enumerate(archs):
+        out.append(settings.measure(build_model(arch, seed=0),
+                                    (arch.in_channels, arch.resolution, arch.resolution), slot))
+        if on_progress is not None:
+            on_progress(i + 1, len(archs))
+    return out
+
+
+def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares of relative error: minimise sum ((x @ c - y) / y)^2."""
+    weights = 1.0 / y
+    coef, *_ = np.linalg.lstsq(x * weights[:, None], np.ones_like(y), rcond=None)
+    return coef
+
+
+def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int = 80,
+              seed: int = 0, folds: int = 5, slot: Any = None,
+              on_progress: Callable[[str, int, int], None] | None = None) -> LatencyModel:
+    """Measure every part of the space and ``archs`` whole architectures (drawn with
+    ``seed``), fit the correction, and estimate its error by ``folds``-fold cross-validation."""
+    from nasbench.formulas import arch_cost
+    from search_spaces import get_space
+
+    space = get_space(space_name)
+    start = time.perf_counter()
+    conditions = settings.conditions()
+    parts = space_parts(space, shape)
+    parts_ms = {}
+    for i, part in enumerate(parts.values()):
+        parts_ms[part.key] = settings.measure(part.module, part.input_shape, slot)
+        if on_progress is not None:
+            on_progress("parts", i + 1, len(parts))
+    parts_s = time.perf_counter() - start
+    drawn = draw_archs(space, shape, archs, seed)
+    measured = np.array(measure_archs(drawn, settings, slot,
+                                      (lambda d, n: on_progress("architectures", d, n))
+                                      if on_progress else None))
+    model = LatencyModel(space_name, (shape.resolution, shape.channels, shape.classes),
+                         {k: conditions[k] for k in CONDITION_KEYS}, parts_ms,
+                         dict.fromkeys(FEATURES, 0.0))
+    x = np.array([[model.features(a, arch_cost(a).macs)[k] for k in FEATURES] for a in drawn])
+    coef = _solve(x, measured)
+    model.coefficients = {k: float(v) for k, v in zip(FEATURES, coef)}
+    # held-out error: each fold predicted by a fit on the others
+    order = np.random.default_rng(seed).permutation(len(drawn))
+    held = np.empty(len(drawn))
+    for f in range(folds):
+        test = order[f::folds]
+        train = np.setdiff1d(order, test)
+        held[test] = x[test] @ _solve(x[train], measured[train])
+    rel = np.abs(held / measured - 1)
+    naive = np.abs(x[:, 0] / measured - 1)
+    model.fit = {"archs": len(drawn), "parts": len(parts_ms), "seed": seed,
+                 "parts_s": round(parts_s, 1), "seconds": round(time.perf_counter() - start, 1),
+                 "cv_abs_rel_error_median": float(np.median(rel)),
+                 "cv_abs_rel_error_p95": float(np.quantile(rel, 0.95)),
+                 "cv_within_10pct": float(np.mean(rel <= 0.10)),
+                 "sum_only_abs_rel_error_median": float(np.median(naive)),
+                 "conditions_full": conditions}
+    return model
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How well a model predicts fresh architectures, beside how well the measurement repeats."""
+
+    archs: int
+    seed: int
+    within_5: float
+    within_10: float
+    median_abs_error: float
+    spearman: float
+    repeat_within_10: float
+    repeat_median_abs_diff: float
+    seconds: float
+    rows: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (without the per-architecture rows)."""
+        return {k: v for k, v in asdict(self).items() if k != "rows"}
+
+
+def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 200,
+                   seed: int | None = None, slot: Any = None,
+                   on_progress: Callable[[str, int, int], None] | None = None) -> Evaluation:
+    """Predict ``archs`` architectures drawn with ``seed`` (default: the fit's seed + 1000, never
+    the fit's own), measure them twice in two separate passes, and compare: the prediction
+    against the first pass, and the first pass against the second (the ceiling)."""
+    from scipy.stats import spearmanr
+
+    from nasbench.formulas import arch_cost
+    from search_spaces import DataShape, get_space
+
+    fit_seed = int(model.fit.get("seed", 0))
+    seed = fit_seed + 1000 if seed is None else seed
+    if seed == fit_seed:
+        raise LatencyModelError(f"--seed {seed} is the seed the model was fitted with; "
+                                f"evaluate on other architectures (another --seed)")
+    model.check_conditions(settings.conditions())
+    start = time.perf_counter()
+    shape = DataShape(*model.shape)
+    drawn = draw_archs(get_space(model.space), shape, archs, seed)
+    predicted = np.array([model.predict(a, arch_cost(a).macs) for a in drawn])
+    passes = []
+    for p in (1, 2):
+        passes.append(np.array(measure_archs(
+            drawn, settings, slot,
+            (lambda d, n, p=p: on_progress(f"pass {p}", d, n)) if on_progress else None)))
+    first, second = passes
+    rel = np.abs(predicted / first - 1)
+    repeat = np.abs(first / second - 1)
+    rows = [{"arch": a.to_string(), "predicted_ms": float(pr), "measured_ms": float(m1),
+             "measured_again_ms": float(m2)} for a, pr, m1, m2 in zip(drawn, predicted, first, second)]
+    return Evaluation(archs=len(drawn), seed=seed, within_5=float(np.mean(rel <= 0.05)),
+                      within_10=float(np.mean(rel <= 0.10)), median_abs_error=float(np.median(rel)),
+                      spearman=float(spearmanr(predicted, first).statistic),
+                      repeat_within_10=float(np.mean(repeat <= 0.10)),
+                      repeat_median_abs_diff=float(np.median(repeat)),
+                      seconds=time.perf_counter() - start, rows=rows)

@@ -1,0 +1,171 @@
+"""The latency model: its parts, fit, file, conditions, predictions, and its use in a search."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from nasbench import latency_model as lm
+from nasbench.cli import main
+from nasbench.latency_model import LatencyModelError
+from nasbench.search import SearchConfig, SearchError, UniformDraw, run_search
+from search_spaces import DataShape, get_space
+
+SHAPE = DataShape(8, 1, 10)  # digits
+FAST = lm.MeasureSettings(max_time_s=0.05)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model of the tiny space, fitted for real (quickly: a short time cap per model)."""
+    model = lm.fit_model("tiny", SHAPE, FAST, archs=16, seed=0)
+    return model.save(tmp_path_factory.mktemp("lm") / "tiny.json")
+
+
+@pytest.mark.parametrize("name", ["tiny", "mixed"])
+def test_the_parts_of_a_space_cover_every_architecture_it_draws(name: str) -> None:
+    space = get_space(name)
+    parts = lm.space_parts(space, SHAPE)
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        arch = space.sample(UniformDraw(rng), SHAPE)
+        missing = [k for k in lm.part_keys(arch) if k not in parts]
+        assert not missing, (arch.to_string(), missing)
+    kinds = {k.split("_")[0] for k in parts}
+    assert kinds == {"stem", "head", "conv", "ds", "ir"}
+
+
+def test_parts_are_the_layers_the_network_runs() -> None:
+    import torch
+
+    from nasbench.build import build_model
+
+    arch = get_space("mixed").sample(UniformDraw(np.random.default_rng(3)), SHAPE)
+    net = build_model(arch, seed=0).eval()
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        expected = net(x)
+        y = x
+        for part in lm.arch_parts(arch):
+            assert tuple(y.shape[1:]) == part.input_shape, part.key
+            y = part.module(y)
+    torch.testing.assert_close(y, expected)
+
+
+def test_a_fitted_model_is_plain_json_and_predicts(tiny_model: Path) -> None:
+    data = json.loads(tiny_model.read_text())
+    assert data["kind"] == lm.KIND and data["space"] == "tiny" and data["shape"] == [8, 1, 10]
+    assert data["conditions"]["threads"] == 1 and data["conditions"]["batch"] == 1
+    model = lm.load_model(tiny_model)
+    assert model.fit["archs"] == 16 and model.fit["parts"] == len(model.parts_ms) > 20
+    assert all(np.isfinite(v) for v in model.coefficients.values())
+    assert 0 <= model.error < 1
+    arch = get_space("tiny").sample(UniformDraw(np.random.default_rng(5)), SHAPE)
+    total, rows = model.sum_ms(arch)
+    assert [k for k, _ in rows] == lm.part_keys(arch) and total == pytest.approx(sum(v for _, v in rows))
+    assert 0 < model.predict(arch) < 100
+
+
+def test_predictions_rank_measured_latencies(tiny_model: Path) -> None:
+    from scipy.stats import spearmanr
+
+    model = lm.load_model(tiny_model)
+    archs = lm.draw_archs(get_space("tiny"), SHAPE, 12, seed=77)
+    measured = lm.measure_archs(archs, FAST)
+    predicted = [model.predict(a) for a in archs]
+    assert spearmanr(predicted, measured).statistic > 0.6
+
+
+def test_eval_refuses_the_fit_seed_and_reports_the_ceiling(tiny_model: Path) -> None:
+    model = lm.load_model(tiny_model)
+    with pytest.raises(LatencyModelError, match="seed the model was fitted with"):
+        lm.evaluate_model(model, FAST, archs=4, seed=0)
+    result = lm.evaluate_model(model, FAST, archs=6)
+    assert result.seed == 1000 and result.archs == 6 and len(result.rows) == 6
+    assert 0 <= result.within_5 <= result.within_10 <= 1 and 0 <= result.repeat_within_10 <= 1
+
+
+def test_bad_model_files_and_other_conditions_are_refused(tiny_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(LatencyModelError, match="no latency model at"):
+        lm.load_model(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(LatencyModelError, match="not valid JSON"):
+        lm.load_model(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"kind": "something else"}')
+    with pytest.raises(LatencyModelError, match="not a nasbench latency model"):
+        lm.load_model(tmp_path / "other.json")
+    data = json.loads(tiny_model.read_text())
+    (tmp_path / "cut.json").write_text(json.dumps({k: v for k, v in data.items() if k != "parts_ms"}))
+    with pytest.raises(LatencyModelError, match="damaged latency model"):
+        lm.load_model(tmp_path / "cut.json")
+    model = lm.load_model(tiny_model)
+    other = {**model.conditions, "cpu_model": "Some Other CPU", "threads": 4}
+    with pytest.raises(LatencyModelError, match="cpu_model 'AMD|cpu_model"):
+        model.check_conditions(other)
+    mixed = get_space("mixed").sample(UniformDraw(np.random.default_rng(0)), SHAPE)
+    with pytest.raises(LatencyModelError, match="never measured part"):
+        model.predict(mixed)
+
+
+def test_predict_prints_the_parts(tiny_model: Path, capsys: pytest.CaptureFixture) -> None:
+    arch = get_space("tiny").sample(UniformDraw(np.random.default_rng(2)), SHAPE)
+    assert main(["latency-model", "predict", str(tiny_model), arch.to_string()]) == 0
+    out = capsys.readouterr().out
+    assert "predicted" in out and "stem_" in out and "head_" in out
+    assert main(["latency-model", "predict", str(tiny_model), "--json", arch.to_string()]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["arch"] == arch.to_string() and len(rows[0]["parts"]) == len(lm.part_keys(arch))
+
+
+def test_predict_of_conditions_that_differ_exits_2(tiny_model: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    data = json.loads(tiny_model.read_text())
+    data["conditions"]["torch_version"] = "1.0.0"
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert main(["latency-model", "predict", str(tmp_path / "old.json"), "tiny_cnn"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "torch_version '1.0.0'" in err[0] and "fit one here" in err[0]
+
+
+def test_a_search_skips_candidates_predicted_over_the_limit(tiny_model: Path, tmp_path: Path) -> None:
+    model = lm.load_model(tiny_model)
+    archs = lm.draw_archs(get_space("tiny"), SHAPE, 40, seed=3)
+    limit = float(np.quantile([model.predict(a) for a in archs], 0.4))
+    config = SearchConfig(space="tiny", budget=4, epochs=1, seed=1, runs_dir=str(tmp_path),
+                          max_latency_ms=limit, latency_model=str(tiny_model), sampler="random")
+    outcome = run_search(config)
+    frame = outcome.table
+    skipped = frame[frame["predicted_only"] == True]  # noqa: E712
+    trained = frame[(frame["state"] == "COMPLETE") & (frame["predicted_only"] != True)]  # noqa: E712
+    assert len(trained) == 4  # the budget counts architectures evaluated, not the skipped
+    assert len(skipped) >= 1
+    assert (skipped["latency_predicted_ms"] > limit * (1 + model.error)).all()
+    assert skipped["val_acc"].isna().all() and (~skipped["feasible"].astype(bool)).all()
+    assert skipped["latency_ms"].isna().all() and not skipped["pareto"].any()
+    assert trained["latency_predicted_ms"].notna().all() and trained["latency_ms"].notna().all()
+    table = pd.read_csv(config.run_dir / "results.csv")
+    assert {"latency_predicted_ms", "predicted_only"} <= set(table.columns)
+
+
+def test_a_limit_nothing_can_meet_stops_the_search_with_the_reason(tiny_model: Path,
+                                                                   tmp_path: Path) -> None:
+    config = SearchConfig(space="tiny", budget=2, epochs=1, runs_dir=str(tmp_path),
+                          max_latency_ms=1e-4, latency_model=str(tiny_model), sampler="random")
+    with pytest.raises(SearchError, match="predicted 200 draws in a row over --max-latency-ms"):
+        run_search(config)
+    study = optuna.load_study(study_name=config.study_name, storage=config.storage_url)
+    assert all(t.user_attrs.get("predicted_only") for t in study.trials)
+
+
+def test_a_search_refuses_a_model_it_cannot_use(tiny_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(SearchError, match="needs --max-latency-ms"):
+        SearchConfig(space="tiny", latency_model=str(tiny_model)).validate()
+    with pytest.raises(SearchError, match="of space tiny, the search of mixed"):
+        SearchConfig(max_latency_ms=1.0, latency_model=str(tiny_model)).validate()
+    with pytest.raises(SearchError, match="no latency model at"):
+        SearchConfig(max_latency_ms=1.0, latency_model=str(tmp_path / "none.json")).validate()
