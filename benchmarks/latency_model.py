@@ -68,7 +68,10 @@ def main() -> int:
               f"{100 * result.within_10:.1f} %, median |error| {100 * result.median_abs_error:.1f} %, "
               f"Spearman {result.spearman:.3f}")
         print(f"  pass 2 vs pass 1 (ceiling): within ±10 % {100 * result.repeat_within_10:.1f} %, "
-              f"median |difference| {100 * result.repeat_median_abs_diff:.1f} %")
+              f"median |difference| {100 * result.repeat_median_abs_diff:.1f} %, Spearman "
+              f"{result.repeat_spearman:.3f}")
+        print(f"  prediction vs mean of both passes: within ±10 % {100 * result.mean_within_10:.1f} %, "
+              f"Spearman {result.mean_spearman:.3f}")
         measured = [r["measured_ms"] for r in result.rows]
         limit = float(np.quantile(measured, 0.3))
         print(f"constrained search: --max-latency-ms {limit:.3f} (30th percentile of the {len(measured)} "

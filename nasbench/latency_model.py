@@ -149,10 +149,9 @@ def _stage_walk(space: Any, shape: Any) -> list[Arch]:
                 stages = list(base.stages)
                 if prev is not None:
                     stages[index - 1] = dataclasses.replace(stages[index - 1], channels=prev)
-                stages[index] = dataclasses.replace(
+                stages[index] = dataclasses.replace(  # depth 2: the repeated block too
                     stages[index], kind=kind, kernel=kernel, se_ratio=se, channels=width,
-                    expansion=expansion, repeats=max(2, min(choices.depths[-1], 2))
-                    if max(choices.depths) > 1 else 1)
+                    expansion=expansion, repeats=2 if max(choices.depths) > 1 else 1)
                 archs.append(dataclasses.replace(base, stages=tuple(stages)))
     # the head for every last width
     for width in space.stages[-1].widths:
@@ -398,6 +397,9 @@ class Evaluation:
     spearman: float
     repeat_within_10: float
     repeat_median_abs_diff: float
+    repeat_spearman: float
+    mean_within_10: float
+    mean_spearman: float
     seconds: float
     rows: list[dict[str, Any]]
 
@@ -411,7 +413,9 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
                    on_progress: Callable[[str, int, int], None] | None = None) -> Evaluation:
     """Predict ``archs`` architectures drawn with ``seed`` (default: the fit's seed + 1000, never
     the fit's own), measure them twice in two separate passes, and compare: the prediction
-    against the first pass, and the first pass against the second (the ceiling)."""
+    against the first pass, the first pass against the second (the ceiling: no predictor
+    agrees with a measurement more often than the measurement agrees with itself), and the
+    prediction against the mean of both passes."""
     from scipy.stats import spearmanr
 
     from nasbench.formulas import arch_cost
@@ -435,6 +439,7 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
     first, second = passes
     rel = np.abs(predicted / first - 1)
     repeat = np.abs(first / second - 1)
+    mean = (first + second) / 2
     rows = [{"arch": a.to_string(), "predicted_ms": float(pr), "measured_ms": float(m1),
              "measured_again_ms": float(m2)} for a, pr, m1, m2 in zip(drawn, predicted, first, second)]
     return Evaluation(archs=len(drawn), seed=seed, within_5=float(np.mean(rel <= 0.05)),
@@ -442,4 +447,7 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
                       spearman=float(spearmanr(predicted, first).statistic),
                       repeat_within_10=float(np.mean(repeat <= 0.10)),
                       repeat_median_abs_diff=float(np.median(repeat)),
+                      repeat_spearman=float(spearmanr(second, first).statistic),
+                      mean_within_10=float(np.mean(np.abs(predicted / mean - 1) <= 0.10)),
+                      mean_spearman=float(spearmanr(predicted, mean).statistic),
                       seconds=time.perf_counter() - start, rows=rows)

@@ -169,3 +169,31 @@ def test_a_search_refuses_a_model_it_cannot_use(tiny_model: Path, tmp_path: Path
         SearchConfig(max_latency_ms=1.0, latency_model=str(tiny_model)).validate()
     with pytest.raises(SearchError, match="no latency model at"):
         SearchConfig(max_latency_ms=1.0, latency_model=str(tmp_path / "none.json")).validate()
+
+
+def test_the_dashboard_plots_predicted_against_measured(tiny_model: Path, tmp_path: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from nasbench import plots
+
+    model = lm.load_model(tiny_model)
+    limit = float(np.median([model.predict(a) for a in
+                             lm.draw_archs(get_space("tiny"), SHAPE, 30, seed=4)]))
+    config = SearchConfig(space="tiny", budget=3, epochs=1, seed=2, runs_dir=str(tmp_path),
+                          max_latency_ms=limit, latency_model=str(tiny_model), sampler="random",
+                          study="guided")
+    frame = run_search(config).table
+    assert plots.has_predictions(frame)
+    figure = plots.predicted_chart(frame)
+    assert "within ±10 %" in figure.layout.title.text
+    assert [t.name for t in figure.data][:2] == ["±10 %", "predicted = measured"]
+    points = figure.data[2]
+    trained = frame[frame["latency_ms"].notna()]
+    assert sorted(points.x) == sorted(trained["latency_search_ms"])
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard.py"),
+                           default_timeout=120)
+    at.query_params["source"] = str(tmp_path)
+    at.run()
+    assert not at.exception
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any(t.startswith("Latency model: predicted against measured") for t in titles), titles
