@@ -121,7 +121,7 @@ def test_table_columns_derive_from_the_record() -> None:
         assert f.name in COLUMNS or f.name in ("latency", "note")
     measured = {f.name for f in fields(TrialRecord) if f.metadata.get("measured")}
     assert measured == {"params", "macs", "latency", "val_acc_per_epoch", "train_time_s",
-                        "stopped_early", "stop_reason"}
+                        "stopped_early", "stop_reason", "latency_predicted_ms", "predicted_only"}
 
 
 def test_exported_module_is_the_library_definition() -> None:
