@@ -46,8 +46,8 @@ SAMPLERS: tuple[str, ...] = ("tpe", "nsga2", "random")
 OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
 # Settings that must match when a study is resumed: a different value would mix experiments.
 _IDENTITY_KEYS = ("space", "dataset", "data_dir", "resolution", "device", "latency_threads",
-                  "epochs", "max_train", "max_val", "train_batch", "max_latency_ms", "max_params", "max_macs", "pruner",
-                  "bn_calibration")
+                  "epochs", "max_train", "max_val", "train_batch", "max_latency_ms", "max_params",
+                  "max_macs", "pruner", "bn_calibration")
 # Settings that studies made before they existed had, in effect.
 _DEFAULTS_BEFORE = {"pruner": "none", "max_val": None, "train_batch": None, "bn_calibration": 0}
 STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
@@ -129,10 +129,11 @@ class SearchConfig(TrainedSettings):
                                         f"of {self.space}; fit one with --space {self.space}")
             if shape is not None and tuple(model.shape) != (shape.resolution, shape.channels,
                                                             shape.classes):
+                here = (shape.resolution, shape.channels, shape.classes)
                 raise LatencyModelError(
                     f"the latency model was fitted for input {tuple(model.shape)} (resolution, "
-                    f"channels, classes), the search's data is {(shape.resolution, shape.channels,shape.classes)};"
-                    f" fit one with this --dataset and --resolution")
+                    f"channels, classes), the search's data is {here}; fit one with this "
+                    f"--dataset and --resolution")
             model.check_conditions(current_conditions(self.device, self.latency_threads, 1,
                                                       "float32", "contiguous",
                                                       allocator_state()).to_dict())
