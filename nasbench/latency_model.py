@@ -5,7 +5,7 @@ configuration, the head) is timed alone; an architecture's *sum* is the sum of i
 times. Parts do not simply add up (per-layer overhead, caches, fusion), so a correction fitted
 on whole architectures timed for real maps the sum, the number of parts and the multiply-adds
 to the prediction: a least-squares fit of relative error (each row divided by its measured
-latency). The model is plain JSON, keyed by the conditions it was measured under; it refuses
+latency) with coefficients of at least 0. The model is plain JSON, keyed by the conditions it was measured under; it refuses
 other conditions.
 """
 
@@ -332,9 +332,11 @@ def measure_archs(archs: Sequence[Arch], settings: MeasureSettings, slot: Any = 
 
 
 def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares of relative error: minimise sum ((x @ c - y) / y)^2."""
-    weights = 1.0 / y
-    coef, *_ = np.linalg.lstsq(x * weights[:, None], np.ones_like(y), rcond=None)
+    """Least squares of relative error, coefficients at least 0 (time never shrinks with more
+    work, so a prediction is never negative): minimise sum ((x @ c - y) / y)^2, c >= 0."""
+    from scipy.optimize import nnls
+
+    coef, _ = nnls(x / y[:, None], np.ones_like(y))
     return coef
 
 
