@@ -9,25 +9,24 @@ from typing import Any, Callable, Mapping
 EXIT_USAGE = 2
 
 
-def _positive_int(raw: str) -> int:
+def _whole(raw: str, low: int, wanted: str) -> int:
+    """``raw`` as a whole number of at least ``low``; ``wanted`` says what was expected."""
     try:
         value = int(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {raw!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {raw!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {wanted if low else '0 or more'}, got {value}")
     return value
+
+
+def _positive_int(raw: str) -> int:
+    return _whole(raw, 1, "a positive integer")
 
 
 def _non_negative_int(raw: str) -> int:
     """A whole number, 0 or more."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
+    return _whole(raw, 0, "a whole number")
 
 
 def _train_samples(raw: str) -> int:
