@@ -14,28 +14,57 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pandas as pd
 import streamlit as st
 
 from nasbench import plots
-from nasbench.results import best_within, find_runs, measured, open_run, results_frame
+from nasbench.results import ResultsTable, best_within, find_runs, measured, open_run
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def results_table(source: str, study: str | None) -> ResultsTable:
+    """The incrementally refreshed results table of one run, shared by every session of this
+    server (opening the run raises ``ValueError``, and nothing is kept)."""
+    return ResultsTable(open_run(source, study))
 
 
 @st.cache_data(ttl=3, show_spinner=False)
-def load_frame(source: str, study: str | None, stamp: float) -> tuple[pd.DataFrame, str]:
-    """The results table of one run (re-read when the storage file changes, or after 3 s);
-    a bench is shown as one trial per architecture (mean accuracy, median latency)."""
-    from nasbench.bench import KIND, as_results_frame, bench_table
+def bench_frame(source: str, study: str | None, stamp: float) -> pd.DataFrame:
+    """A bench shown as one trial per architecture (mean accuracy, median latency), re-read
+    when the storage file changes, or after 3 s."""
+    from nasbench.bench import as_results_frame, bench_table
 
-    opened = open_run(source, study)
-    if opened.user_attrs.get("kind") == KIND:
-        frame = as_results_frame(bench_table(opened))
-    else:
-        frame = results_frame(opened)
-    frame.attrs.update(kind=opened.user_attrs.get("kind", "search"),
-                       space=opened.user_attrs.get("space"), dataset=opened.user_attrs.get("dataset"))
-    return frame, opened.study_name
+    return as_results_frame(bench_table(open_run(source, study)))
+
+
+def load_frame(source: str, study: str | None = None) -> tuple[pd.DataFrame, str, str | None]:
+    """The results table of one run, the study's name, and a one-line warning when the storage
+    could not be read now (the last figures read are shown, and the next refresh retries).
+
+    A search's table is brought up to date incrementally (only new and running trials are
+    read); a bench is read whole. Raises ``ValueError`` when the run cannot be opened at all.
+    """
+    from nasbench.bench import KIND
+    from nasbench.table import StorageUnreachable
+
+    table = results_table(source, study)
+    warning = None
+    try:
+        frame = table.refresh()
+    except StorageUnreachable as exc:
+        frame = table.last_frame
+        if frame is None:
+            raise ValueError(str(exc)) from None
+        warning = (f"{exc}; showing the figures read at {table.last_read:%H:%M:%S}, "
+                   f"retrying at each refresh")
+    attrs = table.user_attrs
+    if attrs.get("kind") == KIND:
+        frame = bench_frame(source, study, _stamp(source))
+    frame.attrs.update(kind=attrs.get("kind", "search"), space=attrs.get("space"),
+                       dataset=attrs.get("dataset"))
+    return frame, table.study.study_name, warning
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -144,10 +173,12 @@ def load(source: str, chosen: list[str]) -> dict[str, pd.DataFrame] | None:
     for name in chosen:
         path = name if "://" in source else str(Path(source) / name)
         try:
-            frame, study_name = load_frame(path, None, _stamp(path))
+            frame, study_name, warning = load_frame(path)
         except ValueError as exc:
             st.warning(f"Cannot read run `{name}`: {exc}")
             continue
+        if warning:
+            st.warning(f"Run `{name}`: {warning}")
         frames[study_name if "://" in source else name] = frame
     return frames or None
 
@@ -182,6 +213,10 @@ def budget_section(frame: pd.DataFrame, name: str) -> None:
         st.code(best["arch"], language=None)
 
 
+PAGE_ROWS = 1000
+"""Rows of the results table sent to the browser at once."""
+
+
 def table_section(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     st.subheader("Results table")
     data = plots.enrich(frame)
@@ -202,11 +237,27 @@ def table_section(frame: pd.DataFrame, name: str) -> pd.DataFrame:
                            "block_mix", "kernel", "reused_from", "arch")
                if c in shown.columns and (c not in ("latency_predicted_ms", "predicted_only")
                                           or shown[c].notna().any())]
-    st.dataframe(shown[columns], hide_index=True, key="table",
+    page = shown
+    if len(shown) > PAGE_ROWS:  # thousands of rows: sort here, send one page to the browser
+        p1, p2, p3 = st.columns(3)
+        by = p1.selectbox("Sort by", columns, index=columns.index("val_acc"), key=f"sort_{name}")
+        descending = p2.toggle("Descending", value=True, key=f"descending_{name}")
+        pages = -(-len(shown) // PAGE_ROWS)
+        number = p3.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1,
+                                 key=f"page_{name}")
+        ordered = shown.sort_values(by, ascending=not descending, na_position="last", kind="stable")
+        page = ordered.iloc[(number - 1) * PAGE_ROWS:number * PAGE_ROWS]
+    st.dataframe(page[columns], hide_index=True, key="table",
                  column_config={"arch": st.column_config.TextColumn("arch", width="large"),
                                 "macs": st.column_config.NumberColumn("MACs", format="%d")})
-    st.caption(f"{len(shown)} of {len(data)} trials. Click a column header to sort.")
-    st.download_button("Download this table as CSV", shown.drop(columns=["status"]).to_csv(index=False),
+    if page is shown:
+        st.caption(f"{len(shown)} of {len(data)} trials. Click a column header to sort.")
+    else:
+        st.caption(f"Rows {(number - 1) * PAGE_ROWS + 1}–{(number - 1) * PAGE_ROWS + len(page)} of "
+                   f"{len(shown)} shown ({len(data)} trials), sorted by {by}; a column header "
+                   f"sorts within the page.")
+    st.download_button("Download this table as CSV",  # made when clicked, not at every render
+                       lambda: shown.drop(columns=["status"]).to_csv(index=False),
                        file_name=f"{name}-results.csv", mime="text/csv", key="download")
     return shown
 
@@ -242,6 +293,27 @@ def details_section(frame: pd.DataFrame, source: str, name: str) -> None:
     st.code(command, language="bash")
 
 
+def _version(source: str, frames: dict[str, pd.DataFrame]) -> tuple | None:
+    """What the figures of ``frames`` depend on: each run and the version of its table
+    (``None`` when a frame has no version, e.g. a bench: its figures are not kept)."""
+    versions = tuple((source, name, f.attrs.get("version")) for name, f in frames.items())
+    return None if any(v is None for _, _, v in versions) else versions
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _kept(key: tuple, _make: Callable[[], Any]) -> Any:
+    return _make()
+
+
+def derived(key: tuple, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once per ``key`` (the runs' table versions, the chart's options)
+    and shared by every session: a re-render with no new trial recomputes nothing. Figures
+    and tables returned are read only."""
+    if any(part is None for part in key[1:2]):
+        return make()
+    return _kept(key, make)
+
+
 def body(source: str, chosen: list[str], x_axis: str) -> None:
     frames = load(source, chosen)
     if frames is None:
@@ -259,20 +331,25 @@ def body(source: str, chosen: list[str], x_axis: str) -> None:
         st.info("No finished trial yet: the charts appear once the first trial completes.")
         return
     exact = exact_front_section(frame, source)
-    st.plotly_chart(plots.pareto_chart(frame, x_axis, exact=exact), key="pareto_chart")
+    focus = _version(source, {name: frame})
+    st.plotly_chart(derived(("pareto", focus, x_axis, exact is not None),
+                            lambda: plots.pareto_chart(frame, x_axis, exact=exact)), key="pareto_chart")
     if "pareto_noise" in frame:
         st.caption(plots.BARS_NOTE + f" {int(frame['pareto_noise'].sum())} trial(s) on the front "
                    f"within noise, {int(frame['confirmed'].sum())} confirmed.")
     if len(frames) > 1:
-        st.plotly_chart(plots.overlay_chart(frames, x_axis), key="overlay_chart")
+        st.plotly_chart(derived(("overlay", _version(source, frames), x_axis),
+                                lambda: plots.overlay_chart(frames, x_axis)), key="overlay_chart")
     if (frame["state"].eq("COMPLETE") & frame["feasible"].astype(bool)).any():
         budget_section(frame, name)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(plots.hypervolume_chart(frames), key="hypervolume_chart")
+        st.plotly_chart(derived(("hypervolume", _version(source, frames)),
+                                lambda: plots.hypervolume_chart(frames)), key="hypervolume_chart")
     with right:
-        st.plotly_chart(plots.flops_latency_chart(frame), key="flops_chart")
-        corr = plots.rank_correlations(frame)
+        st.plotly_chart(derived(("flops", focus), lambda: plots.flops_latency_chart(frame)),
+                        key="flops_chart")
+        corr = derived(("correlations", focus), lambda: plots.rank_correlations(frame))
         if not corr.empty:
             st.dataframe(corr.round(3), hide_index=True, key="correlations")
     if plots.has_predictions(frame):

@@ -68,11 +68,15 @@ class LatencyResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LatencyResult:
         """The inverse of :meth:`to_dict` (fields added later read as missing: ``None``)."""
-        stats = {f.name: data.get(f.name) for f in fields(LatencyStats)}
+        stats = {name: data.get(name) for name in _STAT_NAMES}
         raw = data.get("conditions") or {}
-        conditions = {f.name: raw.get(f.name) for f in fields(Conditions)}
+        conditions = {name: raw.get(name) for name in _CONDITION_NAMES}
         return cls(LatencyStats(**stats), data.get("runs_per_sample"),  # type: ignore[arg-type]
                    Conditions(**conditions))
+
+
+_STAT_NAMES = tuple(f.name for f in fields(LatencyStats))
+_CONDITION_NAMES = tuple(f.name for f in fields(Conditions))
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:

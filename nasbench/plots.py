@@ -66,8 +66,28 @@ def enrich(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+WEBGL_FROM = 1000
+"""Clouds of at least this many trials are drawn with WebGL (``Scattergl``): thousands of SVG
+markers make a browser crawl. The front, its error bars and rings stay SVG, drawn on top."""
+
+
+def _cloud(points: int) -> type:
+    """The scatter trace type for a cloud of trials: WebGL from :data:`WEBGL_FROM` points."""
+    return go.Scattergl if points >= WEBGL_FROM else go.Scatter
+
+
+def _hover(frame: pd.DataFrame) -> str:
+    """The hover template for the points of ``frame`` (see :func:`_custom`)."""
+    return _HOVER if len(frame) < WEBGL_FROM else _HOVER.replace("<br>%{customdata[5]}", "")
+
+
 def _custom(frame: pd.DataFrame) -> np.ndarray:
+    """Hover data per point; a WebGL cloud leaves out the architecture string (half the page's
+    weight at 10,000 trials: it is in the table and the trial details)."""
     cols = ["number", "val_acc", "latency_ms", "params", "macs", "arch"]
+    if len(frame) >= WEBGL_FROM:
+        cols = cols[:-1]
+        return frame[cols].astype(float).fillna(0).to_numpy()
     return frame[cols].astype(object).where(frame[cols].notna(), 0).to_numpy()
 
 
@@ -85,30 +105,31 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
     stopped_mask = (done["stopped_early"].fillna(False).astype(bool) if "stopped_early" in done
                     else pd.Series(False, index=done.index))
     feasible = done[done["feasible"].astype(bool) & ~stopped_mask]
+    scatter = _cloud(len(done))
     for i, (mix, group) in enumerate(sorted(feasible.groupby("block_mix"), key=lambda g: g[0])):
-        fig.add_trace(go.Scatter(
+        fig.add_trace(scatter(
             x=group[x], y=group["val_acc"], mode="markers", name=f"{mix} ({len(group)})",
             legendgroup="mix", legendgrouptitle_text="block kinds",
             marker=dict(color=PALETTE[i % len(PALETTE)], size=10, line=dict(width=1, color="white"),
-                        symbol=[KERNEL_SYMBOLS.get(k, "circle") for k in group["kernel"]]),
-            customdata=_custom(group), hovertemplate=_HOVER))
+                        symbol=np.array([KERNEL_SYMBOLS.get(k, "circle") for k in group["kernel"]])),
+            customdata=_custom(group), hovertemplate=_hover(group)))
     infeasible = done[~done["feasible"].astype(bool)]
     if not infeasible.empty:
-        fig.add_trace(go.Scatter(
+        fig.add_trace(scatter(
             x=infeasible[x], y=infeasible["val_acc"], mode="markers",
             name=f"infeasible ({len(infeasible)})", legendgroup="state",
             legendgrouptitle_text="trial state",
             marker=dict(color="rgba(120,120,120,0.7)", size=9, symbol="circle-open"),
-            customdata=_custom(infeasible), hovertemplate="INFEASIBLE<br>" + _HOVER))
+            customdata=_custom(infeasible), hovertemplate="INFEASIBLE<br>" + _hover(infeasible)))
     stopped = done[stopped_mask]
     if not stopped.empty:
-        fig.add_trace(go.Scatter(
+        fig.add_trace(scatter(
             x=stopped[x], y=stopped["val_acc"], mode="markers",
             name=f"stopped early ({len(stopped)})", legendgroup="state",
             legendgrouptitle_text="trial state",
             marker=dict(color="rgba(90,90,90,0.8)", size=8, symbol="triangle-down-open"),
             text=stopped["stop_reason"], customdata=_custom(stopped),
-            hovertemplate="STOPPED EARLY (accuracy of its last epoch)<br>%{text}<br>" + _HOVER))
+            hovertemplate="STOPPED EARLY (accuracy of its last epoch)<br>%{text}<br>" + _hover(stopped)))
     failed = data[(data["state"] == "FAIL") & data[x].notna()]
     n_failed = int((data["state"] == "FAIL").sum())
     if n_failed:
@@ -126,7 +147,7 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             name=f"Pareto front ({len(front)})", legendgroup="front",
             line=dict(color="black", width=2), marker=dict(color="black", size=5),
             error_x=_bars(front, x), error_y=_bars(front, "val_acc"),
-            customdata=_custom(front), hovertemplate="PARETO<br>" + _HOVER))
+            customdata=_custom(front), hovertemplate="PARETO<br>" + _hover(front)))
     if "pareto_noise" in data and x == "latency_ms":
         noise = data[data["pareto_noise"].fillna(False).astype(bool) & ~data["pareto"].astype(bool)]
         if not noise.empty:
@@ -135,7 +156,7 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
                 legendgroup="front", marker=dict(color="rgba(0,0,0,0)", size=13, symbol="diamond-open",
                                                  line=dict(color="#444", width=1.5)),
                 error_x=_bars(noise, x, "#999"), error_y=_bars(noise, "val_acc", "#999"),
-                customdata=_custom(noise), hovertemplate="ON THE FRONT WITHIN NOISE<br>" + _HOVER))
+                customdata=_custom(noise), hovertemplate="ON THE FRONT WITHIN NOISE<br>" + _hover(noise)))
     if "confirmed" in data:
         confirmed = data[data["confirmed"].fillna(False).astype(bool)]
         if not confirmed.empty:
@@ -144,7 +165,7 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
                 name=f"confirmed ({len(confirmed)})", legendgroup="front",
                 marker=dict(color="rgba(0,0,0,0)", size=18, symbol="circle-open",
                             line=dict(color="#2ca02c", width=2)),
-                customdata=_custom(confirmed), hovertemplate="CONFIRMED<br>" + _HOVER))
+                customdata=_custom(confirmed), hovertemplate="CONFIRMED<br>" + _hover(confirmed)))
     if exact is not None and not exact.empty and x == "latency_ms":
         fig.add_trace(go.Scatter(
             x=exact["latency_ms"], y=exact["val_acc_mean"], mode="lines+markers", line_shape="hv",
@@ -189,14 +210,15 @@ def overlay_chart(frames: Mapping[str, pd.DataFrame], x: str = "latency_ms") -> 
     for i, (name, frame) in enumerate(frames.items()):
         color = PALETTE[i % len(PALETTE)]
         done = frame[(frame["state"] == "COMPLETE") & frame["feasible"].astype(bool)]
-        fig.add_trace(go.Scatter(x=done[x], y=done["val_acc"], mode="markers", name=f"{name} trials",
-                                 legendgroup=name, marker=dict(color=color, size=6, opacity=0.35),
-                                 customdata=_custom(done), hovertemplate=f"{name}<br>" + _HOVER))
+        fig.add_trace(_cloud(len(done))(
+            x=done[x], y=done["val_acc"], mode="markers", name=f"{name} trials", legendgroup=name,
+            marker=dict(color=color, size=6, opacity=0.35), customdata=_custom(done),
+            hovertemplate=f"{name}<br>" + _hover(done)))
         front = pareto_frame(frame, x)
         fig.add_trace(go.Scatter(x=front[x], y=front["val_acc"], mode="lines+markers",
                                  line_shape="hv", name=f"{name} front", legendgroup=name,
                                  line=dict(color=color, width=2), marker=dict(color=color, size=7),
-                                 customdata=_custom(front), hovertemplate=f"{name} front<br>" + _HOVER))
+                                 customdata=_custom(front), hovertemplate=f"{name} front<br>" + _hover(front)))
     fig.update_layout(title=f"Pareto fronts compared: validation accuracy vs {AXES[x]}",
                       xaxis_title=AXES[x], yaxis_title="validation accuracy", template="plotly_white")
     return fig
@@ -209,12 +231,26 @@ def hypervolume_history(frame: pd.DataFrame, ref_latency: float | None = None) -
     if ref_latency is None:
         ref_latency = float(done["latency_ms"].max()) * 1.1 if not done.empty else 1.0
     ok = done[eligible(done)]
-    rows = []
-    for number in frame["number"].sort_values():
-        seen = ok[ok["number"] <= number]
-        rows.append({"number": int(number), "hypervolume": hypervolume(
-            seen["val_acc"].to_numpy(float), seen["latency_ms"].to_numpy(float), ref_latency)})
-    return pd.DataFrame(rows, columns=["number", "hypervolume"])
+    numbers = np.sort(frame["number"].to_numpy(int))
+    values = np.zeros(len(numbers))
+    front_acc = np.empty(0)
+    front_lat = np.empty(0)
+    current = 0.0
+    # One pass in trial order: the front (and its hypervolume) changes only when a trial lands
+    # on it, so the cost grows with trials × front size, not trials².
+    points = dict(zip(ok["number"].to_numpy(int), zip(ok["val_acc"].to_numpy(float),
+                                                     ok["latency_ms"].to_numpy(float))))
+    for i, number in enumerate(numbers):
+        point = points.get(int(number))
+        if point is not None:
+            acc, lat = point
+            if not np.any((front_acc >= acc) & (front_lat <= lat)):
+                keep = ~((front_acc <= acc) & (front_lat >= lat))
+                front_acc = np.append(front_acc[keep], acc)
+                front_lat = np.append(front_lat[keep], lat)
+                current = hypervolume(front_acc, front_lat, ref_latency)
+        values[i] = current
+    return pd.DataFrame({"number": numbers, "hypervolume": values})
 
 
 def hypervolume_chart(frames: Mapping[str, pd.DataFrame]) -> go.Figure:
@@ -255,13 +291,14 @@ def flops_latency_chart(frame: pd.DataFrame) -> go.Figure:
     done = data[measured(data)]
     corr = rank_correlations(frame).set_index("group")
     fig = go.Figure()
+    scatter = _cloud(len(done))
     for i, (mix, group) in enumerate(sorted(done.groupby("block_mix"), key=lambda g: g[0])):
         label = mix
         if mix in corr.index:
             label += f" (Spearman {corr.loc[mix, 'spearman']:.2f}, n={int(corr.loc[mix, 'n'])})"
-        fig.add_trace(go.Scatter(x=group["macs"], y=group["latency_ms"], mode="markers", name=label,
+        fig.add_trace(scatter(x=group["macs"], y=group["latency_ms"], mode="markers", name=label,
                                  marker=dict(color=PALETTE[i % len(PALETTE)], size=9),
-                                 customdata=_custom(group), hovertemplate=_HOVER))
+                                 customdata=_custom(group), hovertemplate=_hover(group)))
     overall = (f"Spearman {corr.loc['all', 'spearman']:.2f}, Kendall {corr.loc['all', 'kendall']:.2f}"
                if "all" in corr.index else "too few trials for a correlation")
     fig.update_layout(title=f"How far do FLOPs predict latency here?<br><sup>rank correlation "
@@ -298,7 +335,7 @@ def predicted_chart(frame: pd.DataFrame) -> go.Figure:
                              line=dict(color="grey", dash="dash")))
     fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=f"trials (n={len(x)})",
                              marker=dict(color=PALETTE[0], size=8),
-                             customdata=_custom(both), hovertemplate=_HOVER))
+                             customdata=_custom(both), hovertemplate=_hover(both)))
     fig.update_layout(title=f"Latency model: predicted against measured<br><sup>{100 * within:.0f} % "
                             f"of {len(x)} trials within ±10 %</sup>",
                       xaxis_title="measured latency (ms, median at batch 1)",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import itertools
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from nasbench.files import atomic_write
-from nasbench.record import TrialRecord
+from nasbench.record import TrialRecord, columns_of
 
 if TYPE_CHECKING:
     import optuna
@@ -63,32 +66,105 @@ def hypervolume(accuracy: np.ndarray, latency: np.ndarray, ref_latency: float,
 
 def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str, Any]:
     state = trial.state.name
-    record = TrialRecord.from_trial(trial)
+    attrs = trial.user_attrs
     return {
         "number": trial.number, "state": state, "space": space, "dataset": dataset,
-        "val_acc": trial.values[0] if trial.values is not None and not record.predicted_only
+        "val_acc": trial.values[0] if trial.values is not None and not attrs.get("predicted_only")
         else None,
         "feasible": (all(v <= 0 for v in trial.constraints.values())
                      if trial.values is not None else None),
         "pareto": False,
-        **record.columns(state),
+        **columns_of(attrs, state),
         "retry_of": trial.system_attrs.get("failed_trial"),
         "duration_s": trial.duration.total_seconds() if trial.duration is not None else None,
         "datetime_start": trial.datetime_start,
     }
 
 
+_VERSIONS = itertools.count(1)
+
+
+class ResultsTable:
+    """The results table of one study, kept up to date in time that grows with what changed.
+
+    Each :meth:`refresh` reads only the trials added or still running since the last one
+    (:class:`nasbench.table.TrialReader`), derives their rows, and re-derives the table's
+    columns (intervals, fronts) on the whole frame, vectorized. One code path for the CLI,
+    the dashboard and export. Thread-safe as far as the reader is; the frame returned is the
+    caller's to keep (a new one after each change).
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        from nasbench.table import TrialReader
+
+        self.reader = TrialReader(study)
+        self._rows: dict[int, dict[str, Any]] = {}  # by trial_id
+        self._built: dict[int, Any] = {}  # the trial object each row was derived from
+        self._attrs_key: tuple[Any, ...] = ()
+        self._lock = threading.Lock()
+        self._frame: pd.DataFrame | None = None
+        self._context: tuple[Any, ...] = ()
+        self.version = 0
+        """A new number each time the table changes (unique in this process, across tables):
+        what caches of figures derived from it key on."""
+        self.last_read: datetime.datetime | None = None
+        """When the storage was last read successfully (local time)."""
+
+    @property
+    def last_frame(self) -> pd.DataFrame | None:
+        """The table as last read (``None`` before the first successful refresh)."""
+        return self._frame
+
+    @property
+    def study(self) -> optuna.Study:
+        """The study read."""
+        return self.reader.study
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The study's user attributes as of the last refresh."""
+        return self.reader.user_attrs
+
+    def refresh(self) -> pd.DataFrame:
+        """The table as the storage holds it now (the same frame object when nothing changed).
+        Raises :class:`nasbench.table.StorageUnreachable` when the storage cannot be read."""
+        with self._lock:  # the dashboard's sessions share one table
+            return self._refresh()
+
+    def _refresh(self) -> pd.DataFrame:
+        from nasbench.confirm import ATTR, Confirmation
+
+        self.reader.refresh()
+        self.last_read = datetime.datetime.now()
+        attrs = self.reader.user_attrs
+        trials = self.reader.trials
+        context = (attrs.get("space", ""), attrs.get("dataset", ""))
+        if context != self._context:
+            self._rows, self._built, self._context = {}, {}, context
+        stale = [tid for tid, trial in trials.items() if self._built.get(tid) is not trial]
+        gone = set(self._rows) - set(trials)
+        attrs_key = (attrs.get("n_val"), repr(attrs.get(ATTR)))
+        if self._frame is not None and not stale and not gone and attrs_key == self._attrs_key:
+            return self._frame
+        for tid in gone:
+            del self._rows[tid], self._built[tid]
+        for tid in stale:  # only the trials read since the last refresh
+            self._rows[tid] = _row(trials[tid], *context)
+            self._built[tid] = trials[tid]
+        rows = sorted(self._rows.values(), key=lambda r: r["number"])
+        frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+        self._frame = annotate(frame, attrs.get("n_val"), Confirmation.from_attr(attrs.get(ATTR)))
+        self._attrs_key = attrs_key
+        self.version = next(_VERSIONS)
+        self._frame.attrs["version"] = self.version
+        return self._frame
+
+
 def results_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial of ``study`` (columns in :data:`COLUMNS`), with the confirmed figures
-    where the study was confirmed, intervals and Pareto flags (see :func:`annotate`)."""
-    from nasbench.confirm import ATTR, Confirmation
-
-    space = study.user_attrs.get("space", "")
-    dataset = study.user_attrs.get("dataset", "")
-    rows = [_row(t, space, dataset) for t in study.get_trials(deepcopy=False)]
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return annotate(frame, study.user_attrs.get("n_val"),
-                    Confirmation.from_attr(study.user_attrs.get(ATTR)))
+    where the study was confirmed, intervals and Pareto flags (see :func:`annotate`): a
+    :class:`ResultsTable` read once."""
+    return ResultsTable(study).refresh()
 
 
 def annotate(frame: pd.DataFrame, n_val: int | None, confirmation: Any = None) -> pd.DataFrame:
@@ -225,12 +301,14 @@ def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "ru
             raise ValueError(f"no study found at {run} (expected {db}); give a run folder such as "
                              f"runs/<study>, a study name under {runs_dir}/, or a storage URL")
         storage = f"sqlite:///{db}"
-    from nasbench.storage import check_database
+    from nasbench.storage import check_database, count_states
 
     if storage.startswith("sqlite:"):
         check_database(storage, must_exist=True)  # never create a database where there is none
     try:
-        names = optuna.get_all_study_names(storage)
+        opened = optuna.storages.get_storage(optuna.storages.RDBStorage(  # once: each opening
+            storage, engine_kwargs=engine_options(storage)))  # checks the schema
+        names = optuna.get_all_study_names(opened)
     except Exception as exc:  # SQLAlchemy and Optuna raise many kinds
         check_database(storage)  # explains a damaged SQLite file
         raise ValueError(f"cannot read storage {storage}: {type(exc).__name__}; check the path or "
@@ -243,13 +321,22 @@ def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "ru
     elif study_name not in names:
         raise ValueError(f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'none'}")
     try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
-        study.get_trials(deepcopy=False)  # read now: a damaged database says so here
+        study = optuna.load_study(study_name=study_name, storage=opened)
+        count_states(study)  # read now (one cheap query): a damaged database says so here
     except Exception as exc:
         check_database(storage)
         raise ValueError(f"cannot read study {study_name!r} in {storage}: {type(exc).__name__}; "
                          f"check the storage") from None
     return study
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """SQLAlchemy options for a study storage used over a long session (a search, the
+    dashboard): wait for a busy SQLite file; check a server connection before use, so a
+    restarted server is picked up again, and give up on an unreachable one after 10 s."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
 
 
 PICKS: tuple[str, ...] = ("knee", "accuracy", "latency")

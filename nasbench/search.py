@@ -35,8 +35,8 @@ from nasbench.pruners import DEFAULT_PRUNER, PRUNERS, ParetoPruner, make_pruner
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
 from nasbench.storage import (check_database, count_states, creation_lock, finished,
-                              last_finished)
-from nasbench.results import pareto_frame, results_frame, write_table
+                              last_finished, use_write_ahead_log)
+from nasbench.results import engine_options, pareto_frame, results_frame, write_table
 from nasbench.train import (DEFAULT_BN_CALIBRATION, TrainedSettings, epochs_before_calibration,
                             expected_seconds, train_model)
 
@@ -296,11 +296,14 @@ class ProcessSampler(optuna.samplers.BaseSampler):
         self._sampler().reseed_rng()
 
 
-def evaluated(study: optuna.Study) -> int:
+def evaluated(study: optuna.Study,
+              trials: Sequence[optuna.trial.FrozenTrial] | None = None) -> int:
     """Architectures the study has evaluated: complete trials that are not reuses of an
-    earlier trial's result. This is what ``--budget`` counts."""
-    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-               if counted(t))
+    earlier trial's result. This is what ``--budget`` counts. ``trials``: the study's trials
+    when just read (saves a read)."""
+    if trials is None:
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return sum(1 for t in trials if t.state == TrialState.COMPLETE and counted(t))
 
 
 def counted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -316,14 +319,16 @@ def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
                           "postgresql+psycopg2://", "mysql")):
         raise SearchError(f"unsupported storage URL {url!r}; use sqlite:///path/study.db or "
                           f"postgresql://user:password@host/database")
-    engine_kwargs: dict[str, Any] = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
-                                     else {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}})
+    engine_kwargs = engine_options(url)
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
             grace_period=3 * heartbeat_s,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+    if url.startswith("sqlite"):
+        use_write_ahead_log(storage.engine)
+    return storage
 
 
 def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[str],
@@ -601,9 +606,11 @@ class Objective:
                   "macs": (macs, c.max_macs)}
         return {k: float(v - limit) for k, (v, limit) in limits.items() if limit is not None}
 
-    def _reuse(self, trial: optuna.Trial, arch: str) -> tuple[float, float] | None:
-        for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if other.user_attrs.get("arch") == arch and other.number != trial.number:
+    def _reuse(self, trial: optuna.Trial, arch: str,
+               others: Sequence[optuna.trial.FrozenTrial]) -> tuple[float, float] | None:
+        for other in others:
+            if (other.state == TrialState.COMPLETE and other.user_attrs.get("arch") == arch
+                    and other.number != trial.number):
                 earlier = TrialRecord.from_trial(other)
                 copy = dataclasses.replace(earlier.measured(), measure_time_s=0.0,
                                            reused_from=earlier.reused_from if earlier.reused_from
@@ -619,8 +626,10 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
         try:
-            self._check_budget(trial)
-            return self._run(trial)
+            others = trial.study.get_trials(deepcopy=False,  # one read for both questions
+                                            states=(TrialState.COMPLETE, TrialState.RUNNING))
+            self._check_budget(trial, others)
+            return self._run(trial, others)
         except optuna.TrialPruned:
             raise
         except KeyboardInterrupt:
@@ -632,20 +641,20 @@ class Objective:
             logger.warning("trial %d failed: %s", trial.number, reason)
             raise
 
-    def _check_budget(self, trial: optuna.Trial) -> None:
-        """With several workers, two can start the last trial at once: the later one stops."""
-        ahead = sum(t.number < trial.number and counted(t)
-                    for t in trial.study.get_trials(deepcopy=False,
-                                                    states=(TrialState.COMPLETE, TrialState.RUNNING)))
+    def _check_budget(self, trial: optuna.Trial, others: Sequence[optuna.trial.FrozenTrial]) -> None:
+        """With several workers, two can start the last trial at once: the later one stops.
+        ``others``: the study's complete and running trials."""
+        ahead = sum(t.number < trial.number and counted(t) for t in others)
         if ahead >= self.config.budget:
             TrialRecord(note="not run: other workers reached the budget").save(trial)
             raise optuna.TrialPruned("budget reached by other workers")
 
-    def _run(self, trial: optuna.Trial) -> tuple[float, float]:
+    def _run(self, trial: optuna.Trial,
+             others: Sequence[optuna.trial.FrozenTrial]) -> tuple[float, float]:
         arch = self.space.sample(trial, self.shape)
         key = arch.to_string()
         TrialRecord(arch=key).save(trial)
-        reused = self._reuse(trial, key)
+        reused = self._reuse(trial, key, others)
         if reused is not None:
             return reused
         predicted = self._predict(arch)
@@ -773,7 +782,8 @@ def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
                               f"{last.user_attrs.get('fail_reason', 'unknown')}); fix the cause "
                               f"and run the same command again to resume")
         trials = study.get_trials(deepcopy=False)
-        if trials and trials[-1].user_attrs.get("predicted_only"):
+        if (objective.latency_model is not None and trials
+                and trials[-1].user_attrs.get("predicted_only")):
             rejected += 1
             if rejected >= max_repeats:
                 raise SearchError(f"the latency model predicted {rejected} draws in a row over "
@@ -781,7 +791,7 @@ def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
                                   f"of the space can meet it; raise the limit")
             continue
         rejected = 0
-        repeats = repeats + 1 if evaluated(study) == done else 0
+        repeats = repeats + 1 if evaluated(study, trials) == done else 0
         if repeats >= max_repeats:
             raise SearchError(f"the sampler drew {repeats} architectures in a row that the study "
                               f"had already evaluated ({done} distinct so far): the space is "

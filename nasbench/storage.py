@@ -70,6 +70,32 @@ def finished(counts: dict[str, int]) -> int:
     return sum(counts.get(state, 0) for state in _FINISHED)
 
 
+def use_write_ahead_log(engine) -> None:  # type: ignore[no-untyped-def]
+    """Make an SQLite engine commit cheaply: write-ahead logging, synced at checkpoints.
+
+    Optuna commits every parameter and attribute of a trial on its own (about 40 commits per
+    trial); in SQLite's default rollback journal each commit syncs the file several times. In
+    WAL mode with ``synchronous=NORMAL`` a commit appends to ``study.db-wal`` and syncs only at
+    checkpoints: a killed process loses nothing committed, readers never block the writer, and
+    SQLite folds the log back into ``study.db`` when the last connection closes. The mode is
+    stored in the file, so every later reader and writer uses it. (WAL needs a local disk,
+    not a network file system.)
+    """
+    import sqlite3
+
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:  # another process holds it; it will be WAL next time
+            pass
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()  # connections opened before the listener are closed
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"

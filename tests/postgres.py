@@ -29,31 +29,54 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
+class PostgresServer:
+    """A private server: ``start()`` (initialises on first use), ``stop()``, ``url``."""
+
+    def __init__(self) -> None:
+        bindir = server_bin()
+        assert bindir is not None
+        self.bindir = bindir
+        self.data = Path(tempfile.mkdtemp(prefix="nasbench-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres", "postgres")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.env = {**os.environ, "LC_ALL": "C.UTF-8"}
+        self.url = f"postgresql://nasbench@127.0.0.1:{self.port}/nasbench"
+        subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(self.data / "db"), "-U",
+                                     "nasbench", "--auth=trust", "-E", "UTF8"]), check=True,
+                       env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.start()
+        subprocess.run(_as_postgres([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
+                                     "-U", "nasbench", "-d", "postgres", "-q", "-c",
+                                     "CREATE DATABASE nasbench"]), check=True, env=self.env)
+
+    def start(self) -> None:
+        """Start (or restart) the server on its port."""
+        options = (f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 "
+                   f"-c max_connections=100 -c fsync=off")
+        subprocess.run(_as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.data / "db"), "-o",
+                                     options, "-l", str(self.data / "log"), "-w", "start"]),
+                       check=True, env=self.env, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        """Stop the server (its data stays: ``start()`` brings it back)."""
+        subprocess.run(_as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.data / "db"),
+                                     "-m", "fast", "-w", "stop"]), env=self.env,
+                       stdout=subprocess.DEVNULL)
+
+    def remove(self) -> None:
+        """Stop the server and delete its data."""
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a server on a free loopback port; yield its SQLAlchemy URL."""
-    bindir = server_bin()
-    assert bindir is not None
-    data = Path(tempfile.mkdtemp(prefix="nasbench-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "LC_ALL": "C.UTF-8"}
-    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data / "db"), "-U", "nasbench",
-                                 "--auth=trust", "-E", "UTF8"]), check=True, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=100 -c fsync=off"
-    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-o", options,
-                                 "-l", str(data / "log"), "-w", "start"]), check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    server = PostgresServer()
     try:
-        subprocess.run(_as_postgres([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port),
-                                     "-U", "nasbench", "-d", "postgres", "-q", "-c",
-                                     "CREATE DATABASE nasbench"]), check=True, env=env)
-        yield f"postgresql://nasbench@127.0.0.1:{port}/nasbench"
+        yield server.url
     finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
-                                     "-w", "stop"]), env=env, stdout=subprocess.DEVNULL)
-        shutil.rmtree(data, ignore_errors=True)
+        server.remove()

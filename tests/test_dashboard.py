@@ -80,6 +80,24 @@ def test_hypervolume_equals_counted_cells(points: list) -> None:
     assert hypervolume(acc, lat, ref) == pytest.approx(cells)
 
 
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(1, 6), st.booleans()), min_size=1,
+                max_size=25))
+def test_hypervolume_history_equals_the_front_of_each_prefix(points: list) -> None:
+    """The one-pass history (front updated as trials arrive) against the definition: the
+    hypervolume of every prefix of trials, recomputed from scratch."""
+    frame = pd.DataFrame({"number": range(len(points)), "state": "COMPLETE",
+                          "val_acc": [a / 6 for a, _, _ in points],
+                          "latency_ms": [float(t) for _, t, _ in points],
+                          "feasible": [f for _, _, f in points], "stopped_early": False,
+                          "reused_from": None, "predicted_only": None})
+    history = plots.hypervolume_history(frame, ref_latency=7.0)
+    ok = frame[frame["feasible"]]
+    expected = [hypervolume(ok.loc[ok["number"] <= n, "val_acc"].to_numpy(float),
+                            ok.loc[ok["number"] <= n, "latency_ms"].to_numpy(float), 7.0)
+                for n in frame["number"]]
+    assert history["hypervolume"].to_numpy() == pytest.approx(expected)
+
+
 def test_charts_hold_the_right_points(runs: Path) -> None:
     frame = _frame(runs, "alpha")
     fig = plots.pareto_chart(frame)
@@ -160,6 +178,42 @@ def test_x_axis_switch_overlay_filters_budget_and_details(runs: Path) -> None:
     assert frame.loc[frame["number"] == number, "arch"].iloc[0] in codes
     assert len(_table(at, "kind")) == 2
     assert _table(at, "module")["module"].iloc[0] == "(total)"
+
+
+def test_big_runs_page_the_table_and_draw_clouds_with_webgl(runs: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thresholds lowered to this small run's size: the table comes in sorted pages, the
+    trial clouds in WebGL with the front still SVG on top, and nothing is recomputed when
+    nothing changed."""
+    from nasbench import dashboard
+
+    frame = _frame(runs, "alpha")
+    monkeypatch.setattr(dashboard, "PAGE_ROWS", 3)
+    monkeypatch.setattr(plots, "WEBGL_FROM", 3)
+    dashboard._kept.clear()  # figures made at the normal thresholds by earlier tests
+    at = _app(runs).run()
+    at.sidebar.multiselect[0].set_value(["alpha"]).run()
+    assert not at.exception
+    pages = -(-len(frame) // 3)
+    page = at.number_input(key="page_alpha")
+    assert page.label == f"Page (of {pages})"
+    first = _table(at, "block_mix")
+    assert len(first) == 3
+    best = frame.sort_values("val_acc", ascending=False, na_position="last", kind="stable")
+    assert list(first["number"]) == list(best["number"].head(3))
+    page.set_value(pages).run()
+    assert len(_table(at, "block_mix")) == len(frame) - 3 * (pages - 1)
+    at.selectbox(key="sort_alpha").set_value("number").run()
+    at.toggle(key="descending_alpha").set_value(False).run()
+    at.number_input(key="page_alpha").set_value(1).run()
+    assert list(_table(at, "block_mix")["number"]) == sorted(frame["number"])[:3]
+    types = {t["name"].split(" (")[0]: t["type"] for t in _figure(at.get("plotly_chart")[0])["data"]
+             if t.get("name")}
+    assert types["Pareto front"] == "scatter" and "scattergl" in set(types.values())
+    calls: list = []
+    monkeypatch.setattr(plots, "pareto_chart", lambda *a, **k: calls.append(a))  # must not run
+    at.run()  # nothing changed in the study: the figures are the ones already made
+    assert not at.exception and calls == []
 
 
 def test_empty_missing_and_unreadable_cases(runs: Path, tmp_path: Path) -> None:
@@ -266,8 +320,8 @@ def test_app_picks_up_new_trials_of_a_running_search(tmp_path: Path) -> None:
     at = _app(tmp_path).run()
     complete = next(m for m in at.metric if m.label == "complete")
     assert complete.value == "2"
-    run_search(SearchConfig(**base, budget=3))  # the search goes on while the page is open
-    time.sleep(3.5)  # the cached table lives 3 s (and is keyed on the database's mtime)
+    run_search(SearchConfig(**base, budget=3))  # the search goes on while the page is open:
+    # the next render reads the new trial (no cache to expire)
     at.run()
     assert not at.exception
     assert next(m for m in at.metric if m.label == "complete").value == "3"

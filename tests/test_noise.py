@@ -72,6 +72,22 @@ def test_the_point_front_is_within_noise_and_zero_width_intervals_give_the_point
     assert not (noisy & ~wider).any()  # wider intervals never shrink the set
 
 
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 6), st.integers(0, 2), st.integers(0, 2),
+                          st.booleans()), min_size=1, max_size=30))
+def test_noise_front_equals_the_definition_pair_by_pair(rows: list) -> None:
+    """The sweep against the definition checked on every pair (integers: many exact ties)."""
+    acc = np.array([r[0] for r in rows], float)
+    lat = np.array([r[1] for r in rows], float)
+    da = np.array([r[2] for r in rows], float)
+    dl = np.array([r[3] for r in rows], float)
+    ok = np.array([r[4] for r in rows])
+    a_lo, a_hi, l_lo, l_hi = acc - da, acc + da, lat - dl, lat + dl
+    expected = np.array([ok[i] and not any(
+        ok[j] and a_lo[j] >= a_hi[i] and l_hi[j] <= l_lo[i] and (a_lo[j] > a_hi[i] or l_hi[j] < l_lo[i])
+        for j in range(len(rows))) for i in range(len(rows))])
+    assert (noise_front_mask(a_lo, a_hi, l_lo, l_hi, ok) == expected).all()
+
+
 def _frame() -> pd.DataFrame:
     """A results table of four trials, in the columns :func:`annotate` reads."""
     from nasbench.results import COLUMNS

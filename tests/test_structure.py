@@ -24,7 +24,7 @@ from nasbench.env import Conditions
 from nasbench.export import export_arch, model_source
 from nasbench.files import atomic_write, write_folder
 from nasbench.latency import LatencyResult, LatencyStats
-from nasbench.record import TrialRecord
+from nasbench.record import TrialRecord, columns_of
 from nasbench.results import COLUMNS, open_run, results_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +108,14 @@ def test_trial_record_round_trips_through_user_attributes(record: TrialRecord) -
     row = record.columns("COMPLETE")
     assert tuple(row) == TrialRecord.column_names()
     assert set(row) <= set(COLUMNS)
+    # The table derives rows from the stored attributes directly: the same row, field by field.
+    assert columns_of(attrs, "COMPLETE") == row
+    latency = record.latency
+    assert row["latency_ms"] == (latency.stats.median_ms if latency else None)
+    assert row["latency_cv"] == (latency.stats.cv if latency else None)
+    assert row["cpu_model"] == (latency.conditions.cpu_model if latency else None)
+    assert row["epochs_trained"] == (len(record.val_acc_per_epoch) or None)
+    assert row["fail_reason"] == (record.fail_reason or record.note)
 
 
 def test_table_columns_derive_from_the_record() -> None:
