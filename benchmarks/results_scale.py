@@ -19,7 +19,9 @@ Printed per size and storage, each the median (min-max) of ``--repeats`` measure
 - ``refresh+10``: its refresh after 10 new trials were written;
 - ``refresh+0``: its refresh when nothing changed;
 - dashboard: first render and re-render under Streamlit's ``AppTest`` (the page's own
-  refresh path), and the process's peak memory.
+  refresh path);
+- memory: the table's frame (pandas, deep), the peak of Python allocations while one table is
+  built from scratch (``tracemalloc``), and the process's peak so far.
 
 Targets at 10,000 trials: table from scratch <= 2 s, refresh after 10 new trials <= 0.3 s,
 dashboard re-render <= 2 s.
@@ -35,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
 
@@ -201,6 +204,11 @@ def bench_one(url: str, size: int, args: argparse.Namespace) -> None:
         assert len(fresh) == size + 10 * (r + 1)
     refresh0, _ = measure(table.refresh, args.repeats)
     first, again = render_times(url, args.renders)
+    held = table.refresh().memory_usage(deep=True).sum() / 2**20
+    tracemalloc.start()
+    ResultsTable(open_run(url, name)).refresh()
+    built_peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  table before (ORM, every trial) {fmt(before)}   ratio scratch/before "
           f"{statistics.median(scratch) / statistics.median(before):.2f}")
@@ -209,7 +217,9 @@ def bench_one(url: str, size: int, args: argparse.Namespace) -> None:
     print(f"  refresh, nothing new            {fmt(refresh0)}")
     print(f"  dashboard first render          {first:7.3f} s")
     print(f"  dashboard re-render             {fmt(again)}   target <= 2 s")
-    print(f"  peak memory of this process     {peak:7.0f} MiB", flush=True)
+    print(f"  the table's frame (deep)        {held:7.1f} MiB")
+    print(f"  peak allocation of one build    {built_peak:7.1f} MiB (tracemalloc, from scratch)")
+    print(f"  peak memory of this process     {peak:7.0f} MiB (so far in this run)", flush=True)
 
 
 def main() -> int:
