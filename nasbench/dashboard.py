@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from nasbench import plots
-from nasbench.results import ResultsTable, best_within, find_runs, measured, open_run
+from nasbench.results import ResultsTable, best_within, eligible, find_runs, open_run
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -97,9 +97,8 @@ def exact_front_section(frame: pd.DataFrame, source: str) -> pd.DataFrame | None
     if found is None:
         return None
     name, table, meta = found
-    archs = frame.loc[measured(frame), "arch"]
-    fraction = hv_fraction(list(archs), table, meta,
-                           lambda rows: rows["arch"].isin(set(frame.loc[frame["feasible"] == True, "arch"])).to_numpy())  # noqa: E712
+    archs = set(frame.loc[eligible(frame), "arch"])  # trained fully and feasible: what a front holds
+    fraction = hv_fraction(list(archs), table, meta, lambda rows: rows["arch"].isin(archs).to_numpy())
     st.info(f"Hypervolume of this search: {fraction:.1%} of the exact front of {meta['space']} "
             f"(bench `{name}`: {meta['complete']} architectures, same data and device), at the "
             f"bench's figures and reference point. Dashed line: the exact front.")

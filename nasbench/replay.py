@@ -3,7 +3,8 @@ table instead of training and timing, so a sampler's quality is measured in seco
 
 Each replayed trial draws one of the table's training seeds for its accuracy curve and one of
 its latency passes, so the search sees the noise a real one would. Its quality is the
-hypervolume of the architectures it evaluated, taken at the table's true figures (mean
+hypervolume of the architectures it trained fully (those a search may put on its front; a trial
+stopped early never is), taken at the table's true figures (mean
 validation accuracy over seeds, median latency over passes), as a fraction of the hypervolume
 of the table's exact front, both against the table's one reference point.
 """
@@ -90,6 +91,7 @@ class ReplayRun:
     trials: int
     real_s: float
     numbers: list[str] = field(default_factory=list, repr=False)
+    trained_fully: list[str] = field(default_factory=list, repr=False)
 
 
 def exact_front_hypervolume(table: pd.DataFrame, meta: dict[str, Any],
@@ -146,7 +148,8 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
     drive(study, objective, config)
     real = time.perf_counter() - start
     feasible = feasible_under(config)
-    seen: list[str] = []
+    seen: list[str] = []  # what the budget counts: every architecture evaluated
+    trained_fully: list[str] = []  # what may be on the search's front (not stopped early)
     fractions: dict[int, float] = {}
     simulated: dict[int, float] = {}
     epochs: dict[int, int] = {}
@@ -154,17 +157,20 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
     marks = [c for c in checkpoints if c <= config.budget] + [config.budget]
     for trial in study.get_trials(deepcopy=False):
         record = TrialRecord.from_trial(trial)
-        if trial.state.name != "COMPLETE" or record.reused_from is not None:
+        if (trial.state.name != "COMPLETE" or record.reused_from is not None
+                or record.predicted_only):
             continue
         seen.append(record.arch)
+        if not record.stopped_early:
+            trained_fully.append(record.arch)
         elapsed += (record.measure_time_s or 0.0) + (record.train_time_s or 0.0)
         trained += len(record.val_acc_per_epoch)
         if len(seen) in marks:
-            fractions[len(seen)] = hv_fraction(seen, table, meta, feasible)
+            fractions[len(seen)] = hv_fraction(trained_fully, table, meta, feasible)
             simulated[len(seen)] = elapsed
             epochs[len(seen)] = trained
     return ReplayRun(config.sampler, repeat, fractions, simulated, epochs, len(study.trials), real,
-                     seen)
+                     seen, trained_fully)
 
 
 def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...], budget: int,

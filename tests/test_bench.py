@@ -229,12 +229,41 @@ def test_dashboard_overlays_the_exact_front_on_a_search(mini) -> None:  # type: 
 
 
 def test_replay_with_the_pareto_pruner_trains_fewer_epochs(mini) -> None:  # type: ignore[no-untyped-def]
+    from nasbench.replay import hv_fraction
+
     table, meta = load_bench(mini[0].run_dir)
     plain = summarize(replay(table, meta, ("random",), budget=12, repeats=3, pruner="none"))
-    pruned = summarize(replay(table, meta, ("random",), budget=12, repeats=3, pruner="pareto"))
+    pruned_runs = replay(table, meta, ("random",), budget=12, repeats=3, pruner="pareto")
+    pruned = summarize(pruned_runs)
     at = lambda s: s[s["architectures"] == 12].iloc[0]  # noqa: E731
     assert at(plain)["epochs_median"] == 12 * 2  # every architecture trained fully
     assert at(pruned)["epochs_median"] <= at(plain)["epochs_median"]
     assert at(pruned)["simulated_s_median"] <= at(plain)["simulated_s_median"]
-    # Stopped architectures count as evaluated, at their true figures: all 12 found, all 1.0.
-    assert at(pruned)["hv_fraction_median"] == 1.0
+    for run in pruned_runs:  # the fraction is of what was trained fully
+        assert set(run.trained_fully) <= set(run.numbers)
+        assert run.fractions[12] == hv_fraction(run.trained_fully, table, meta)
+
+
+def test_replay_hypervolume_leaves_out_architectures_stopped_early(mini) -> None:  # type: ignore[no-untyped-def]
+    from nasbench.replay import hv_fraction
+
+    table, meta = load_bench(mini[0].run_dir)
+    table = table.copy()
+    # The fastest architecture learns at once; every other one is at chance after epoch 1, so
+    # whatever comes after the fastest is stopped there, front or not.
+    fastest = table["latency_ms"].idxmin()
+    for column in [c for c in table.columns if c.startswith("val_acc_per_epoch_seed")]:
+        table[column] = [np.array([0.99 if i == fastest else 0.0, *curve[1:]])
+                         for i, curve in zip(table.index, table[column])]
+    runs = replay(table, meta, ("random",), budget=12, repeats=3, pruner="pareto")
+    stopped_on_front = 0
+    for run in runs:
+        assert sorted(run.numbers) == sorted(table["arch"])  # all 12 evaluated
+        assert table.loc[fastest, "arch"] in run.trained_fully
+        stopped = set(run.numbers) - set(run.trained_fully)
+        assert stopped  # the trials drawn after the fastest
+        front = set(table.loc[table["pareto"], "arch"])
+        stopped_on_front += bool(stopped & front)
+        assert run.fractions[12] == hv_fraction(run.trained_fully, table, meta)
+        assert (run.fractions[12] < 1.0) == bool(stopped & front)
+    assert stopped_on_front  # a stopped front architecture lowers the search's hypervolume
