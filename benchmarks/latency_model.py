@@ -8,7 +8,8 @@ measurement's own repeatability, and what it saves a constrained search.
 2. ``latency-model eval``: ``--archs`` fresh architectures (another seed), predicted, then
    measured in two separate passes: the share within ±5 % and ±10 %, the median error and
    Spearman's rank correlation, beside the share of the two passes that agree within ±10 %
-   (the ceiling no predictor can beat). Targets: 95 % within ±10 % (or within 2 points of the
+   (the ceiling no predictor can beat), with and without scaling by the reference
+   architecture's timings (the host's speed). Targets: 95 % within ±10 % (or within 2 points of the
    ceiling, when that is lower), Spearman 0.95.
 3. A constrained search (``--max-latency-ms`` at the 30th percentile of the measured latencies
    of step 2) with and without ``--latency-model``, same seeds, one after the other in
@@ -61,12 +62,19 @@ def main() -> int:
         print(f"  held-out error (5 folds): median {100 * f['cv_abs_rel_error_median']:.1f} %, p95 "
               f"{100 * f['cv_abs_rel_error_p95']:.1f} %, within ±10 % {100 * f['cv_within_10pct']:.0f} %; "
               f"plain sum of parts: median error {100 * f['sum_only_abs_rel_error_median']:.0f} %")
+        print(f"  the same fit on the unscaled times: median {100 * f['unscaled_cv_abs_rel_error_median']:.1f} %, "
+              f"within ±10 % {100 * f['unscaled_cv_within_10pct']:.0f} %; host speed moved "
+              f"{100 * f['host_drift']:.0f} % during the fit (reference: slowest over fastest timing)")
         print(f"  conditions: {model.conditions}")
         result = lm.evaluate_model(model, settings, archs=args.archs)
         print(f"eval: {result.archs} architectures (seed {result.seed}), {result.seconds:.0f} s")
         print(f"  prediction vs pass 1: within ±5 % {100 * result.within_5:.1f} %, within ±10 % "
               f"{100 * result.within_10:.1f} %, median |error| {100 * result.median_abs_error:.1f} %, "
               f"Spearman {result.spearman:.3f}")
+        print(f"  the same prediction at the fit's host speed (no reference scaling): within ±10 % "
+              f"{100 * result.fixed_within_10:.1f} %, median |error| "
+              f"{100 * result.fixed_median_abs_error:.1f} %, Spearman {result.fixed_spearman:.3f}")
+        print(f"  host speed moved {100 * result.host_drift:.0f} % during the eval")
         print(f"  pass 2 vs pass 1 (ceiling): within ±10 % {100 * result.repeat_within_10:.1f} %, "
               f"median |difference| {100 * result.repeat_median_abs_diff:.1f} %, Spearman "
               f"{result.repeat_spearman:.3f}")

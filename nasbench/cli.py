@@ -421,12 +421,18 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
                                 ("device", "threads", "batch", "dtype", "memory_format")),
                               allocator_state()).to_dict()
     model.check_conditions(here)
+    archs = [load_arch(spec) for spec in args.arch]
+    for arch in archs:
+        model.sum_ms(arch)  # an unseen part is refused before anything is timed
+    model.calibrate(lm.MeasureSettings(*(model.conditions[k] for k in
+                                         ("device", "threads", "batch", "dtype", "memory_format"))),
+                    _slot())
     rows = []
-    for spec in args.arch:
-        arch = load_arch(spec)
+    for arch in archs:
         total, parts = model.sum_ms(arch)
         rows.append({"arch": arch.to_string(), "predicted_ms": model.predict(arch),
-                     "sum_of_parts_ms": total, "parts": [{"part": k, "ms": v} for k, v in parts]})
+                     "host_speed_scale": model.scale, "sum_of_parts_ms": model.scale * total,
+                     "parts": [{"part": k, "ms": model.scale * v} for k, v in parts]})
     _print_json(rows) if args.json else print(text.latency_model_predict(rows, model))
     return 0
 

@@ -7,10 +7,18 @@ on whole architectures timed for real maps the sum, the number of parts and the 
 to the prediction: a least-squares fit of relative error (each row divided by its measured
 latency) with coefficients of at least 0. The model is plain JSON, keyed by the conditions it was measured under; it refuses
 other conditions.
+
+A shared machine's speed drifts (on the project's 2-core host a fixed model's time moves by
+10 % or more within minutes). So a fixed *reference* architecture of the space is timed in
+short bursts between every :data:`REFERENCE_EVERY` measurements of a fit, and each measurement
+is stored at the fit's median host speed (divided by the reference's time around it, times
+the reference's median). A prediction is then scaled by the reference's time *now* over its
+time at the fit (:meth:`LatencyModel.calibrate`), so the model follows the host's speed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -26,7 +34,15 @@ from nasbench.arch import Arch, BlockConfig, resolve_blocks
 logger = logging.getLogger(__name__)
 
 KIND = "nasbench-latency-model"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
+"""Model versions this code reads: version 1 has no reference architecture (no drift scaling)."""
+REFERENCE_SEED = 20_261_129
+"""The seed that draws a space's reference architecture (one uniform draw)."""
+REFERENCE_EVERY = 20
+"""Measurements between two timings of the reference architecture, in a fit and an eval."""
+REFERENCE_WINDOW = 5
+"""Reference timings whose median is the host's current speed (a search times it every 30 s)."""
 CONDITION_KEYS: tuple[str, ...] = ("device", "device_name", "cpu_model", "threads", "batch", "dtype",
                                    "memory_format", "torch_version")
 """The measurement conditions a model is keyed by: another value of any refuses the model."""
@@ -180,6 +196,12 @@ class LatencyModel:
     parts_ms: dict[str, float]
     coefficients: dict[str, float]
     fit: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None
+    """The reference architecture (``arch``) and its median time during the fit (``ms``)."""
+    scale: float = field(default=1.0, compare=False)
+    """The reference's time now over its time at the fit (set by :meth:`calibrate`; not saved)."""
+    _speed: Any = field(default=None, repr=False, compare=False)
+    _recent: list[float] = field(default_factory=list, repr=False, compare=False)
 
     def sum_ms(self, arch: Arch) -> tuple[float, list[tuple[str, float]]]:
         """The sum of ``arch``'s part times and the parts; :class:`LatencyModelError` naming the
@@ -203,15 +225,40 @@ class LatencyModel:
         return {"sum_ms": total, "parts": float(len(rows)), "macs_m": macs / 1e6, "one": 1.0}
 
     def predict(self, arch: Arch, macs: int | None = None) -> float:
-        """Predicted median latency of ``arch`` in ms."""
+        """Predicted median latency of ``arch`` in ms, at the host speed of the last
+        :meth:`calibrate` (at the fit's speed before any)."""
         f = self.features(arch, macs)
-        return max(1e-6, sum(self.coefficients[k] * f[k] for k in FEATURES))
+        return max(1e-6, self.scale * sum(self.coefficients[k] * f[k] for k in FEATURES))
+
+    def host_speed(self, settings: MeasureSettings, slot: Any = None) -> HostSpeed | None:
+        """The timer of this model's reference architecture (``None`` for a version-1 model)."""
+        if self.reference is None:
+            return None
+        if self._speed is None or self._speed.settings != settings:
+            from nasbench.arch import decode
+
+            self._speed = HostSpeed(decode(self.reference["arch"]), settings, slot)
+        return self._speed
+
+    def calibrate(self, settings: MeasureSettings, slot: Any = None) -> float:
+        """Time the reference architecture now and scale predictions by its time over its
+        time at the fit; returns that scale (1 for a model without a reference). The time is
+        the median of the last :data:`REFERENCE_WINDOW` timings (the first call takes them
+        all, later calls one more each)."""
+        speed = self.host_speed(settings, slot)
+        if speed is not None:
+            assert self.reference is not None
+            timings = REFERENCE_WINDOW if not self._recent else 1
+            self._recent = [*self._recent, *(speed.time_ms() for _ in range(timings))]
+            self._recent = self._recent[-REFERENCE_WINDOW:]
+            self.scale = float(np.median(self._recent)) / float(self.reference["ms"])
+        return self.scale
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, JSON-ready."""
         return {"kind": KIND, "version": VERSION, "space": self.space, "shape": list(self.shape),
                 "conditions": self.conditions, "coefficients": self.coefficients,
-                "fit": self.fit, "parts_ms": self.parts_ms}
+                "fit": self.fit, "parts_ms": self.parts_ms, "reference": self.reference}
 
     def save(self, path: str | Path) -> Path:
         """Write the model as JSON (atomically)."""
@@ -253,21 +300,36 @@ def load_model(path: str | Path) -> LatencyModel:
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise LatencyModelError(f"{path} is not a nasbench latency model; give the JSON file "
                                 f"latency-model fit wrote")
-    if data.get("version") != VERSION:
+    if data.get("version") not in READS:
         raise LatencyModelError(f"{path} is a latency model of version {data.get('version')}, "
-                                f"this nasbench reads version {VERSION}; fit the model again")
+                                f"this nasbench reads versions {', '.join(map(str, READS))}; fit "
+                                f"the model again")
     try:
         model = LatencyModel(space=str(data["space"]), shape=tuple(int(v) for v in data["shape"]),
                              conditions=dict(data["conditions"]),
                              parts_ms={str(k): float(v) for k, v in data["parts_ms"].items()},
                              coefficients={k: float(data["coefficients"][k]) for k in FEATURES},
-                             fit=dict(data.get("fit") or {}))
+                             fit=dict(data.get("fit") or {}),
+                             reference=_reference(data.get("reference")))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LatencyModelError(f"{path} is a damaged latency model (missing or bad {exc}); "
                                 f"fit the model again") from None
     if len(model.shape) != 3:
         raise LatencyModelError(f"{path} is a damaged latency model (bad shape); fit the model again")
     return model
+
+
+def _reference(value: Any) -> dict[str, Any] | None:
+    """A stored reference, checked: an architecture string and a positive time."""
+    if value is None:
+        return None
+    from nasbench.arch import decode
+
+    ms = float(value["ms"])
+    if not (ms > 0 and math.isfinite(ms)):
+        raise ValueError("reference ms")
+    decode(str(value["arch"]))
+    return {**value, "arch": str(value["arch"]), "ms": ms}
 
 
 # ---------------------------------------------------------------------------- fit and eval
@@ -303,6 +365,69 @@ class MeasureSettings:
                                    warmup_s=0.05, precision=0.02).median_ms
 
 
+class HostSpeed:
+    """A fixed reference architecture, prepared once and timed in short bursts (the median of
+    ``bursts`` bursts of about 0.05 s each, holding the quiet ``slot`` alone): how fast the
+    host runs now."""
+
+    def __init__(self, arch: Arch, settings: MeasureSettings, slot: Any = None,
+                 bursts: int = 3) -> None:
+        from nasbench.build import build_model
+        from nasbench.latency import Probe
+
+        self.arch, self.settings, self.slot, self.bursts = arch, settings, slot, bursts
+        self.probe = Probe(build_model(arch, seed=0),
+                           (arch.in_channels, arch.resolution, arch.resolution), settings.device,
+                           settings.threads, settings.batch, settings.dtype, settings.memory_format)
+        self.probe.burst()  # the first run of a freshly built model is slower: not a timing
+
+    def time_ms(self) -> float:
+        """The reference's median time now, in ms."""
+        from nasbench.quiet import hold_exclusive
+
+        with hold_exclusive(self.slot):
+            return float(np.median([self.probe.burst() for _ in range(self.bursts)]))
+
+
+@dataclass(frozen=True)
+class Referenced:
+    """Measurements taken with the reference timed between them: each item's time, the host
+    speed known before it (the median of the last :data:`REFERENCE_WINDOW` reference timings,
+    what a search would know), and the host speed around it (the median of the two timings
+    either side of its block). Medians over several timings follow the host's slow drift, not
+    its second-to-second noise, which no scaling can predict."""
+
+    ms: np.ndarray
+    before: np.ndarray
+    around: np.ndarray
+    reference_ms: np.ndarray
+
+    def normalized(self, at: float) -> np.ndarray:
+        """Each time as it would be at a host speed where the reference takes ``at`` ms."""
+        return self.ms * at / self.around
+
+
+def measure_referenced(count: int, measure_one: Callable[[int], float], speed: Any,
+                       every: int = REFERENCE_EVERY, first: int = 1,
+                       on_progress: Callable[[int, int], None] | None = None) -> Referenced:
+    """``measure_one(i)`` for ``i`` in ``range(count)``, with the reference (``speed``, a
+    :class:`HostSpeed`) timed ``first`` times before the first, then after every ``every``
+    and after the last."""
+    bursts = [speed.time_ms() for _ in range(first)]
+    ms, last = [], []
+    for i in range(count):
+        ms.append(measure_one(i))
+        last.append(len(bursts) - 1)
+        if (i + 1) % every == 0 or i + 1 == count:
+            bursts.append(speed.time_ms())
+        if on_progress is not None:
+            on_progress(i + 1, count)
+    ref = np.array(bursts)
+    before = [float(np.median(ref[max(0, b - REFERENCE_WINDOW + 1):b + 1])) for b in last]
+    around = [float(np.median(ref[max(0, b - 1):b + 3])) for b in last]
+    return Referenced(np.array(ms, dtype=float), np.array(before), np.array(around), ref)
+
+
 def draw_archs(space: Any, shape: Any, count: int, seed: int) -> list[Arch]:
     """``count`` distinct architectures drawn uniformly from ``space`` with ``seed``."""
     from nasbench.search import UniformDraw
@@ -317,18 +442,20 @@ def draw_archs(space: Any, shape: Any, count: int, seed: int) -> list[Arch]:
     return list(seen.values())
 
 
-def measure_archs(archs: Sequence[Arch], settings: MeasureSettings, slot: Any = None,
-                  on_progress: Callable[[int, int], None] | None = None) -> list[float]:
-    """Median ms of each of ``archs``, whole, one after the other."""
+def measure_arch(arch: Arch, settings: MeasureSettings, slot: Any = None) -> float:
+    """Median ms of ``arch``, whole."""
     from nasbench.build import build_model
 
-    out = []
-    for i, arch in enumerate(archs):
-        out.append(settings.measure(build_model(arch, seed=0),
-                                    (arch.in_channels, arch.resolution, arch.resolution), slot))
-        if on_progress is not None:
-            on_progress(i + 1, len(archs))
-    return out
+    return settings.measure(build_model(arch, seed=0),
+                            (arch.in_channels, arch.resolution, arch.resolution), slot)
+
+
+def measure_archs(archs: Sequence[Arch], settings: MeasureSettings, speed: HostSpeed,
+                  slot: Any = None,
+                  on_progress: Callable[[int, int], None] | None = None) -> Referenced:
+    """Each of ``archs``, whole, one after the other, with the reference timed between."""
+    return measure_referenced(len(archs), lambda i: measure_arch(archs[i], settings, slot), speed,
+                              on_progress=on_progress)
 
 
 def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -338,6 +465,17 @@ def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     coef, _ = nnls(x / y[:, None], np.ones_like(y))
     return coef
+
+
+def _held_out_error(x: np.ndarray, y: np.ndarray, seed: int, folds: int) -> np.ndarray:
+    """|predicted/measured - 1| of each row, predicted by a correction fitted on the other folds."""
+    order = np.random.default_rng(seed).permutation(len(y))
+    held = np.empty(len(y))
+    for f in range(folds):
+        test = order[f::folds]
+        train = np.setdiff1d(order, test)
+        held[test] = x[test] @ _solve(x[train], y[train])
+    return np.abs(held / y - 1)
 
 
 def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int = 80,
@@ -351,31 +489,36 @@ def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int
     space = get_space(space_name)
     start = time.perf_counter()
     conditions = settings.conditions()
-    parts = space_parts(space, shape)
-    parts_ms = {}
-    for i, part in enumerate(parts.values()):
-        parts_ms[part.key] = settings.measure(part.module, part.input_shape, slot)
-        if on_progress is not None:
-            on_progress("parts", i + 1, len(parts))
+    parts = list(space_parts(space, shape).values())
+    reference = draw_archs(space, shape, 1, REFERENCE_SEED)[0]
+    speed = HostSpeed(reference, settings, slot)
+    timed_parts = measure_referenced(
+        len(parts), lambda i: settings.measure(parts[i].module, parts[i].input_shape, slot), speed,
+        on_progress=(lambda d, n: on_progress("parts", d, n)) if on_progress else None)
     parts_s = time.perf_counter() - start
     drawn = draw_archs(space, shape, archs, seed)
-    measured = np.array(measure_archs(drawn, settings, slot,
-                                      (lambda d, n: on_progress("architectures", d, n))
-                                      if on_progress else None))
+    timed_archs = measure_archs(drawn, settings, speed, slot,
+                                (lambda d, n: on_progress("architectures", d, n))
+                                if on_progress else None)
+    bursts = np.concatenate([timed_parts.reference_ms, timed_archs.reference_ms])
+    ref_ms = float(np.median(bursts))
+    parts_ms = {p.key: float(v) for p, v in zip(parts, timed_parts.normalized(ref_ms))}
+    measured = timed_archs.normalized(ref_ms)
     model = LatencyModel(space_name, (shape.resolution, shape.channels, shape.classes),
                          {k: conditions[k] for k in CONDITION_KEYS}, parts_ms,
-                         dict.fromkeys(FEATURES, 0.0))
+                         dict.fromkeys(FEATURES, 0.0),
+                         reference={"arch": reference.to_string(), "ms": ref_ms,
+                                    "timings": len(bursts),
+                                    "min_ms": float(bursts.min()), "max_ms": float(bursts.max())})
     x = np.array([[model.features(a, arch_cost(a).macs)[k] for k in FEATURES] for a in drawn])
     coef = _solve(x, measured)
     model.coefficients = {k: float(v) for k, v in zip(FEATURES, coef)}
-    # held-out error: each fold predicted by a fit on the others
-    order = np.random.default_rng(seed).permutation(len(drawn))
-    held = np.empty(len(drawn))
-    for f in range(folds):
-        test = order[f::folds]
-        train = np.setdiff1d(order, test)
-        held[test] = x[test] @ _solve(x[train], measured[train])
-    rel = np.abs(held / measured - 1)
+    rel = _held_out_error(x, measured, seed, folds)
+    # the same fit on the raw times (no reference scaling), for comparison
+    raw_model = dataclasses.replace(model, parts_ms={p.key: float(v) for p, v in
+                                                     zip(parts, timed_parts.ms)})
+    x_raw = np.array([[raw_model.features(a, arch_cost(a).macs)[k] for k in FEATURES] for a in drawn])
+    raw_rel = _held_out_error(x_raw, timed_archs.ms, seed, folds)
     naive = np.abs(x[:, 0] / measured - 1)
     model.fit = {"archs": len(drawn), "parts": len(parts_ms), "seed": seed,
                  "parts_s": round(parts_s, 1), "seconds": round(time.perf_counter() - start, 1),
@@ -383,13 +526,22 @@ def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int
                  "cv_abs_rel_error_p95": float(np.quantile(rel, 0.95)),
                  "cv_within_10pct": float(np.mean(rel <= 0.10)),
                  "sum_only_abs_rel_error_median": float(np.median(naive)),
+                 "unscaled_cv_abs_rel_error_median": float(np.median(raw_rel)),
+                 "unscaled_cv_within_10pct": float(np.mean(raw_rel <= 0.10)),
+                 "host_drift": float(bursts.max() / bursts.min() - 1),
+                 "raw_vs_normalized_median_abs_diff": float(np.median(np.abs(timed_archs.ms / measured - 1))),
                  "conditions_full": conditions}
     return model
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """How well a model predicts fresh architectures, beside how well the measurement repeats."""
+    """How well a model predicts fresh architectures, beside how well the measurement repeats.
+
+    The main figures use the prediction scaled to the host's speed at each measurement (the
+    reference's recent timings before it, as a search would know it); ``fixed_*`` are the same
+    prediction at the fit's speed, unscaled. ``host_drift``: the reference's slowest timing over
+    its fastest during the eval, minus 1."""
 
     archs: int
     seed: int
@@ -397,11 +549,15 @@ class Evaluation:
     within_10: float
     median_abs_error: float
     spearman: float
+    fixed_within_10: float
+    fixed_median_abs_error: float
+    fixed_spearman: float
     repeat_within_10: float
     repeat_median_abs_diff: float
     repeat_spearman: float
     mean_within_10: float
     mean_spearman: float
+    host_drift: float
     seconds: float
     rows: list[dict[str, Any]]
 
@@ -417,9 +573,12 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
     the fit's own), measure them twice in two separate passes, and compare: the prediction
     against the first pass, the first pass against the second (the ceiling: no predictor
     agrees with a measurement more often than the measurement agrees with itself), and the
-    prediction against the mean of both passes."""
+    prediction against the mean of both passes. The reference architecture is timed between
+    every :data:`REFERENCE_EVERY` measurements; each prediction is scaled by its last timing
+    (for a version-1 model, without a reference, the scale is 1)."""
     from scipy.stats import spearmanr
 
+    from nasbench.arch import decode
     from nasbench.formulas import arch_cost
     from search_spaces import DataShape, get_space
 
@@ -432,24 +591,40 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
     start = time.perf_counter()
     shape = DataShape(*model.shape)
     drawn = draw_archs(get_space(model.space), shape, archs, seed)
-    predicted = np.array([model.predict(a, arch_cost(a).macs) for a in drawn])
-    passes = []
-    for p in (1, 2):
-        passes.append(np.array(measure_archs(
-            drawn, settings, slot,
-            (lambda d, n, p=p: on_progress(f"pass {p}", d, n)) if on_progress else None)))
-    first, second = passes
+    scale, model.scale = model.scale, 1.0
+    try:
+        fixed = np.array([model.predict(a, arch_cost(a).macs) for a in drawn])
+    finally:
+        model.scale = scale
+    reference = model.reference or {"arch": drawn[0].to_string(), "ms": None}
+    speed = model.host_speed(settings, slot) or HostSpeed(decode(reference["arch"]), settings, slot)
+    passes = [measure_referenced(len(drawn), lambda i: measure_arch(drawn[i], settings, slot),
+                                 speed, first=REFERENCE_WINDOW,
+                                 on_progress=(lambda d, n, p=p: on_progress(f"pass {p}", d, n))
+                                 if on_progress else None)
+              for p in (1, 2)]
+    first, second = passes[0].ms, passes[1].ms
+    predicted = fixed * passes[0].before / reference["ms"] if reference["ms"] else fixed
     rel = np.abs(predicted / first - 1)
+    fixed_rel = np.abs(fixed / first - 1)
     repeat = np.abs(first / second - 1)
     mean = (first + second) / 2
-    rows = [{"arch": a.to_string(), "predicted_ms": float(pr), "measured_ms": float(m1),
-             "measured_again_ms": float(m2)} for a, pr, m1, m2 in zip(drawn, predicted, first, second)]
+    bursts = np.concatenate([p.reference_ms for p in passes])
+    rows = [{"arch": a.to_string(), "predicted_ms": float(pr), "predicted_at_fit_speed_ms": float(fx),
+             "measured_ms": float(m1), "measured_again_ms": float(m2),
+             "reference_ms": float(r1), "reference_again_ms": float(r2)}
+            for a, pr, fx, m1, m2, r1, r2 in zip(drawn, predicted, fixed, first, second,
+                                                 passes[0].before, passes[1].before)]
     return Evaluation(archs=len(drawn), seed=seed, within_5=float(np.mean(rel <= 0.05)),
                       within_10=float(np.mean(rel <= 0.10)), median_abs_error=float(np.median(rel)),
                       spearman=float(spearmanr(predicted, first).statistic),
+                      fixed_within_10=float(np.mean(fixed_rel <= 0.10)),
+                      fixed_median_abs_error=float(np.median(fixed_rel)),
+                      fixed_spearman=float(spearmanr(fixed, first).statistic),
                       repeat_within_10=float(np.mean(repeat <= 0.10)),
                       repeat_median_abs_diff=float(np.median(repeat)),
                       repeat_spearman=float(spearmanr(second, first).statistic),
                       mean_within_10=float(np.mean(np.abs(predicted / mean - 1) <= 0.10)),
                       mean_spearman=float(spearmanr(predicted, mean).statistic),
+                      host_drift=float(bursts.max() / bursts.min() - 1),
                       seconds=time.perf_counter() - start, rows=rows)

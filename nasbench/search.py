@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import time
@@ -571,6 +572,10 @@ class LocalEvaluator:
         return Trained(result.val_accuracy_per_epoch, result.train_time_s)
 
 
+RECALIBRATE_S = 30.0
+"""Seconds between two timings of the latency model's reference architecture in a search."""
+
+
 class Objective:
     """The trial function: sample, count, measure, train; stores a :class:`TrialRecord` on
     the trial. The figures come from ``evaluator`` (real, or a bench table in a replay)."""
@@ -586,14 +591,20 @@ class Objective:
         self.space = get_space(config.space)
         self.epochs = config.train_config().epochs
         self.latency_model = config.load_latency_model(shape)
+        self._calibrated_at = -math.inf
 
     def _predict(self, arch: Arch) -> float | None:
         """The latency model's prediction for ``arch`` (``None`` without a model, or for an
         architecture with a part the model never measured: it is then measured as usual)."""
         if self.latency_model is None:
             return None
-        from nasbench.latency_model import LatencyModelError
+        from nasbench.latency_model import LatencyModelError, MeasureSettings
 
+        if time.perf_counter() - self._calibrated_at > RECALIBRATE_S:  # follow the host's speed
+            settings = MeasureSettings(device=self.config.device, threads=self.config.latency_threads)
+            scale = self.latency_model.calibrate(settings, getattr(self.evaluator, "slot", None))
+            self._calibrated_at = time.perf_counter()
+            logger.info("latency model: host speed now x%.3f of the fit's", scale)
         try:
             return self.latency_model.predict(arch)
         except LatencyModelError as exc:

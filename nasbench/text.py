@@ -319,30 +319,41 @@ def latency_model_fit(model: Any, path: Any) -> str:
         f"95th percentile {100 * f['cv_abs_rel_error_p95']:.1f} %, within ±10 %: "
         f"{100 * f['cv_within_10pct']:.0f} % (the plain sum of parts: median error "
         f"{100 * f['sum_only_abs_rel_error_median']:.0f} %)",
+        *([f"Host speed: the reference architecture took {r['ms']:.3f} ms (median of "
+           f"{r['timings']} timings, {r['min_ms']:.3f} to {r['max_ms']:.3f}); every time is stored "
+           f"at that speed and predictions are scaled by the reference's time when used"]
+          if (r := model.reference) else []),
         f"Written to {path}   (python cli.py latency-model eval {path})",
     ])
 
 
 def latency_model_eval(result: Any, model: Any) -> str:
     """How well a latency model predicts fresh architectures, beside the measurement's ceiling."""
+    fixed_label = "  same, at the fit's host speed"
     return "\n".join([
         f"{result.archs} architectures of {model.space} drawn with seed {result.seed} (not the "
         f"fit's), predicted, then measured in two separate passes ({result.seconds:.0f} s)",
         f"{'':<34} {'within ±5 %':>12} {'within ±10 %':>13} {'median |error|':>15} {'Spearman':>9}",
         f"{'prediction vs pass 1':<34} {100 * result.within_5:>11.1f}% {100 * result.within_10:>12.1f}% "
         f"{100 * result.median_abs_error:>14.1f}% {result.spearman:>9.3f}",
+        f"{fixed_label:<34} {'':>12} {100 * result.fixed_within_10:>12.1f}% "
+        f"{100 * result.fixed_median_abs_error:>14.1f}% {result.fixed_spearman:>9.3f}",
         f"{'pass 2 vs pass 1 (the ceiling)':<34} {'':>12} {100 * result.repeat_within_10:>12.1f}% "
         f"{100 * result.repeat_median_abs_diff:>14.1f}% {result.repeat_spearman:>9.3f}",
         f"{'prediction vs mean of both passes':<34} {'':>12} {100 * result.mean_within_10:>12.1f}% "
         f"{'':>15} {result.mean_spearman:>9.3f}",
         "No predictor can agree with a measurement more often than the measurement agrees with "
-        "itself: compare the two rows.",
+        "itself: compare the first row with the ceiling.",
+        f"Predictions are scaled by the reference architecture's last timing before each "
+        f"measurement; the host's speed moved by {100 * result.host_drift:.0f} % during the eval "
+        f"(its slowest timing over its fastest).",
     ])
 
 
 def latency_model_predict(rows: list[dict[str, Any]], model: Any) -> str:
     """Predicted latency of each architecture with its parts."""
-    out = []
+    out = ([f"Host speed now: x{model.scale:.3f} of the fit's (the reference architecture timed "
+            f"just now); predictions and parts are at today's speed"] if model.reference else [])
     for row in rows:
         out.append(f"{row['arch']}\n  predicted {row['predicted_ms']:.3f} ms (median at batch "
                    f"{model.conditions['batch']}); sum of the parts timed alone "

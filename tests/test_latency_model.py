@@ -76,7 +76,9 @@ def test_predictions_rank_measured_latencies(tiny_model: Path) -> None:
 
     model = lm.load_model(tiny_model)
     archs = lm.draw_archs(get_space("tiny"), SHAPE, 12, seed=77)
-    measured = lm.measure_archs(archs, FAST)
+    # three interleaved passes, median per architecture: this host's speed swings within seconds
+    passes = [[lm.measure_arch(a, FAST) for a in archs] for _ in range(3)]
+    measured = np.median(passes, axis=0)
     predicted = [model.predict(a) for a in archs]
     assert spearmanr(predicted, measured).statistic > 0.6
 
@@ -88,6 +90,66 @@ def test_eval_refuses_the_fit_seed_and_reports_the_ceiling(tiny_model: Path) -> 
     result = lm.evaluate_model(model, FAST, archs=6)
     assert result.seed == 1000 and result.archs == 6 and len(result.rows) == 6
     assert 0 <= result.within_5 <= result.within_10 <= 1 and 0 <= result.repeat_within_10 <= 1
+    assert 0 <= result.fixed_within_10 <= 1 and result.host_drift >= 0
+    for row in result.rows:  # the prediction is the one at the fit's speed, scaled by the reference
+        assert row["predicted_ms"] == pytest.approx(
+            row["predicted_at_fit_speed_ms"] * row["reference_ms"] / model.reference["ms"])
+
+
+def test_a_model_carries_its_reference_and_follows_the_host_speed(tiny_model: Path,
+                                                                   tmp_path: Path) -> None:
+    from nasbench.arch import decode
+
+    data = json.loads(tiny_model.read_text())
+    assert data["version"] == lm.VERSION == 2
+    ref = data["reference"]
+    assert decode(ref["arch"]).to_string() == ref["arch"]
+    assert 0 < ref["min_ms"] <= ref["ms"] <= ref["max_ms"] and ref["timings"] >= 3
+    arch = get_space("tiny").sample(UniformDraw(np.random.default_rng(5)), SHAPE)
+    model = lm.load_model(tiny_model)
+    at_fit = model.predict(arch)
+    # Pretend the fit ran on a host twice as fast: timed now, the reference takes about twice
+    # its stored time, and every prediction follows.
+    (tmp_path / "faster.json").write_text(json.dumps({**data, "reference": {**ref, "ms": ref["ms"] / 2}}))
+    faster = lm.load_model(tmp_path / "faster.json")
+    scale = faster.calibrate(FAST)
+    assert 1.4 < scale < 3.0
+    assert faster.predict(arch) == pytest.approx(scale * at_fit)
+    assert 0.6 < model.calibrate(FAST) < 1.6  # the same host, minutes later
+    # A version-1 model (no reference) is still read, and never scaled.
+    old = {k: v for k, v in data.items() if k != "reference"} | {"version": 1}
+    (tmp_path / "v1.json").write_text(json.dumps(old))
+    v1 = lm.load_model(tmp_path / "v1.json")
+    assert v1.reference is None and v1.calibrate(FAST) == 1.0 and v1.predict(arch) == at_fit
+    (tmp_path / "v99.json").write_text(json.dumps({**data, "version": 99}))
+    with pytest.raises(LatencyModelError, match="of version 99, this nasbench reads versions 1, 2"):
+        lm.load_model(tmp_path / "v99.json")
+    for bad in ({**ref, "ms": -1.0}, {**ref, "arch": "not an architecture"}, {"ms": 1.0}):
+        (tmp_path / "bad.json").write_text(json.dumps({**data, "reference": bad}))
+        with pytest.raises(LatencyModelError, match="damaged latency model"):
+            lm.load_model(tmp_path / "bad.json")
+
+
+class _Clock:
+    """A reference whose timings are given in advance (for the arithmetic of normalization)."""
+
+    def __init__(self, times: list[float]) -> None:
+        self.times = iter(times)
+
+    def time_ms(self) -> float:
+        return next(self.times)
+
+
+def test_measurements_are_normalized_by_the_reference_around_them() -> None:
+    clock = _Clock([1.0, 2.0, 4.0, 3.0, 8.0, 6.0, 5.0, 7.0])
+    timed = lm.measure_referenced(11, lambda i: 10.0 * (i + 1), clock, every=2, first=2)
+    assert timed.ms.tolist() == [10 * (i + 1) for i in range(11)]
+    assert timed.reference_ms.tolist() == [1, 2, 4, 3, 8, 6, 5, 7]
+    # the last timing before each pair of items: 2, 4, 3, 8, 6, 5 (indices 1..6)
+    assert timed.before.tolist() == [1.5, 1.5, 2, 2, 2.5, 2.5, 3, 3, 4, 4, 5]  # median of up to 5
+    assert timed.around.tolist() == [2.5, 2.5, 3.5, 3.5, 5, 5, 5.5, 5.5, 6.5, 6.5, 6]  # 2 each side
+    assert timed.normalized(3.0).tolist() == pytest.approx(
+        [m * 3.0 / a for m, a in zip(timed.ms, timed.around)])
 
 
 def test_bad_model_files_and_other_conditions_are_refused(tiny_model: Path, tmp_path: Path) -> None:
@@ -151,6 +213,24 @@ def test_a_search_skips_candidates_predicted_over_the_limit(tiny_model: Path, tm
     assert trained["latency_predicted_ms"].notna().all() and trained["latency_ms"].notna().all()
     table = pd.read_csv(config.run_dir / "results.csv")
     assert {"latency_predicted_ms", "predicted_only"} <= set(table.columns)
+
+
+def test_a_search_scales_predictions_to_the_host_speed(tiny_model: Path, tmp_path: Path) -> None:
+    from nasbench.arch import decode
+
+    data = json.loads(tiny_model.read_text())
+    # A model fitted on a host twice as fast: the search must predict about twice its figures.
+    data["reference"] = {**data["reference"], "ms": data["reference"]["ms"] / 2}
+    faster = tmp_path / "faster.json"
+    faster.write_text(json.dumps(data))
+    model = lm.load_model(faster)
+    config = SearchConfig(space="tiny", budget=3, epochs=1, seed=2, runs_dir=str(tmp_path),
+                          max_latency_ms=1000.0, latency_model=str(faster), sampler="random")
+    frame = run_search(config).table
+    rows = frame[frame["latency_predicted_ms"].notna()]
+    assert len(rows) >= 3
+    ratios = [p / model.predict(decode(a)) for a, p in zip(rows["arch"], rows["latency_predicted_ms"])]
+    assert all(1.4 < r < 3.0 for r in ratios), ratios
 
 
 def test_a_limit_nothing_can_meet_stops_the_search_with_the_reason(tiny_model: Path,
