@@ -108,14 +108,15 @@ def test_a_model_carries_its_reference_and_follows_the_host_speed(tiny_model: Pa
     arch = get_space("tiny").sample(UniformDraw(np.random.default_rng(5)), SHAPE)
     model = lm.load_model(tiny_model)
     at_fit = model.predict(arch)
-    # Pretend the fit ran on a host twice as fast: timed now, the reference takes about twice
-    # its stored time, and every prediction follows.
-    (tmp_path / "faster.json").write_text(json.dumps({**data, "reference": {**ref, "ms": ref["ms"] / 2}}))
+    # Pretend the fit ran on a host ten times as fast: timed now, the reference takes about ten
+    # times its stored time, and every prediction follows (this host's own speed swings by up to
+    # 2-3x within minutes, hence the wide bounds).
+    (tmp_path / "faster.json").write_text(json.dumps({**data, "reference": {**ref, "ms": ref["ms"] / 10}}))
     faster = lm.load_model(tmp_path / "faster.json")
     scale = faster.calibrate(FAST)
-    assert 1.4 < scale < 3.0
+    assert 3 < scale < 30
     assert faster.predict(arch) == pytest.approx(scale * at_fit)
-    assert 0.6 < model.calibrate(FAST) < 1.6  # the same host, minutes later
+    assert 0.3 < model.calibrate(FAST) < 3  # the same host, minutes later
     # A version-1 model (no reference) is still read, and never scaled.
     old = {k: v for k, v in data.items() if k != "reference"} | {"version": 1}
     (tmp_path / "v1.json").write_text(json.dumps(old))
@@ -219,8 +220,9 @@ def test_a_search_scales_predictions_to_the_host_speed(tiny_model: Path, tmp_pat
     from nasbench.arch import decode
 
     data = json.loads(tiny_model.read_text())
-    # A model fitted on a host twice as fast: the search must predict about twice its figures.
-    data["reference"] = {**data["reference"], "ms": data["reference"]["ms"] / 2}
+    # A model fitted on a host a hundred times as fast: the search must predict about a hundred
+    # times its figures (this host's own speed swings by up to 2-3x, hence the wide bounds).
+    data["reference"] = {**data["reference"], "ms": data["reference"]["ms"] / 100}
     faster = tmp_path / "faster.json"
     faster.write_text(json.dumps(data))
     model = lm.load_model(faster)
@@ -230,7 +232,7 @@ def test_a_search_scales_predictions_to_the_host_speed(tiny_model: Path, tmp_pat
     rows = frame[frame["latency_predicted_ms"].notna()]
     assert len(rows) >= 3
     ratios = [p / model.predict(decode(a)) for a, p in zip(rows["arch"], rows["latency_predicted_ms"])]
-    assert all(1.4 < r < 3.0 for r in ratios), ratios
+    assert all(20 < r < 500 for r in ratios), ratios
 
 
 def test_a_limit_nothing_can_meet_stops_the_search_with_the_reason(tiny_model: Path,
