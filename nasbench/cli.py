@@ -402,9 +402,7 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
         return 0
     model = lm.load_model(args.model)
     if args.action == "eval":
-        settings = lm.MeasureSettings(*(model.conditions[k] for k in
-                                        ("device", "threads", "batch", "dtype", "memory_format")))
-        result = lm.evaluate_model(model, settings, archs=args.archs, seed=args.seed, slot=_slot(),
+        result = lm.evaluate_model(model, model.settings(), archs=args.archs, seed=args.seed, slot=_slot(),
                                    on_progress=_steps("eval"))
         if args.csv:
             import pandas as pd
@@ -414,19 +412,14 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
             write_table(pd.DataFrame(result.rows), args.csv)
         _print_json(result.to_dict()) if args.json else print(text.latency_model_eval(result, model))
         return 0
-    from nasbench.env import allocator_state, current_conditions
     from nasbench.references import load_arch
 
-    here = current_conditions(*(model.conditions[k] for k in
-                                ("device", "threads", "batch", "dtype", "memory_format")),
-                              allocator_state()).to_dict()
-    model.check_conditions(here)
+    settings = model.settings()
+    model.check_conditions(settings.conditions())
     archs = [load_arch(spec) for spec in args.arch]
     for arch in archs:
         model.sum_ms(arch)  # an unseen part is refused before anything is timed
-    model.calibrate(lm.MeasureSettings(*(model.conditions[k] for k in
-                                         ("device", "threads", "batch", "dtype", "memory_format"))),
-                    _slot())
+    model.calibrate(settings, _slot())
     rows = []
     for arch in archs:
         total, parts = model.sum_ms(arch)

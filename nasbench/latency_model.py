@@ -224,11 +224,21 @@ class LatencyModel:
             macs = arch_cost(arch).macs
         return {"sum_ms": total, "parts": float(len(rows)), "macs_m": macs / 1e6, "one": 1.0}
 
+    def predict_at_fit_speed(self, arch: Arch, macs: int | None = None) -> float:
+        """Predicted median latency of ``arch`` in ms at the host speed of the fit (unscaled)."""
+        f = self.features(arch, macs)
+        return max(1e-6, sum(self.coefficients[k] * f[k] for k in FEATURES))
+
     def predict(self, arch: Arch, macs: int | None = None) -> float:
         """Predicted median latency of ``arch`` in ms, at the host speed of the last
         :meth:`calibrate` (at the fit's speed before any)."""
-        f = self.features(arch, macs)
-        return max(1e-6, self.scale * sum(self.coefficients[k] * f[k] for k in FEATURES))
+        return self.scale * self.predict_at_fit_speed(arch, macs)
+
+    def settings(self) -> MeasureSettings:
+        """The latency settings of the model's conditions (device, threads, batch, dtype,
+        memory format): how to measure here what it predicts."""
+        c = self.conditions
+        return MeasureSettings(c["device"], c["threads"], c["batch"], c["dtype"], c["memory_format"])
 
     def host_speed(self, settings: MeasureSettings, slot: Any = None) -> HostSpeed | None:
         """The timer of this model's reference architecture (``None`` for a version-1 model)."""
@@ -451,11 +461,12 @@ def measure_arch(arch: Arch, settings: MeasureSettings, slot: Any = None) -> flo
 
 
 def measure_archs(archs: Sequence[Arch], settings: MeasureSettings, speed: HostSpeed,
-                  slot: Any = None,
-                  on_progress: Callable[[int, int], None] | None = None) -> Referenced:
-    """Each of ``archs``, whole, one after the other, with the reference timed between."""
+                  slot: Any = None, on_progress: Callable[[int, int], None] | None = None,
+                  first: int = 1) -> Referenced:
+    """Each of ``archs``, whole, one after the other, with the reference timed between (see
+    :func:`measure_referenced`)."""
     return measure_referenced(len(archs), lambda i: measure_arch(archs[i], settings, slot), speed,
-                              on_progress=on_progress)
+                              first=first, on_progress=on_progress)
 
 
 def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -510,14 +521,15 @@ def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int
                          reference={"arch": reference.to_string(), "ms": ref_ms,
                                     "timings": len(bursts),
                                     "min_ms": float(bursts.min()), "max_ms": float(bursts.max())})
-    x = np.array([[model.features(a, arch_cost(a).macs)[k] for k in FEATURES] for a in drawn])
+    macs = [arch_cost(a).macs for a in drawn]
+    x = np.array([[model.features(a, m)[k] for k in FEATURES] for a, m in zip(drawn, macs)])
     coef = _solve(x, measured)
     model.coefficients = {k: float(v) for k, v in zip(FEATURES, coef)}
     rel = _held_out_error(x, measured, seed, folds)
     # the same fit on the raw times (no reference scaling), for comparison
     raw_model = dataclasses.replace(model, parts_ms={p.key: float(v) for p, v in
                                                      zip(parts, timed_parts.ms)})
-    x_raw = np.array([[raw_model.features(a, arch_cost(a).macs)[k] for k in FEATURES] for a in drawn])
+    x_raw = np.array([[raw_model.features(a, m)[k] for k in FEATURES] for a, m in zip(drawn, macs)])
     raw_rel = _held_out_error(x_raw, timed_archs.ms, seed, folds)
     naive = np.abs(x[:, 0] / measured - 1)
     model.fit = {"archs": len(drawn), "parts": len(parts_ms), "seed": seed,
@@ -591,17 +603,12 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
     start = time.perf_counter()
     shape = DataShape(*model.shape)
     drawn = draw_archs(get_space(model.space), shape, archs, seed)
-    scale, model.scale = model.scale, 1.0
-    try:
-        fixed = np.array([model.predict(a, arch_cost(a).macs) for a in drawn])
-    finally:
-        model.scale = scale
+    fixed = np.array([model.predict_at_fit_speed(a, arch_cost(a).macs) for a in drawn])
     reference = model.reference or {"arch": drawn[0].to_string(), "ms": None}
     speed = model.host_speed(settings, slot) or HostSpeed(decode(reference["arch"]), settings, slot)
-    passes = [measure_referenced(len(drawn), lambda i: measure_arch(drawn[i], settings, slot),
-                                 speed, first=REFERENCE_WINDOW,
-                                 on_progress=(lambda d, n, p=p: on_progress(f"pass {p}", d, n))
-                                 if on_progress else None)
+    passes = [measure_archs(drawn, settings, speed, slot,
+                            (lambda d, n, p=p: on_progress(f"pass {p}", d, n)) if on_progress else None,
+                            first=REFERENCE_WINDOW)
               for p in (1, 2)]
     first, second = passes[0].ms, passes[1].ms
     predicted = fixed * passes[0].before / reference["ms"] if reference["ms"] else fixed

@@ -598,11 +598,11 @@ class Objective:
         architecture with a part the model never measured: it is then measured as usual)."""
         if self.latency_model is None:
             return None
-        from nasbench.latency_model import LatencyModelError, MeasureSettings
+        from nasbench.latency_model import LatencyModelError
 
         if time.perf_counter() - self._calibrated_at > RECALIBRATE_S:  # follow the host's speed
-            settings = MeasureSettings(device=self.config.device, threads=self.config.latency_threads)
-            scale = self.latency_model.calibrate(settings, getattr(self.evaluator, "slot", None))
+            scale = self.latency_model.calibrate(self.latency_model.settings(),  # checked at load
+                                                 getattr(self.evaluator, "slot", None))
             self._calibrated_at = time.perf_counter()
             logger.info("latency model: host speed now x%.3f of the fit's", scale)
         try:
