@@ -265,9 +265,10 @@ def test_replay_hypervolume_leaves_out_architectures_stopped_early(mini) -> None
         assert sorted(run.numbers) == sorted(table["arch"])  # all 12 evaluated
         assert table.loc[fastest, "arch"] in run.trained_fully
         stopped = set(run.numbers) - set(run.trained_fully)
-        # exactly those drawn after the fastest
+        # only those drawn after the fastest (not all of them: each trial's latency is one of
+        # the table's passes, where another may happen to beat the fastest's)
         after = run.numbers[run.numbers.index(table.loc[fastest, "arch"]) + 1:]
-        assert stopped == set(after)
+        assert stopped <= set(after)
         with_stops += bool(stopped)
         assert run.fractions[12] == hv_fraction(run.trained_fully, table, meta)
         assert (run.fractions[12] < 1.0) == bool(stopped)  # a stopped front architecture costs
