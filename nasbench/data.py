@@ -262,13 +262,10 @@ def _cached_read(kind: str, root: Path, resolution: int, cache_dir: Path | None)
 
 def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (keep, held out) with ``fraction`` of every class held out (at least one each)."""
-    from sklearn.model_selection import train_test_split
+    from nasbench.splits import stratified_split
 
-    index = np.arange(len(y))
     n_classes = len(np.unique(y))
-    test_size = max(n_classes, int(round(fraction * len(y))))
-    keep, held = train_test_split(index, test_size=test_size, random_state=seed, stratify=y)
-    return np.sort(keep), np.sort(held)
+    return stratified_split(y, max(n_classes, int(round(fraction * len(y)))), seed)
 
 
 def _subset(x: np.ndarray, y: np.ndarray, size: int | None, classes: int, seed: int,

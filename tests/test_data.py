@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 import torch
 
 from nasbench.data import load_dataset
@@ -117,3 +119,46 @@ def test_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
         load_dataset("folder", tmp_path, cache_dir=None)
     with pytest.raises(ValueError, match="no train/ folder"):
         load_dataset("folder", tmp_path / "train", cache_dir=None)
+
+
+@settings(max_examples=150)
+@given(counts=st.lists(st.integers(2, 40), min_size=2, max_size=12),
+       fraction=st.floats(0.05, 0.6), seed=st.integers(0, 2 ** 31 - 1), shuffle=st.integers(0, 99))
+def test_stratified_split_is_scikit_learns(counts: list[int], fraction: float, seed: int,
+                                           shuffle: int) -> None:
+    """Index for index the split ``train_test_split(stratify=y)`` makes, so the splits of
+    studies made when it was used are the same (and scikit-learn is not imported to start)."""
+    from sklearn.model_selection import train_test_split
+
+    from nasbench.splits import stratified_split
+
+    y = np.random.default_rng(shuffle).permutation(np.repeat(np.arange(len(counts)) * 3, counts))
+    held_size = max(len(counts), int(round(fraction * len(y))))
+    assume(len(y) - held_size >= len(counts))
+    keep, held = train_test_split(np.arange(len(y)), test_size=held_size, random_state=seed,
+                                  stratify=y)
+    ours = stratified_split(y, held_size, seed)
+    assert np.array_equal(ours[0], np.sort(keep)) and np.array_equal(ours[1], np.sort(held))
+
+
+def test_stratified_split_bad_input() -> None:
+    from nasbench.splits import stratified_split
+
+    with pytest.raises(ValueError, match=r"classes \[7\] have a single item"):
+        stratified_split(np.array([0, 0, 1, 1, 7]), 2, 0)
+    with pytest.raises(ValueError, match="fewer items than the 3 classes"):
+        stratified_split(np.array([0, 0, 1, 1, 2, 2]), 2, 0)
+    with pytest.raises(ValueError, match="cannot hold out 6 of 6"):
+        stratified_split(np.array([0, 0, 1, 1, 2, 2]), 6, 0)
+
+
+def test_starting_a_search_does_not_import_scikit_learn() -> None:
+    """Loading the embedded digits must not import sklearn.model_selection (2.5 s here)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from nasbench.data import load_dataset; load_dataset('digits', seed=0, "
+            "cache_dir=None); print(sorted(m for m in sys.modules if m.startswith(('sklearn', "
+            "'scipy'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -105,6 +105,7 @@ def _torch_only_dir(tmp: Path) -> Path:
     return farm
 
 
+@pytest.mark.timing  # compares the exported model's latency with the recorded one
 def test_export_of_a_run_imports_with_only_torch_and_matches(tmp_path: Path) -> None:
     config = SearchConfig(space="tiny", budget=3, epochs=1, threads=1, latency_time_s=0.3,
                           runs_dir=str(tmp_path / "runs"), study="exp")

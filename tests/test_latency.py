@@ -10,6 +10,8 @@ from nasbench.build import build_model
 from nasbench.arch import decode
 from nasbench.latency import measure_latency, summarize
 
+pytestmark = pytest.mark.timing  # measures and compares latencies: run alone (tests/run.sh)
+
 SMALL = decode("res16_in3_cls10:stem_c8_k3_s1_arelu:ir_r1_k3_s2_e3_c16_arelu:head")
 
 
