@@ -1,13 +1,18 @@
-"""Training-step time by memory format, side by side in one run.
+"""Training-step time of two ways to train, side by side in one run.
 
-    python benchmarks/train_step.py [--archs 8] [--rounds 5] [--space mixed]
+    python benchmarks/train_step.py [--compare grads|layout] [--archs 8] [--rounds 5] [--space mixed]
 
 Draws architectures from the space (seeded), and for each times training steps (forward,
-backward, AdamW step) of a batch of 128 digits images on all CPU threads, in PyTorch's default
-(contiguous) layout and in channels-last, interleaved round by round so that the host's drift
-hits both alike. Prints per architecture the median ms per step of each with its interquartile
-range, and the ratio; then the median ratio. ``nasbench.train`` trains in channels-last on a
-CPU because of this comparison.
+backward, AdamW step) of a batch of 128 digits images on all CPU threads, both ways,
+interleaved round by round so that the host's drift hits both alike. Prints per architecture
+the median ms per step of each with its interquartile range, and the ratio; then the median
+ratio and the ratio of the total.
+
+- ``--compare grads`` (default): channels-last with PyTorch's own convolution weight gradients
+  against the small-map weight gradients of ``nasbench.conv_grads``, which ``nasbench.train``
+  uses on a CPU because of this comparison.
+- ``--compare layout``: PyTorch's default (contiguous) layout against channels-last;
+  ``nasbench.train`` trains in channels-last on a CPU because of this comparison.
 """
 
 from __future__ import annotations
@@ -23,18 +28,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _step_ms(model, optimizer, x, y, steps: int) -> list[float]:
-    import torch
+def _step_ms(model, optimizer, x, y, steps: int, small_map_grads: bool) -> list[float]:
     from torch import nn
 
+    from nasbench.conv_grads import installed
+
     times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        loss = nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        times.append((time.perf_counter() - start) * 1e3)
+    with installed(model, small_map_grads):
+        for _ in range(steps):
+            start = time.perf_counter()
+            loss = nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            times.append((time.perf_counter() - start) * 1e3)
     return times
 
 
@@ -49,6 +56,7 @@ def main() -> int:
     from search_spaces import DataShape, get_space
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--compare", choices=("grads", "layout"), default="grads")
     parser.add_argument("--archs", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
@@ -61,35 +69,43 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     archs = [get_space(args.space).sample(UniformDraw(rng), shape) for _ in range(args.archs)]
     threads = torch.get_num_threads()
-    layouts = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+    if args.compare == "layout":
+        ways = {"contiguous": (torch.contiguous_format, False),
+                "channels_last": (torch.channels_last, False)}
+    else:
+        ways = {"torch grads": (torch.channels_last, False),
+                "small-map grads": (torch.channels_last, True)}
+    names = list(ways)
     x, y = data.x_train[:128], data.y_train[:128]
-    print(f"conditions: {current_conditions('cpu', threads, 128, 'float32', 'contiguous', 'default')}")
+    print(f"conditions: {current_conditions('cpu', threads, 128, 'float32', 'channels_last', 'default')}")
     print(f"{args.archs} architectures of {args.space}, batch 128 of digits, {threads} threads, "
           f"{args.rounds} rounds x {args.steps} steps, interleaved")
-    print(f"{'arch':>4} {'contiguous ms (IQR)':>22} {'channels_last ms (IQR)':>24} {'ratio':>6}")
-    ratios = []
+    print(f"{'arch':>4} {names[0] + ' ms (IQR)':>24} {names[1] + ' ms (IQR)':>28} {'ratio':>6}")
+    ratios, totals = [], [0.0, 0.0]
     for i, arch in enumerate(archs):
         runs = {}
-        for name, layout in layouts.items():
+        for name, (layout, small_map_grads) in ways.items():
             model = build_model(arch, seed=0).train().to(memory_format=layout)
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
             inputs = x.contiguous(memory_format=layout)
-            _step_ms(model, optimizer, inputs, y, 2)  # warm up
-            runs[name] = (model, optimizer, inputs, [])
+            _step_ms(model, optimizer, inputs, y, 2, small_map_grads)  # warm up
+            runs[name] = (model, optimizer, inputs, small_map_grads, [])
         for _ in range(args.rounds):
-            for name in layouts:
-                model, optimizer, inputs, times = runs[name]
-                times.extend(_step_ms(model, optimizer, inputs, y, args.steps))
+            for name in names:
+                model, optimizer, inputs, small_map_grads, times = runs[name]
+                times.extend(_step_ms(model, optimizer, inputs, y, args.steps, small_map_grads))
         cells = []
-        for name in layouts:
-            q = statistics.quantiles(runs[name][3], n=4)
-            cells.append((statistics.median(runs[name][3]), q[0], q[2]))
+        for k, name in enumerate(names):
+            q = statistics.quantiles(runs[name][4], n=4)
+            cells.append((statistics.median(runs[name][4]), q[0], q[2]))
+            totals[k] += cells[-1][0]
         ratio = cells[1][0] / cells[0][0]
         ratios.append(ratio)
-        print(f"{i:>4} {cells[0][0]:>9.1f} ({cells[0][1]:.1f}-{cells[0][2]:.1f}) "
-              f"{cells[1][0]:>11.1f} ({cells[1][1]:.1f}-{cells[1][2]:.1f}) {ratio:>6.2f}")
-    print(f"median ratio channels_last / contiguous: {statistics.median(ratios):.2f} "
-          f"(range {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} architectures)")
+        print(f"{i:>4} {cells[0][0]:>11.1f} ({cells[0][1]:.1f}-{cells[0][2]:.1f}) "
+              f"{cells[1][0]:>15.1f} ({cells[1][1]:.1f}-{cells[1][2]:.1f}) {ratio:>6.2f}")
+    print(f"median ratio {names[1]} / {names[0]}: {statistics.median(ratios):.2f} "
+          f"(range {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} architectures); "
+          f"ratio of the summed medians: {totals[1] / totals[0]:.2f}")
     return 0
 
 

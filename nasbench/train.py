@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 from torch import nn
 
+from nasbench import conv_grads
 from nasbench.data import DataSplits
 from nasbench.env import check_device
 from nasbench.quiet import QuietSlot, hold_shared
@@ -276,41 +277,43 @@ def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, d
     calibration = x_train[torch.randperm(len(y_train), generator=torch.Generator().manual_seed(seed))
                           [:config.bn_calibration]]
     start = time.perf_counter()
-    try:
-        for epoch in range(config.epochs):
-            model.train()
-            order = torch.randperm(len(y_train), generator=generator)
-            total, count = 0.0, 0
-            for step in range(steps_per_epoch):
-                index = order[step * config.batch_size:(step + 1) * config.batch_size]
-                if len(index) < 2:  # BatchNorm needs more than one sample
-                    continue
-                xb, yb = x_train[index], y_train[index]
-                if data.augment:
-                    xb = _augment(xb, generator)
-                xb, yb = xb.to(device).contiguous(memory_format=layout), yb.to(device)
-                with hold_shared(slot):
-                    loss = loss_fn(model(xb), yb)
-                    loss_value = float(loss.detach())
-                    if not math.isfinite(loss_value):
-                        raise TrainingDiverged(f"loss became {loss_value} at epoch {epoch + 1}, "
-                                               f"step {step + 1}")
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                scheduler.step()
-                total += loss_value * len(index)
-                count += len(index)
-            history.append(total / max(1, count))
-            if config.bn_calibration:
-                calibrate_batchnorm(model, calibration, max(config.batch_size, 256), device, slot)
-            accuracy = evaluate(model, x_eval, y_eval, device=device, slot=slot)
-            accuracies.append(accuracy)
-            logger.debug("epoch %d: loss %.4f, accuracy %.4f", epoch + 1, history[-1], accuracy)
-            if on_epoch is not None:
-                on_epoch(epoch, accuracy)
-    finally:
-        torch.set_num_threads(previous_threads)
+    # weight gradients of kernels larger than their maps, on a CPU (see nasbench.conv_grads)
+    with conv_grads.installed(model, enabled=torch.device(device).type == "cpu"):
+        try:
+            for epoch in range(config.epochs):
+                model.train()
+                order = torch.randperm(len(y_train), generator=generator)
+                total, count = 0.0, 0
+                for step in range(steps_per_epoch):
+                    index = order[step * config.batch_size:(step + 1) * config.batch_size]
+                    if len(index) < 2:  # BatchNorm needs more than one sample
+                        continue
+                    xb, yb = x_train[index], y_train[index]
+                    if data.augment:
+                        xb = _augment(xb, generator)
+                    xb, yb = xb.to(device).contiguous(memory_format=layout), yb.to(device)
+                    with hold_shared(slot):
+                        loss = loss_fn(model(xb), yb)
+                        loss_value = float(loss.detach())
+                        if not math.isfinite(loss_value):
+                            raise TrainingDiverged(f"loss became {loss_value} at epoch {epoch + 1}, "
+                                                   f"step {step + 1}")
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimizer.step()
+                    scheduler.step()
+                    total += loss_value * len(index)
+                    count += len(index)
+                history.append(total / max(1, count))
+                if config.bn_calibration:
+                    calibrate_batchnorm(model, calibration, max(config.batch_size, 256), device, slot)
+                accuracy = evaluate(model, x_eval, y_eval, device=device, slot=slot)
+                accuracies.append(accuracy)
+                logger.debug("epoch %d: loss %.4f, accuracy %.4f", epoch + 1, history[-1], accuracy)
+                if on_epoch is not None:
+                    on_epoch(epoch, accuracy)
+        finally:
+            torch.set_num_threads(previous_threads)
     return TrainResult(val_accuracy=accuracies[-1], val_accuracy_per_epoch=tuple(accuracies),
                        final_loss=history[-1], train_time_s=time.perf_counter() - start,
                        epochs=config.epochs, history=tuple(history))
@@ -335,14 +338,16 @@ def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainCon
                 optimizer = torch.optim.SGD(net.parameters(), lr=1e-3)
                 xb, yb = data.x_train[:batch], data.y_train[:batch]
                 times = []
-                for step in range(steps + 1):
-                    start = time.perf_counter()
-                    loss = nn.functional.cross_entropy(net(_augment(xb, torch.Generator().manual_seed(step))
-                                                           if data.augment else xb), yb)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    times.append(time.perf_counter() - start)
+                with conv_grads.installed(net):  # as training does on a CPU
+                    for step in range(steps + 1):
+                        start = time.perf_counter()
+                        loss = nn.functional.cross_entropy(
+                            net(_augment(xb, torch.Generator().manual_seed(step))
+                                if data.augment else xb), yb)
+                        optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimizer.step()
+                        times.append(time.perf_counter() - start)
                 step_s = statistics.median(times[1:])
                 train_steps = math.ceil(len(data.y_train) / batch)
                 val_steps = len(data.y_val) / batch / 3  # a forward pass: about a third of a step
