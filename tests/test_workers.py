@@ -14,7 +14,7 @@ import pytest
 from nasbench.quiet import QuietSlot
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK = ["--space", "tiny", "--epochs", "1", "--sampler", "random"]
+QUICK = ["--space", "tiny", "--epochs", "1", "--sampler", "random", "--no-confirm"]  # confirmation: tests/test_noise.py
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
