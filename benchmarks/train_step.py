@@ -86,7 +86,7 @@ def main() -> int:
         runs = {}
         for name, (layout, small_map_grads) in ways.items():
             model = build_model(arch, seed=0).train().to(memory_format=layout)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, foreach=True)  # as training
             inputs = x.contiguous(memory_format=layout)
             _step_ms(model, optimizer, inputs, y, 2, small_map_grads)  # warm up
             runs[name] = (model, optimizer, inputs, small_map_grads, [])

@@ -262,12 +262,14 @@ def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, d
     layout = training_memory_format(device)
     model.to(device=device, memory_format=layout)
     params = [p for p in model.parameters() if p.requires_grad]
+    # foreach: one multi-tensor update instead of a loop over parameters (PyTorch's default on a
+    # GPU, not on a CPU): half the optimizer's time here, and the same weights bit for bit
     if config.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=config.lr,
-                                                             weight_decay=config.weight_decay)
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(
+            params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     else:
         optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                                    weight_decay=config.weight_decay, nesterov=True)
+                                    weight_decay=config.weight_decay, nesterov=True, foreach=True)
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs * steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)

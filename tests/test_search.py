@@ -194,6 +194,32 @@ def test_training_is_seeded(digits) -> None:  # type: ignore[no-untyped-def]
     assert a.val_accuracy_per_epoch == b.val_accuracy_per_epoch and a.history == b.history
 
 
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_the_multi_tensor_optimizer_trains_the_same_weights(digits, optimizer: str,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training updates all parameters at once (``foreach``): the weights are those of
+    PyTorch's per-parameter loop, bit for bit."""
+    import torch
+
+    arch = TinySpace().enumerate(DataShape(8, 1, 10))[7]
+    config = TrainConfig(epochs=1, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 1e-2)
+    fast = build_model(arch, seed=2)
+    train_model(fast, digits, config, seed=2, threads=1)
+    kind = torch.optim.AdamW if optimizer == "adamw" else torch.optim.SGD
+    seen = []
+
+    def loop(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs.pop("foreach"))
+        return kind(*args, foreach=False, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW" if optimizer == "adamw" else "SGD", loop)
+    slow = build_model(arch, seed=2)
+    train_model(slow, digits, config, seed=2, threads=1)
+    assert seen == [True]
+    for (name, a), b in zip(fast.state_dict().items(), slow.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_constraints_hold(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
     archs = TinySpace().enumerate(DataShape(8, 1, 10))
     from nasbench.build import count_params
