@@ -754,6 +754,11 @@ def load_search_data(config: SearchConfig) -> DataSplits:
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
+REPEATS_BEFORE_EXHAUSTED = 200
+"""Draws in a row of architectures the study already has (or, with a latency model, predicted
+over the limit) after which a search stops with an error: at least this, or 10 × the budget."""
+
+
 def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
           callbacks: Sequence[Callback] = (), max_failures: int | None = None,
           interrupts: SafeInterrupts | None = None) -> None:
@@ -763,11 +768,11 @@ def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
     Trials of dead workers are failed and retried; a draw of an architecture the study already
     has is reused and not counted. Raises :class:`SearchError` after ``max_failures`` failures
     in this call (default: the budget, at least 5) or when the sampler only draws known
-    architectures (``max(200, 10 × budget)`` in a row).
+    architectures (:data:`REPEATS_BEFORE_EXHAUSTED` or 10 × budget in a row, the larger).
     """
     max_failures = max_failures if max_failures is not None else max(5, config.budget)
     space_size = objective.space.size()
-    max_repeats = max(200, 10 * config.budget)
+    max_repeats = max(REPEATS_BEFORE_EXHAUSTED, 10 * config.budget)
     failures = repeats = rejected = 0
     while True:
         with warnings.catch_warnings():  # "experimental" in Optuna

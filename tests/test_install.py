@@ -50,7 +50,7 @@ def test_installed_package_is_not_the_checkout(installed: tuple[Path, dict[str, 
 def test_installed_search_with_two_workers(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     target, env = installed
     proc = subprocess.run([str(target / "bin" / "nasbench"), "search", "--space", "tiny",
-                           "--epochs", "1", "--sampler", "random", "--workers", "2", "--budget", "4",
+                           "--epochs", "1", "--sampler", "random", "--workers", "2", "--budget", "4", "--no-confirm",
                            "--runs-dir", str(tmp_path / "runs"), "--study", "installed"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -241,13 +241,15 @@ def test_a_search_scales_predictions_to_the_host_speed(tiny_model: Path, tmp_pat
     assert all(20 < r < 500 for r in ratios), ratios
 
 
-def test_a_limit_nothing_can_meet_stops_the_search_with_the_reason(tiny_model: Path,
-                                                                   tmp_path: Path) -> None:
+def test_a_limit_nothing_can_meet_stops_the_search_with_the_reason(
+        tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nasbench.search.REPEATS_BEFORE_EXHAUSTED", 30)  # 200: 0.1 s each here
     config = SearchConfig(space="tiny", budget=2, epochs=1, runs_dir=str(tmp_path),
                           max_latency_ms=1e-4, latency_model=str(tiny_model), sampler="random")
-    with pytest.raises(SearchError, match="predicted 200 draws in a row over --max-latency-ms"):
+    with pytest.raises(SearchError, match="predicted 30 draws in a row over --max-latency-ms"):
         run_search(config)
     study = optuna.load_study(study_name=config.study_name, storage=config.storage_url)
+    assert len(study.trials) == 30
     assert all(t.user_attrs.get("predicted_only") for t in study.trials)
 
 
