@@ -53,6 +53,7 @@ def main() -> int:
     from nasbench.data import load_dataset
     from nasbench.env import current_conditions
     from nasbench.search import UniformDraw
+    from nasbench.train import default_train_config, make_optimizer
     from search_spaces import DataShape, get_space
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -86,7 +87,7 @@ def main() -> int:
         runs = {}
         for name, (layout, small_map_grads) in ways.items():
             model = build_model(arch, seed=0).train().to(memory_format=layout)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, foreach=True)  # as training
+            optimizer = make_optimizer(model, default_train_config("digits"))  # as training
             inputs = x.contiguous(memory_format=layout)
             _step_ms(model, optimizer, inputs, y, 2, small_map_grads)  # warm up
             runs[name] = (model, optimizer, inputs, small_map_grads, [])

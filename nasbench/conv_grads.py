@@ -10,9 +10,10 @@ forward. That was most of proxy training's time in the ``mixed`` space on digits
 Here the weight gradient is a sum over the kernel's offsets, skipping those that see only
 padding: per offset, one matrix product (dense) or one multiply-and-sum (depthwise) of the
 shifted input with the output gradient. It is used where it was faster on a 2-core AMD EPYC
-(:func:`small_map`): a depthwise kernel larger than the map, a dense one larger by 2 or more. The input gradient stays PyTorch's own. Used by
-training only (:func:`installed`), so building, counting, timing and export see plain
-``nn.Conv2d`` layers. Gradients equal PyTorch's up to float rounding (the tests check it).
+(:func:`small_map`): a depthwise kernel larger than the map, a dense one larger by 2 or more.
+The input gradient stays PyTorch's own. Used by training only (:func:`installed`), so
+building, counting, timing and export see plain ``nn.Conv2d`` layers. Gradients equal
+PyTorch's up to float rounding (the tests check it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
 
 def _rows(offset: int, pad: int, stride: int, size: int, out_size: int) -> tuple[int, int]:
     """Output positions ``[start, stop)`` whose input position ``o * stride + offset - pad``
@@ -112,7 +114,8 @@ def installed(model: nn.Module, enabled: bool = True) -> Iterator[int]:
     """Within the block, the eligible convolutions of ``model`` compute their weight gradient on
     small maps here (yields how many); outside, they are plain ``nn.Conv2d`` again.
     ``enabled=False`` changes nothing (for a GPU, whose kernels do not have the problem)."""
-    convs = [m for m in model.modules() if eligible(m)] if enabled else []
+    # a layer already installed (a block within another) is left to the outer block
+    convs = [m for m in model.modules() if eligible(m) and "forward" not in vars(m)] if enabled else []
     for conv in convs:
         conv.forward = _forward.__get__(conv)  # type: ignore[method-assign]
     try:

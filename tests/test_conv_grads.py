@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,11 @@ from nasbench.train import TrainConfig, train_model
 # Stages at 8x8, 4x4 and 2x2 with kernels larger than their maps, dense and depthwise, with SE.
 ARCH = decode("res8_in1_cls10:stem_c8_k3_s1_arelu:ds_r1_k5_s1_c16_arelu:ir_r2_k5_s2_e3_c24_se0.25"
               "_arelu:conv_r1_k7_s2_c32_arelu:ds_r1_k3_s1_c40_arelu:head")
+
+
+@pytest.fixture(scope="module")
+def digits():  # type: ignore[no-untyped-def]
+    return load_dataset("digits", seed=0, cache_dir=None)
 
 
 @settings(max_examples=80)
@@ -49,13 +55,12 @@ def test_gradients_equal_pytorchs(channels: int, out_channels: int, size: int, w
         assert a.shape == b.shape and torch.allclose(a, b, rtol=1e-9, atol=1e-9)
 
 
-def test_a_network_trains_with_the_same_gradients() -> None:
+def test_a_network_trains_with_the_same_gradients(digits) -> None:  # type: ignore[no-untyped-def]
     """Every parameter's gradient over a whole network (float32, channels-last) matches, and
     the small-map path is really taken (weight_grad runs) for its 4x4 and 2x2 stages."""
-    data = load_dataset("digits", seed=0, cache_dir=None)
     model = build_model(ARCH, seed=0).to(memory_format=torch.channels_last)
-    x = data.x_train[:64].contiguous(memory_format=torch.channels_last)
-    y = data.y_train[:64]
+    x = digits.x_train[:64].contiguous(memory_format=torch.channels_last)
+    y = digits.y_train[:64]
 
     def grads() -> list[torch.Tensor]:
         model.zero_grad()
@@ -96,12 +101,16 @@ def test_outside_training_the_layers_are_plain() -> None:
     assert count_flops(model, (1, 1, 8, 8), module_depth=0).total == before
     with conv_grads.installed(model, enabled=False) as count:
         assert count == 0 and not any("forward" in vars(m) for m in model.modules())
+    with conv_grads.installed(model) as outer:  # a block within another leaves them installed
+        with conv_grads.installed(model) as inner:
+            assert outer > 0 and inner == 0
+        assert all("forward" in vars(m) for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert not any("forward" in vars(m) for m in model.modules())
 
 
-def test_training_restores_the_layers_even_when_stopped() -> None:
+def test_training_restores_the_layers_even_when_stopped(digits) -> None:  # type: ignore[no-untyped-def]
     """Proxy training installs the small-map gradients and removes them, also when a trial is
     stopped from its epoch report."""
-    data = load_dataset("digits", seed=0, cache_dir=None)
     model = build_model(ARCH, seed=0)
 
     def stop(epoch: int, accuracy: float) -> None:
@@ -109,7 +118,7 @@ def test_training_restores_the_layers_even_when_stopped() -> None:
         raise RuntimeError("stopped")
 
     try:
-        train_model(model, data, TrainConfig(epochs=2), seed=0, threads=1, on_epoch=stop)
+        train_model(model, digits, TrainConfig(epochs=2), seed=0, threads=1, on_epoch=stop)
     except RuntimeError as exc:
         assert str(exc) == "stopped"
     assert not any("forward" in vars(m) for m in model.modules())
