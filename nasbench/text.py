@@ -66,6 +66,21 @@ def profile_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def front_size(trials: list[Any], records: list[Any]) -> int:
+    """How many of the complete ``trials`` (with their ``records``) are on the search's Pareto
+    front, as the results table draws it: measured, feasible and trained fully (a trial stopped
+    early reports the accuracy of its last epoch, and is never on the front)."""
+    from nasbench.results import pareto_mask
+
+    eligible = [r.reused_from is None and not r.predicted_only and not r.stopped_early
+                and all(v <= 0 for v in t.constraints.values()) for t, r in zip(trials, records)]
+    if not any(eligible):
+        return 0
+    accuracy = [t.values[0] for t in trials]
+    latency = [t.values[1] for t in trials]
+    return int(pareto_mask(accuracy, latency, eligible).sum())
+
+
 class ProgressLine:
     """The search's progress line: trials done, elapsed, ETA, front size, the last trial."""
 
@@ -79,15 +94,15 @@ class ProgressLine:
 
         from nasbench.record import TrialRecord
 
-        records = [TrialRecord.from_trial(t) for t in study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE,))]
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        records = [TrialRecord.from_trial(t) for t in complete]
         done = sum(r.reused_from is None and not r.predicted_only for r in records)  # the budget
         fully = sum(r.reused_from is None and not r.predicted_only and not r.stopped_early
                     for r in records)
         new = max(0, done - self.start_done)
         elapsed = time.monotonic() - self.started
         eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
-        front = len(study.best_trials) if done else 0
+        front = front_size(complete, records)
         filled = int(24 * min(done, self.budget) / self.budget)
         record = TrialRecord.from_trial(trial)
         if trial.state == TrialState.COMPLETE:

@@ -128,3 +128,21 @@ def test_the_default_pruner_is_pareto_for_a_new_study_and_the_studys_own_on_resu
     assert settled(again, open_study(again)).pruner == "none"
     with pytest.raises(SearchError, match="pruner='none' \\(now 'pareto'\\)"):
         open_study(SearchConfig(space="tiny", runs_dir=str(tmp_path), study="plain", pruner="pareto"))
+
+
+def test_the_progress_line_counts_the_front_the_table_draws(study: optuna.Study) -> None:
+    """Stopped, infeasible and reused trials are never on the front, in the progress line as in
+    the results table, although Optuna's own front (``best_trials``) holds some."""
+    from nasbench.results import pareto_frame
+    from nasbench.text import ProgressLine
+
+    _add(study, 2.0, (0.90, 0.97))                              # on the front
+    _add(study, 3.0, (0.92, 0.99))                              # on the front
+    _add(study, 1.0, (0.80,), stopped_early=True)               # fastest, but stopped
+    _add(study, 0.5, (0.85, 0.93), constraint=1.0)              # fastest, but infeasible
+    _add(study, 1.5, (0.91, 0.98), reused_from=0)               # a reuse is not measured
+    assert {t.number for t in study.best_trials} == {1, 2, 4}  # a stopped one and a reuse
+    line = ProgressLine(budget=4, done=0).render(study, study.trials[-1])
+    frame = results_frame(study)
+    assert len(pareto_frame(frame)) == 2
+    assert "| front 2 |" in line and "4/4 architectures, 3 trained fully" in line
