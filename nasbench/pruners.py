@@ -73,8 +73,11 @@ class ParetoPruner:
         return self.check(study, trial) is not None
 
 
-def make_pruner(name: str, n_val: int) -> ParetoPruner | None:
-    """The pruner called ``name`` (``none``: no early stop)."""
+def make_pruner(name: str, n_val: int, z: float | None = None) -> ParetoPruner | None:
+    """The pruner called ``name`` (``none``: no early stop); ``z``: the Pareto pruner's margin
+    when not its default (benchmarks try others; searches use the default)."""
     if name not in PRUNERS:
         raise ValueError(f"unknown pruner {name!r}; choose one of {', '.join(PRUNERS)}")
-    return ParetoPruner(n_val) if name == "pareto" else None
+    if name == "none":
+        return None
+    return ParetoPruner(n_val) if z is None else ParetoPruner(n_val, z)

@@ -30,6 +30,8 @@ from nasbench.search import (SAMPLERS, Measured, Objective, SearchConfig, Search
                              StopEarly, drive, make_sampler)
 
 CHECKPOINTS: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
+LIMIT_QUANTILES: tuple[float, ...] = (0.1, 0.25, 0.5)
+"""Latency limits of the regret: these quantiles of the table's feasible latencies."""
 
 
 class TableEvaluator:
@@ -92,6 +94,8 @@ class ReplayRun:
     real_s: float
     numbers: list[str] = field(default_factory=list, repr=False)
     trained_fully: list[str] = field(default_factory=list, repr=False)
+    regrets: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    """Per checkpoint, :func:`accuracy_regret` at each of :data:`LIMIT_QUANTILES`."""
 
 
 def exact_front_hypervolume(table: pd.DataFrame, meta: dict[str, Any],
@@ -117,6 +121,31 @@ def hv_fraction(archs: list[str], table: pd.DataFrame, meta: dict[str, Any],
     return found / whole if whole > 0 else math.nan
 
 
+def latency_limits(table: pd.DataFrame, feasible: Callable[[pd.DataFrame], np.ndarray],
+                   quantiles: tuple[float, ...] = LIMIT_QUANTILES) -> tuple[float, ...]:
+    """Latency limits at ``quantiles`` of the table's feasible architectures' latencies."""
+    ok = table[table["complete"].to_numpy(bool) & feasible(table)]
+    return tuple(float(v) for v in np.quantile(ok["latency_ms"].to_numpy(float), quantiles))
+
+
+def accuracy_regret(archs: list[str], table: pd.DataFrame, limits: tuple[float, ...],
+                    feasible: Callable[[pd.DataFrame], np.ndarray] | None = None) -> tuple[float, ...]:
+    """For each latency limit: the best accuracy of the table's feasible architectures within it,
+    minus the best of ``archs`` within it (true figures; all of it when ``archs`` has none
+    there). The user's question, "the best accuracy for my latency budget", at several budgets:
+    0 is the best answer, and unlike the hypervolume (whose reference accuracy is 0) a point
+    of accuracy lost counts as a point."""
+    feasible = feasible or (lambda frame: np.ones(len(frame), bool))
+    ok = table[table["complete"].to_numpy(bool) & feasible(table)]
+    mine = ok[ok["arch"].isin(set(archs))]
+    out = []
+    for limit in limits:
+        best = ok.loc[ok["latency_ms"] <= limit, "val_acc_mean"].max()
+        found = mine.loc[mine["latency_ms"] <= limit, "val_acc_mean"].max()
+        out.append(float(best - (found if found == found else 0.0)) if best == best else math.nan)
+    return tuple(out)
+
+
 def feasible_under(config: SearchConfig) -> Callable[[pd.DataFrame], np.ndarray]:
     """A mask function: the table's rows that meet ``config``'s constraints (at true figures)."""
     def feasible(frame: pd.DataFrame) -> np.ndarray:
@@ -130,8 +159,10 @@ def feasible_under(config: SearchConfig) -> Callable[[pd.DataFrame], np.ndarray]
 
 
 def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
-                checkpoints: tuple[int, ...], repeat: int = 0) -> ReplayRun:
-    """Run one search with ``config`` (sampler, seed, budget, constraints) against the table."""
+                checkpoints: tuple[int, ...], repeat: int = 0,
+                margin_z: float | None = None) -> ReplayRun:
+    """Run one search with ``config`` (sampler, seed, budget, constraints) against the table
+    (``margin_z``: the Pareto pruner's noise margin in standard deviations, when not its own)."""
     from search_spaces import DataShape
 
     if not meta.get("whole_space"):
@@ -143,16 +174,18 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
                                 sampler=make_sampler(config.sampler, config.seed),
                                 storage=optuna.storages.InMemoryStorage())
     objective = Objective(config, shape, TableEvaluator(table, meta, config.seed),
-                          make_pruner(config.pruner or DEFAULT_PRUNER, int(meta["n_val"])))
+                          make_pruner(config.pruner or DEFAULT_PRUNER, int(meta["n_val"]), margin_z))
     start = time.perf_counter()
     drive(study, objective, config)
     real = time.perf_counter() - start
     feasible = feasible_under(config)
+    limits = latency_limits(table, feasible)
     seen: list[str] = []  # what the budget counts: every architecture evaluated
     trained_fully: list[str] = []  # what may be on the search's front (not stopped early)
     fractions: dict[int, float] = {}
     simulated: dict[int, float] = {}
     epochs: dict[int, int] = {}
+    regrets: dict[int, tuple[float, ...]] = {}
     elapsed, trained = 0.0, 0
     marks = [c for c in checkpoints if c <= config.budget] + [config.budget]
     for trial in study.get_trials(deepcopy=False):
@@ -169,15 +202,17 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
             fractions[len(seen)] = hv_fraction(trained_fully, table, meta, feasible)
             simulated[len(seen)] = elapsed
             epochs[len(seen)] = trained
+            regrets[len(seen)] = accuracy_regret(trained_fully, table, limits, feasible)
     return ReplayRun(config.sampler, repeat, fractions, simulated, epochs, len(study.trials), real,
-                     seen, trained_fully)
+                     seen, trained_fully, regrets)
 
 
 def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...], budget: int,
            repeats: int, seed: int = 0, constraints: dict[str, Any] | None = None,
-           checkpoints: tuple[int, ...] = CHECKPOINTS, pruner: str = DEFAULT_PRUNER) -> list[ReplayRun]:
+           checkpoints: tuple[int, ...] = CHECKPOINTS, pruner: str = DEFAULT_PRUNER,
+           margin_z: float | None = None) -> list[ReplayRun]:
     """Every sampler, ``repeats`` independent searches each (seeds ``seed + r``), with the
-    early stop ``pruner`` (``pareto`` or ``none``)."""
+    early stop ``pruner`` (``pareto`` or ``none``; ``margin_z`` as in :func:`replay_once`)."""
     if isinstance(budget, bool) or not 1 <= budget <= 100_000:
         raise SearchError(f"--budget must be a whole number of architectures between 1 and "
                           f"100000, got {budget}")
@@ -195,7 +230,7 @@ def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...],
                                   epochs=int(table["epochs"].dropna().iloc[0]), pruner=pruner,
                                   **(constraints or {}))
             config.validate()
-            runs.append(replay_once(table, meta, config, checkpoints, r))
+            runs.append(replay_once(table, meta, config, checkpoints, r, margin_z))
     return runs
 
 
@@ -211,11 +246,15 @@ def summarize(runs: list[ReplayRun]) -> pd.DataFrame:
             sims = np.array([r.simulated_s[mark] for r in mine if mark in r.simulated_s])
             q25, q50, q75 = np.percentile(values, [25, 50, 75])
             epochs = np.array([r.epochs[mark] for r in mine if mark in r.epochs])
+            regrets = np.array([r.regrets[mark] for r in mine if mark in r.regrets], float)
             rows.append({"sampler": sampler, "architectures": mark, "repeats": len(values),
                          "hv_fraction_median": q50, "hv_fraction_q25": q25, "hv_fraction_q75": q75,
                          "simulated_s_median": float(np.median(sims)),
                          "epochs_median": float(np.median(epochs)),
-                         "real_s_per_trial": per_trial})
+                         "real_s_per_trial": per_trial,
+                         **{f"regret_q{round(100 * q)}_mean": (float(np.mean(regrets[:, i]))
+                                                             if len(regrets) else math.nan)
+                            for i, q in enumerate(LIMIT_QUANTILES)}})
     return pd.DataFrame(rows)
 
 
@@ -224,6 +263,8 @@ def runs_frame(runs: list[ReplayRun]) -> pd.DataFrame:
     return pd.DataFrame([{"sampler": r.sampler, "repeat": r.repeat, "architectures": mark,
                           "hv_fraction": r.fractions[mark], "simulated_s": r.simulated_s[mark],
                           "epochs": r.epochs[mark],
+                          **{f"regret_q{round(100 * q)}": v
+                             for q, v in zip(LIMIT_QUANTILES, r.regrets.get(mark, ()))},
                           "trials": r.trials, "real_s": r.real_s}
                          for r in runs for mark in sorted(r.fractions)])
 
@@ -246,12 +287,14 @@ class ReplayReport:
 
 
 def replay_table(path: str, samplers: tuple[str, ...], budget: int, repeats: int, seed: int = 0,
-                 constraints: dict[str, Any] | None = None, pruner: str = DEFAULT_PRUNER) -> ReplayReport:
+                 constraints: dict[str, Any] | None = None, pruner: str = DEFAULT_PRUNER,
+                 margin_z: float | None = None) -> ReplayReport:
     """Load the bench table at ``path`` and :func:`replay` it (``ValueError`` if it is not one)."""
     from nasbench.bench import load_bench
 
     table, meta = load_bench(path)
     constraints = {k: v for k, v in (constraints or {}).items() if v is not None}
-    runs = replay(table, meta, samplers, budget, repeats, seed, constraints, pruner=pruner)
+    runs = replay(table, meta, samplers, budget, repeats, seed, constraints, pruner=pruner,
+                  margin_z=margin_z)
     exact = exact_front_hypervolume(table, meta, feasible_under(SearchConfig(**constraints)))
     return ReplayReport(str(path), meta, runs, summarize(runs), exact)

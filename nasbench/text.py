@@ -293,14 +293,19 @@ def replay_summary(summary: pd.DataFrame, meta: dict[str, Any], exact_hv: float)
              f"Hypervolume reference point: val_acc {ref['val_acc']:g}, latency "
              f"{ref['latency_ms']:.4g} ms (1.1 x the slowest); exact front: {exact_hv:.4g} acc x ms",
              f"{'sampler':<8} {'archs':>6} {'HV fraction median':>19} {'IQR':>15} "
-             f"{'simulated s':>12} {'epochs':>7} {'real ms/trial':>14}"]
+             f"{'simulated s':>12} {'epochs':>7} {'real ms/trial':>14} "
+             f"{'regret p10 / p25 / p50':>24}"]
     for r in summary.itertuples():
+        regret = " / ".join(f"{getattr(r, f'regret_q{q}_mean', float('nan')):.4f}"
+                            for q in (10, 25, 50))
         lines.append(f"{r.sampler:<8} {r.architectures:>6} {r.hv_fraction_median:>19.4f} "
                      f"{r.hv_fraction_q25:>7.4f}-{r.hv_fraction_q75:<7.4f} {r.simulated_s_median:>12.1f} "
-                     f"{r.epochs_median:>7.0f} {1e3 * r.real_s_per_trial:>14.1f}")
+                     f"{r.epochs_median:>7.0f} {1e3 * r.real_s_per_trial:>14.1f} {regret:>24}")
     lines.append(f"(median and interquartile range over {int(summary['repeats'].max())} repeats; "
                  f"simulated s: the table's training and measuring seconds of the architectures "
-                 f"the search evaluated; epochs: epochs trained, medians)")
+                 f"the search evaluated; epochs: epochs trained, medians; regret pN: the best "
+                 f"validation accuracy in the table within the Nth percentile of its latencies, "
+                 f"minus the best the search trained fully within it, mean over repeats)")
     return "\n".join(lines)
 
 

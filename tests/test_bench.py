@@ -273,3 +273,39 @@ def test_replay_hypervolume_leaves_out_architectures_stopped_early(mini) -> None
         assert run.fractions[12] == hv_fraction(run.trained_fully, table, meta)
         assert (run.fractions[12] < 1.0) == bool(stopped)  # a stopped front architecture costs
     assert with_stops  # the fastest is drawn last in every repeat with odds of 1 in 12^4
+
+
+def test_accuracy_regret_at_latency_limits() -> None:
+    """The best accuracy within each limit, minus the best the search has within it."""
+    import pandas as pd
+
+    from nasbench.replay import accuracy_regret, latency_limits
+
+    table = pd.DataFrame({"arch": list("abcde"), "complete": True,
+                          "latency_ms": [1.0, 2.0, 3.0, 4.0, 5.0],
+                          "val_acc_mean": [0.80, 0.90, 0.85, 0.97, 0.99]})
+    assert latency_limits(table, lambda f: np.ones(len(f), bool), (0.0, 0.5, 1.0)) == (1.0, 3.0, 5.0)
+    limits = (1.0, 3.0, 5.0)
+    assert accuracy_regret(list("abcde"), table, limits) == (0.0, 0.0, 0.0)
+    regret = accuracy_regret(["a", "c", "d"], table, limits)
+    assert regret == pytest.approx((0.0, 0.05, 0.02))  # b (0.90) and e (0.99) missed
+    assert accuracy_regret(["e"], table, limits) == pytest.approx((0.80, 0.90, 0.0))  # nothing within
+    # Infeasible architectures are neither the best there is nor found.
+    slow = lambda f: f["latency_ms"].to_numpy(float) <= 4.0  # noqa: E731
+    assert accuracy_regret(["a", "c", "d", "e"], table, limits, slow) == pytest.approx((0.0, 0.05, 0.0))
+
+
+def test_replay_reports_the_regret_of_what_was_trained_fully(mini) -> None:  # type: ignore[no-untyped-def]
+    from nasbench.replay import accuracy_regret, latency_limits, runs_frame
+
+    table, meta = load_bench(mini[0].run_dir)
+    runs = replay(table, meta, ("random",), budget=12, repeats=2, pruner="pareto")
+    limits = latency_limits(table, lambda f: np.ones(len(f), bool))
+    for run in runs:
+        assert run.regrets[12] == accuracy_regret(run.trained_fully, table, limits)
+        assert all(r >= 0 for r in run.regrets[12])
+    summary = summarize(runs)
+    assert {"regret_q10_mean", "regret_q25_mean", "regret_q50_mean"} <= set(summary.columns)
+    assert {"regret_q10", "regret_q25", "regret_q50"} <= set(runs_frame(runs).columns)
+    plain = replay(table, meta, ("random",), budget=12, repeats=1, pruner="none")
+    assert plain[0].regrets[12] == (0.0, 0.0, 0.0)  # the whole space, trained fully
