@@ -3,10 +3,11 @@
 Every distinct part a space can produce at its input sizes (the stem, each block
 configuration, the head) is timed alone; an architecture's *sum* is the sum of its parts'
 times. Parts do not simply add up (per-layer overhead, caches, fusion), so a correction fitted
-on whole architectures timed for real maps the sum, the number of parts and the multiply-adds
-to the prediction: a least-squares fit of relative error (each row divided by its measured
-latency) with coefficients of at least 0. The model is plain JSON, keyed by the conditions it was measured under; it refuses
-other conditions.
+on whole architectures timed for real maps the sum to the prediction: the plain sum, the sum
+times the median ratio of the architectures' times to it, or a least-squares fit of relative
+error on the sum, the number of parts and the multiply-adds (coefficients of at least 0),
+whichever has the lowest held-out error (:data:`CORRECTIONS`). The model is plain JSON, keyed
+by the conditions it was measured under; it refuses other conditions.
 
 A shared machine's speed drifts (on the project's 2-core host a fixed model's time moves by
 10 % or more within minutes). So a fixed *reference* architecture of the space is timed in
@@ -478,15 +479,56 @@ def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return coef
 
 
-def _held_out_error(x: np.ndarray, y: np.ndarray, seed: int, folds: int) -> np.ndarray:
-    """|predicted/measured - 1| of each row, predicted by a correction fitted on the other folds."""
+CORRECTIONS: tuple[str, ...] = ("sum", "scaled_sum", "linear")
+"""The corrections a fit tries, keeping the one with the lowest held-out median error:
+``sum``, the plain sum of the parts' times; ``scaled_sum``, that sum times the median ratio
+of the architectures' times to it (a robust level: what chaining the parts adds); ``linear``,
+a relative least-squares fit on all :data:`FEATURES`. On a noisy host the least squares of
+relative error is pulled low (a slow outlier costs it less than a fast one), which the median
+ratio is not."""
+
+
+def _fit_correction(kind: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Coefficients over :data:`FEATURES` of the correction ``kind`` fitted on ``(x, y)``."""
+    coef = np.zeros(len(FEATURES))
+    if kind == "linear":
+        return _solve(x, y)
+    coef[FEATURES.index("sum_ms")] = (1.0 if kind == "sum"
+                                      else float(np.median(y / x[:, FEATURES.index("sum_ms")])))
+    return coef
+
+
+def _held_out(x: np.ndarray, y: np.ndarray, seed: int, folds: int,
+              kind: str = "linear") -> np.ndarray:
+    """Each row's prediction by the correction ``kind`` fitted on the other folds."""
     order = np.random.default_rng(seed).permutation(len(y))
     held = np.empty(len(y))
     for f in range(folds):
         test = order[f::folds]
         train = np.setdiff1d(order, test)
-        held[test] = x[test] @ _solve(x[train], y[train])
-    return np.abs(held / y - 1)
+        held[test] = x[test] @ _fit_correction(kind, x[train], y[train])
+    return held
+
+
+def _held_out_error(x: np.ndarray, y: np.ndarray, seed: int, folds: int,
+                    kind: str = "linear") -> np.ndarray:
+    """|predicted/measured - 1| of each row, predicted by the correction ``kind`` fitted on the
+    other folds."""
+    return np.abs(_held_out(x, y, seed, folds, kind) / y - 1)
+
+
+def choose_correction(x: np.ndarray, y: np.ndarray, seed: int,
+                      folds: int) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
+    """The correction of :data:`CORRECTIONS` whose held-out predictions (``folds``-fold, order
+    from ``seed``) are closest to the times ``y`` by the median of |log(predicted/measured)|
+    (the host's noise is a factor, so a prediction twice too high and one half too low are
+    equally wrong): its name, its coefficients fitted on all rows of ``x`` (columns
+    :data:`FEATURES`), and every correction's held-out |predicted/measured - 1|. Ties go to
+    the simpler."""
+    held = {kind: _held_out(x, y, seed, folds, kind) for kind in CORRECTIONS}
+    chosen = min(CORRECTIONS, key=lambda kind: float(np.median(np.abs(np.log(
+        np.maximum(held[kind], 1e-9) / y)))))
+    return chosen, _fit_correction(chosen, x, y), {k: np.abs(v / y - 1) for k, v in held.items()}
 
 
 def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int = 80,
@@ -523,17 +565,20 @@ def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int
                                     "min_ms": float(bursts.min()), "max_ms": float(bursts.max())})
     macs = [arch_cost(a).macs for a in drawn]
     x = np.array([[model.features(a, m)[k] for k in FEATURES] for a, m in zip(drawn, macs)])
-    coef = _solve(x, measured)
+    chosen, coef, held_out = choose_correction(x, measured, seed, folds)
     model.coefficients = {k: float(v) for k, v in zip(FEATURES, coef)}
-    rel = _held_out_error(x, measured, seed, folds)
+    rel = held_out[chosen]
     # the same fit on the raw times (no reference scaling), for comparison
     raw_model = dataclasses.replace(model, parts_ms={p.key: float(v) for p, v in
                                                      zip(parts, timed_parts.ms)})
     x_raw = np.array([[raw_model.features(a, m)[k] for k in FEATURES] for a, m in zip(drawn, macs)])
-    raw_rel = _held_out_error(x_raw, timed_archs.ms, seed, folds)
+    raw_rel = _held_out_error(x_raw, timed_archs.ms, seed, folds, chosen)
     naive = np.abs(x[:, 0] / measured - 1)
     model.fit = {"archs": len(drawn), "parts": len(parts_ms), "seed": seed,
                  "parts_s": round(parts_s, 1), "seconds": round(time.perf_counter() - start, 1),
+                 "correction": chosen,
+                 "held_out_median_by_correction": {kind: float(np.median(held_out[kind]))
+                                                   for kind in CORRECTIONS},
                  "cv_abs_rel_error_median": float(np.median(rel)),
                  "cv_abs_rel_error_p95": float(np.quantile(rel, 0.95)),
                  "cv_within_10pct": float(np.mean(rel <= 0.10)),

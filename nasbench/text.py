@@ -334,7 +334,12 @@ def latency_model_fit(model: Any, path: Any) -> str:
         f"whole architectures timed to fit the correction; {f['seconds']:.0f} s in all",
         f"Conditions: {c['device_name']}, {c['threads']} thread(s), batch {c['batch']}, "
         f"{c['dtype']}, {c['memory_format']}, torch {c['torch_version']}",
-        "Correction: " + " + ".join(f"{v:.4g} x {k}" for k, v in model.coefficients.items()),
+        "Correction" + (f" ({f['correction'].replace('_', ' ')}, the closest held out by the median "
+                        f"|log(predicted/measured)|; median |error| held out: "
+                        + ", ".join(f"{k.replace('_', ' ')} {100 * v:.1f} %" for k, v in
+                                    f["held_out_median_by_correction"].items()) + ")"
+                        if f.get("correction") else "") + ": "
+        + " + ".join(f"{v:.4g} x {k}" for k, v in model.coefficients.items() if v),
         f"Held-out error ({f['archs']} architectures, 5 folds): median {100 * f['cv_abs_rel_error_median']:.1f} %, "
         f"95th percentile {100 * f['cv_abs_rel_error_p95']:.1f} %, within ±10 %: "
         f"{100 * f['cv_within_10pct']:.0f} % (the plain sum of parts: median error "

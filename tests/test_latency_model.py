@@ -293,3 +293,37 @@ def test_the_dashboard_plots_predicted_against_measured(tiny_model: Path, tmp_pa
     assert not at.exception
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any(t.startswith("Latency model: predicted against measured") for t in titles), titles
+
+
+def _features(rng: np.random.Generator, n: int) -> np.ndarray:
+    sums = rng.uniform(1.0, 5.0, n)
+    parts = rng.integers(4, 14, n).astype(float)
+    macs = rng.uniform(0.1, 4.0, n)
+    return np.column_stack([sums, parts, macs, np.ones(n)])  # the order of lm.FEATURES
+
+
+def test_the_fit_keeps_the_correction_with_the_lowest_held_out_error() -> None:
+    assert lm.FEATURES == ("sum_ms", "parts", "macs_m", "one")
+    rng = np.random.default_rng(0)
+    x = _features(rng, 80)
+    # Parts that add up exactly: the plain sum (the simplest of the ties).
+    kind, coef, held = lm.choose_correction(x, x[:, 0].copy(), seed=0, folds=5)
+    assert kind == "sum" and list(coef) == [1.0, 0.0, 0.0, 0.0] and np.median(held["sum"]) == 0
+    # Whole networks 25 % slower than their parts: the plain sum is 20 % low, a fitted level
+    # is not (the median ratio, or least squares that finds the same factor).
+    slower = 1.25 * x[:, 0] * rng.lognormal(0.0, 0.05, len(x))
+    kind, coef, held = lm.choose_correction(x, slower, seed=0, folds=5)
+    assert kind in ("scaled_sum", "linear") and np.median(held[kind]) < 0.05 < np.median(held["sum"])
+    assert np.median((x @ coef) / slower) == pytest.approx(1.0, abs=0.03)
+    scaled = lm._fit_correction("scaled_sum", x, slower)
+    assert scaled[0] == pytest.approx(np.median(slower / x[:, 0])) and list(scaled[1:]) == [0.0] * 3
+    # With this host's noise (a factor, lognormal 30 %), least squares of relative error is
+    # pulled low (a slow outlier costs it less than a fast one); the median ratio is not.
+    noisy = 1.25 * x[:, 0] * rng.lognormal(0.0, 0.3, len(x))
+    level = lambda kind: np.median((x @ lm._fit_correction(kind, x, noisy)) / (1.25 * x[:, 0]))  # noqa: E731
+    assert level("linear") < 0.95 and level("scaled_sum") == pytest.approx(1.0, abs=0.1)
+    # A per-part overhead that the sum misses, measured without noise: the linear correction.
+    overhead = x[:, 0] + 0.2 * x[:, 1]
+    kind, coef, held = lm.choose_correction(x, overhead, seed=0, folds=5)
+    assert kind == "linear" and coef == pytest.approx([1.0, 0.2, 0.0, 0.0], abs=1e-6)
+    assert np.median(held["linear"]) < np.median(held["scaled_sum"]) < np.median(held["sum"])
