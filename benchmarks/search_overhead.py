@@ -12,7 +12,7 @@ machine falls on all), each into a temporary folder (runs/ is never touched), in
   averages as trained (``--bn-calibration 0``), latency sampled for a fixed 0.5 s per model;
 - ``new``: the defaults (early stop ``pareto``, 4 epochs with BatchNorm calibration,
   channels-last training, latency sampled until the median's 95 % interval is within ±2 %,
-  capped at 0.3 s), then the confirmation the command runs at its end (counted in its wall);
+  capped at ``SearchConfig.latency_time_s``), then the confirmation the command runs at its end (counted in its wall);
 - ``new-eN`` (with ``--also-epochs N``): the defaults with ``--epochs N``.
 
 Printed per run: wall time and the seconds spent training, counting + timing, confirming and

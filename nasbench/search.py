@@ -75,7 +75,10 @@ class SearchConfig(TrainedSettings):
     device: str = "cpu"
     threads: int = max(1, os.cpu_count() or 1)
     latency_threads: int = 1
-    latency_time_s: float = 0.3
+    latency_time_s: float = 0.15
+    """Cap of each latency measurement in seconds (sampling stops sooner at ±2 %, see
+    ``latency_precision``): ``benchmarks/latency_cap.py`` finds repeats spread as much at
+    0.15 s as at 0.3 s on a shared host, whose drift, not the sample count, bounds them."""
     latency_precision: float | None = 0.02
     epochs: int | None = None
     max_train: int | None = None
