@@ -2,7 +2,7 @@
 old behaviour, side by side in one run: wall time per phase, and the quality of the front.
 
     python benchmarks/search_overhead.py [--budget 50] [--seeds 0 1 2] [--space mixed]
-                                         [--also-epochs 3]
+                                         [--also-epochs 3] [--also-latency-cap 0.3]
 
 For each seed the configurations run one after the other (in a rotating order, so drift of the
 machine falls on all), each into a temporary folder (runs/ is never touched), in this process
@@ -13,7 +13,8 @@ machine falls on all), each into a temporary folder (runs/ is never touched), in
 - ``new``: the defaults (early stop ``pareto``, 4 epochs with BatchNorm calibration,
   channels-last training, latency sampled until the median's 95 % interval is within ±2 %,
   capped at ``SearchConfig.latency_time_s``), then the confirmation the command runs at its end (counted in its wall);
-- ``new-eN`` (with ``--also-epochs N``): the defaults with ``--epochs N``.
+- ``new-eN`` (with ``--also-epochs N``): the defaults with ``--epochs N``;
+- ``new-capC`` (with ``--also-latency-cap C``): the defaults with a latency cap of C seconds.
 
 Printed per run: wall time and the seconds spent training, counting + timing, confirming and
 elsewhere (data, sampling, storage, results table); then ratios to ``old`` per seed. Front
@@ -92,6 +93,8 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--also-epochs", type=int, nargs="*", default=[],
                         help="also run the defaults with these --epochs")
+    parser.add_argument("--also-latency-cap", type=float, nargs="*", default=[],
+                        help="also run the defaults with these latency caps (seconds)")
     parser.add_argument("--rounds", type=int, default=15, help="rounds of the common re-timing")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -106,12 +109,16 @@ def main() -> int:
                         ("new", new, True)]
             variants += [(f"new-e{e}", dataclasses.replace(new, epochs=e, study=f"new-e{e}-{seed}"),
                           True) for e in args.also_epochs]
+            variants += [(f"new-cap{c:g}", dataclasses.replace(new, latency_time_s=c,
+                                                              study=f"new-cap{c:g}-{seed}"), True)
+                         for c in args.also_latency_cap]
             order = variants[i % len(variants):] + variants[:i % len(variants)]
             for name, config, confirm in order:
                 runs[(name, seed)] = _run(config, confirm)
                 print(f"seed {seed} {name}: {runs[(name, seed)]['wall']:.1f} s", file=sys.stderr,
                       flush=True)
-    names = ["old", "new"] + [f"new-e{e}" for e in args.also_epochs]
+    names = (["old", "new"] + [f"new-e{e}" for e in args.also_epochs]
+             + [f"new-cap{c:g}" for c in args.also_latency_cap])
     latency = _retime(runs, args.rounds)
     ref = 1.1 * max(latency.values())
     hv: dict[tuple[str, int], float] = {}

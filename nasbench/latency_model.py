@@ -6,7 +6,7 @@ times. Parts do not simply add up (per-layer overhead, caches, fusion), so a cor
 on whole architectures timed for real maps the sum to the prediction: the plain sum, the sum
 times the median ratio of the architectures' times to it, or a least-squares fit of relative
 error on the sum, the number of parts and the multiply-adds (coefficients of at least 0),
-whichever has the lowest held-out error (:data:`CORRECTIONS`). The model is plain JSON, keyed
+whichever is closest held out (:data:`CORRECTIONS`). The model is plain JSON, keyed
 by the conditions it was measured under; it refuses other conditions.
 
 A shared machine's speed drifts (on the project's 2-core host a fixed model's time moves by
@@ -480,7 +480,7 @@ def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 CORRECTIONS: tuple[str, ...] = ("sum", "scaled_sum", "linear")
-"""The corrections a fit tries, keeping the one with the lowest held-out median error:
+"""The corrections a fit tries, keeping the one closest held out (:func:`choose_correction`):
 ``sum``, the plain sum of the parts' times; ``scaled_sum``, that sum times the median ratio
 of the architectures' times to it (a robust level: what chaining the parts adds); ``linear``,
 a relative least-squares fit on all :data:`FEATURES`. On a noisy host the least squares of
