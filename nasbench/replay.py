@@ -98,10 +98,17 @@ class ReplayRun:
     """Per checkpoint, :func:`accuracy_regret` at each of :data:`LIMIT_QUANTILES`."""
 
 
+def feasible_rows(table: pd.DataFrame,
+                  feasible: Callable[[pd.DataFrame], np.ndarray] | None = None) -> pd.DataFrame:
+    """The table's complete rows that ``feasible`` keeps (all complete rows without it)."""
+    keep = table["complete"].to_numpy(bool)
+    return table[keep & feasible(table)] if feasible is not None else table[keep]
+
+
 def exact_front_hypervolume(table: pd.DataFrame, meta: dict[str, Any],
                             feasible: Callable[[pd.DataFrame], np.ndarray]) -> float:
     """Hypervolume of the table's feasible architectures (true figures) at its reference point."""
-    ok = table[table["complete"].to_numpy(bool) & feasible(table)]
+    ok = feasible_rows(table, feasible)
     ref = meta["reference_point"]
     return hypervolume(ok["val_acc_mean"].to_numpy(float), ok["latency_ms"].to_numpy(float),
                        ref["latency_ms"], ref["val_acc"])
@@ -113,8 +120,7 @@ def hv_fraction(archs: list[str], table: pd.DataFrame, meta: dict[str, Any],
     front (architectures not in the table are left out)."""
     feasible = feasible or (lambda frame: np.ones(len(frame), bool))
     whole = exact_front_hypervolume(table, meta, feasible)
-    rows = table[table["arch"].isin(set(archs)) & table["complete"].to_numpy(bool)]
-    ok = rows[feasible(rows)]
+    ok = feasible_rows(table[table["arch"].isin(set(archs))], feasible)
     ref = meta["reference_point"]
     found = hypervolume(ok["val_acc_mean"].to_numpy(float), ok["latency_ms"].to_numpy(float),
                         ref["latency_ms"], ref["val_acc"])
@@ -124,7 +130,7 @@ def hv_fraction(archs: list[str], table: pd.DataFrame, meta: dict[str, Any],
 def latency_limits(table: pd.DataFrame, feasible: Callable[[pd.DataFrame], np.ndarray],
                    quantiles: tuple[float, ...] = LIMIT_QUANTILES) -> tuple[float, ...]:
     """Latency limits at ``quantiles`` of the table's feasible architectures' latencies."""
-    ok = table[table["complete"].to_numpy(bool) & feasible(table)]
+    ok = feasible_rows(table, feasible)
     return tuple(float(v) for v in np.quantile(ok["latency_ms"].to_numpy(float), quantiles))
 
 
@@ -135,8 +141,7 @@ def accuracy_regret(archs: list[str], table: pd.DataFrame, limits: tuple[float, 
     there). The user's question, "the best accuracy for my latency budget", at several budgets:
     0 is the best answer, and unlike the hypervolume (whose reference accuracy is 0) a point
     of accuracy lost counts as a point."""
-    feasible = feasible or (lambda frame: np.ones(len(frame), bool))
-    ok = table[table["complete"].to_numpy(bool) & feasible(table)]
+    ok = feasible_rows(table, feasible)
     mine = ok[ok["arch"].isin(set(archs))]
     out = []
     for limit in limits:

@@ -66,14 +66,14 @@ def profile_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def front_size(trials: list[Any], records: list[Any]) -> int:
-    """How many of the complete ``trials`` (with their ``records``) are on the search's Pareto
-    front, as the results table draws it: measured, feasible and trained fully (a trial stopped
-    early reports the accuracy of its last epoch, and is never on the front)."""
+def front_size(trials: list[Any], trained_fully: list[bool]) -> int:
+    """How many of the complete ``trials`` are on the search's Pareto front, as the results
+    table draws it: among those ``trained_fully`` (measured, not stopped early: a trial stopped
+    early reports the accuracy of its last epoch, and is never on the front), the feasible."""
     from nasbench.results import pareto_mask
 
-    eligible = [r.reused_from is None and not r.predicted_only and not r.stopped_early
-                and all(v <= 0 for v in t.constraints.values()) for t, r in zip(trials, records)]
+    eligible = [fully and all(v <= 0 for v in t.constraints.values())
+                for t, fully in zip(trials, trained_fully)]
     if not any(eligible):
         return 0
     accuracy = [t.values[0] for t in trials]
@@ -96,13 +96,13 @@ class ProgressLine:
 
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         records = [TrialRecord.from_trial(t) for t in complete]
-        done = sum(r.reused_from is None and not r.predicted_only for r in records)  # the budget
-        fully = sum(r.reused_from is None and not r.predicted_only and not r.stopped_early
-                    for r in records)
+        measured = [r.reused_from is None and not r.predicted_only for r in records]
+        trained_fully = [m and not r.stopped_early for m, r in zip(measured, records)]
+        done, fully = sum(measured), sum(trained_fully)  # done: what the budget counts
         new = max(0, done - self.start_done)
         elapsed = time.monotonic() - self.started
         eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
-        front = front_size(complete, records)
+        front = front_size(complete, trained_fully)
         filled = int(24 * min(done, self.budget) / self.budget)
         record = TrialRecord.from_trial(trial)
         if trial.state == TrialState.COMPLETE:
