@@ -8,8 +8,9 @@ measurement's own repeatability, and what it saves a constrained search.
 2. ``latency-model eval``: ``--archs`` fresh architectures (another seed), predicted, then
    measured in two separate passes: the share within ±5 % and ±10 %, the median error and
    Spearman's rank correlation, beside the share of the two passes that agree within ±10 %
-   (the ceiling no predictor can beat), with and without scaling by the reference
-   architecture's timings (the host's speed). Targets: 95 % within ±10 % (or within 2 points of the
+   (the ceiling no predictor can beat); the prediction as a search makes it (scaled by the
+   reference architecture's timings, the host's speed, and by the level of the architectures
+   measured before it), without the level, and at the fit's speed. Targets: 95 % within ±10 % (or within 2 points of the
    ceiling, when that is lower), Spearman 0.95.
 3. A constrained search (``--max-latency-ms`` at the 30th percentile of the measured latencies
    of step 2) with and without ``--latency-model``, same seeds, one after the other in
@@ -46,6 +47,8 @@ def main() -> int:
     parser.add_argument("--fit-archs", type=int, default=80)
     parser.add_argument("--budget", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a model already fitted (latency-model fit): skip step 1")
     args = parser.parse_args()
     tune_allocator()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -53,12 +56,17 @@ def main() -> int:
     settings = lm.MeasureSettings()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        model = lm.fit_model(args.space, shape, settings, archs=args.fit_archs)
-        fit_s = time.perf_counter() - start
-        path = model.save(Path(tmp) / "model.json")
+        if args.model is None:
+            model = lm.fit_model(args.space, shape, settings, archs=args.fit_archs)
+            path = model.save(Path(tmp) / "model.json")
+        else:
+            model, path = lm.load_model(args.model), args.model
+            args.space = model.space
+        fit_s = time.perf_counter() - start if args.model is None else model.fit["seconds"]
         f = model.fit
-        print(f"fit: space {args.space}, digits 8x8: {f['parts']} parts timed in {f['parts_s']:.0f} s, "
-              f"{f['archs']} architectures; {fit_s:.0f} s in all ({fit_s / 60:.1f} min)")
+        print(f"fit{' (given)' if args.model else ''}: space {args.space}, digits 8x8: {f['parts']} "
+              f"parts timed in {f['parts_s']:.0f} s, {f['archs']} architectures; {fit_s:.0f} s in "
+              f"all ({fit_s / 60:.1f} min); correction {f.get('correction', 'linear')}")
         print(f"  held-out error (5 folds): median {100 * f['cv_abs_rel_error_median']:.1f} %, p95 "
               f"{100 * f['cv_abs_rel_error_p95']:.1f} %, within ±10 % {100 * f['cv_within_10pct']:.0f} %; "
               f"plain sum of parts: median error {100 * f['sum_only_abs_rel_error_median']:.0f} %")
@@ -71,7 +79,10 @@ def main() -> int:
         print(f"  prediction vs pass 1: within ±5 % {100 * result.within_5:.1f} %, within ±10 % "
               f"{100 * result.within_10:.1f} %, median |error| {100 * result.median_abs_error:.1f} %, "
               f"Spearman {result.spearman:.3f}")
-        print(f"  the same prediction at the fit's host speed (no reference scaling): within ±10 % "
+        print(f"  the same prediction without the level of the architectures measured before it: "
+              f"within ±10 % {100 * result.unleveled_within_10:.1f} %, median |error| "
+              f"{100 * result.unleveled_median_abs_error:.1f} %, Spearman {result.unleveled_spearman:.3f}")
+        print(f"  the same prediction at the fit's host speed (no reference scaling, no level): within ±10 % "
               f"{100 * result.fixed_within_10:.1f} %, median |error| "
               f"{100 * result.fixed_median_abs_error:.1f} %, Spearman {result.fixed_spearman:.3f}")
         print(f"  host speed moved {100 * result.host_drift:.0f} % during the eval")
@@ -99,8 +110,9 @@ def main() -> int:
                 feasible = int(eligible(frame).sum())
                 skipped = int((frame.get("predicted_only") == True).sum())  # noqa: E712
                 rows[(name, seed)] = (wall, feasible, skipped)
+                error = _prediction_error(frame) if name == "with" else ""
                 print(f"  seed {seed} {name:<7} model: {wall:6.1f} s, {feasible:>3} feasible "
-                      f"architectures trained fully, {skipped:>3} skipped by prediction",
+                      f"architectures trained fully, {skipped:>3} skipped by prediction{error}",
                       flush=True)
         for name in ("without", "with"):
             walls = [rows[(name, s)][0] for s in args.seeds]
@@ -109,6 +121,17 @@ def main() -> int:
                   f"(min {min(walls):.1f}, max {max(walls):.1f}); feasible median "
                   f"{statistics.median(feas)} (min {min(feas)}, max {max(feas)})")
     return 0
+
+
+def _prediction_error(frame) -> str:  # noqa: ANN001
+    """How close the search's predictions came to what it then measured (trained trials)."""
+    rows = frame[frame["reused_from"].isna() & frame["latency_predicted_ms"].notna()
+                 & frame["latency_ms"].notna()]
+    if rows.empty:
+        return ""
+    error = (rows["latency_predicted_ms"] / rows["latency_ms"] - 1).abs()
+    return (f"; predicted within ±10 % of measured for {int((error <= 0.1).sum())} of {len(rows)}, "
+            f"median |error| {100 * float(error.median()):.1f} %")
 
 
 if __name__ == "__main__":

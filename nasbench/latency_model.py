@@ -15,6 +15,9 @@ short bursts between every :data:`REFERENCE_EVERY` measurements of a fit, and ea
 is stored at the fit's median host speed (divided by the reference's time around it, times
 the reference's median). A prediction is then scaled by the reference's time *now* over its
 time at the fit (:meth:`LatencyModel.calibrate`), so the model follows the host's speed.
+The reference's time moves against other models' too, and the fit's correction has a level
+error of its own, so architectures measured while the model is in use (a search measures
+every one it trains) set the level of later predictions (:meth:`LatencyModel.observe`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ REFERENCE_EVERY = 20
 """Measurements between two timings of the reference architecture, in a fit and an eval."""
 REFERENCE_WINDOW = 5
 """Reference timings whose median is the host's current speed (a search times it every 30 s)."""
+LEVEL_WINDOW = 20
+"""Real measurements whose median ratio to the prediction sets the prediction's level (see
+:meth:`LatencyModel.observe`)."""
+LEVEL_MIN = 5
+"""Real measurements needed before they set the level (1 before)."""
 CONDITION_KEYS: tuple[str, ...] = ("device", "device_name", "cpu_model", "threads", "batch", "dtype",
                                    "memory_format", "torch_version")
 """The measurement conditions a model is keyed by: another value of any refuses the model."""
@@ -201,8 +209,12 @@ class LatencyModel:
     """The reference architecture (``arch``) and its median time during the fit (``ms``)."""
     scale: float = field(default=1.0, compare=False)
     """The reference's time now over its time at the fit (set by :meth:`calibrate`; not saved)."""
+    level: float = field(default=1.0, compare=False)
+    """The median ratio of the last real measurements to their predictions (set by
+    :meth:`observe`; not saved)."""
     _speed: Any = field(default=None, repr=False, compare=False)
     _recent: list[float] = field(default_factory=list, repr=False, compare=False)
+    _ratios: list[float] = field(default_factory=list, repr=False, compare=False)
 
     def sum_ms(self, arch: Arch) -> tuple[float, list[tuple[str, float]]]:
         """The sum of ``arch``'s part times and the parts; :class:`LatencyModelError` naming the
@@ -232,8 +244,21 @@ class LatencyModel:
 
     def predict(self, arch: Arch, macs: int | None = None) -> float:
         """Predicted median latency of ``arch`` in ms, at the host speed of the last
-        :meth:`calibrate` (at the fit's speed before any)."""
-        return self.scale * self.predict_at_fit_speed(arch, macs)
+        :meth:`calibrate` (at the fit's speed before any), times the :attr:`level` of the
+        real measurements :meth:`observe` was given."""
+        return self.scale * self.level * self.predict_at_fit_speed(arch, macs)
+
+    def observe(self, arch: Arch, measured_ms: float, macs: int | None = None) -> float:
+        """Learn from a real measurement of ``arch`` (median ms under the model's conditions):
+        its ratio to the prediction without the level joins the last :data:`LEVEL_WINDOW`, and
+        from :data:`LEVEL_MIN` on their median is the :attr:`level` of later predictions.
+        Returns the level. The reference architecture carries the host's speed from the fit,
+        but its time moves against other models' (16 to 22 % on a shared host), and a fit's
+        correction has a level error of its own: what is measured now corrects both."""
+        unleveled = self.scale * self.predict_at_fit_speed(arch, macs)
+        self._ratios = [*self._ratios, measured_ms / unleveled][-LEVEL_WINDOW:]
+        self.level = level_of(self._ratios)
+        return self.level
 
     def settings(self) -> MeasureSettings:
         """The latency settings of the model's conditions (device, threads, batch, dtype,
@@ -295,6 +320,21 @@ class LatencyModel:
         """The model's measured relative error: the 95th percentile of |predicted/measured - 1|
         over the fit's held-out folds."""
         return float(self.fit.get("cv_abs_rel_error_p95", 0.1))
+
+
+def level_of(ratios: Sequence[float]) -> float:
+    """The level that measured/predicted ``ratios`` (oldest first) give later predictions: the
+    median of the last :data:`LEVEL_WINDOW`, or 1 with fewer than :data:`LEVEL_MIN`."""
+    recent = list(ratios)[-LEVEL_WINDOW:]
+    return float(np.median(recent)) if len(recent) >= LEVEL_MIN else 1.0
+
+
+def online_levels(ratios: Sequence[float]) -> np.ndarray:
+    """For each of a sequence of measured/predicted ``ratios``, the level known before it
+    (:func:`level_of` of the ratios before it): what :meth:`LatencyModel.observe` gives a
+    search that measures the same architectures in the same order."""
+    values = [float(r) for r in ratios]
+    return np.array([level_of(values[:i]) for i in range(len(values))])
 
 
 def load_model(path: str | Path) -> LatencyModel:
@@ -595,10 +635,11 @@ def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int
 class Evaluation:
     """How well a model predicts fresh architectures, beside how well the measurement repeats.
 
-    The main figures use the prediction scaled to the host's speed at each measurement (the
-    reference's recent timings before it, as a search would know it); ``fixed_*`` are the same
-    prediction at the fit's speed, unscaled. ``host_drift``: the reference's slowest timing over
-    its fastest during the eval, minus 1."""
+    The main figures use the prediction as a search makes it: scaled to the host's speed at
+    each measurement (the reference's recent timings before it) and by the level of the
+    architectures measured before it (:meth:`LatencyModel.observe`); ``unleveled_*`` are the
+    same without the level, ``fixed_*`` at the fit's speed, neither scaled nor leveled.
+    ``host_drift``: the reference's slowest timing over its fastest during the eval, minus 1."""
 
     archs: int
     seed: int
@@ -606,6 +647,9 @@ class Evaluation:
     within_10: float
     median_abs_error: float
     spearman: float
+    unleveled_within_10: float
+    unleveled_median_abs_error: float
+    unleveled_spearman: float
     fixed_within_10: float
     fixed_median_abs_error: float
     fixed_spearman: float
@@ -632,7 +676,9 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
     agrees with a measurement more often than the measurement agrees with itself), and the
     prediction against the mean of both passes. The reference architecture is timed between
     every :data:`REFERENCE_EVERY` measurements; each prediction is scaled by its last timing
-    (for a version-1 model, without a reference, the scale is 1)."""
+    (for a version-1 model, without a reference, the scale is 1) and by the level of the
+    architectures measured before it in the first pass (:func:`online_levels`), as a search
+    predicts."""
     from scipy.stats import spearmanr
 
     from nasbench.arch import decode
@@ -656,20 +702,27 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
                             first=REFERENCE_WINDOW)
               for p in (1, 2)]
     first, second = passes[0].ms, passes[1].ms
-    predicted = fixed * passes[0].before / reference["ms"] if reference["ms"] else fixed
+    scaled = fixed * passes[0].before / reference["ms"] if reference["ms"] else fixed
+    levels = online_levels(first / scaled)
+    predicted = scaled * levels
     rel = np.abs(predicted / first - 1)
+    scaled_rel = np.abs(scaled / first - 1)
     fixed_rel = np.abs(fixed / first - 1)
     repeat = np.abs(first / second - 1)
     mean = (first + second) / 2
     bursts = np.concatenate([p.reference_ms for p in passes])
-    rows = [{"arch": a.to_string(), "predicted_ms": float(pr), "predicted_at_fit_speed_ms": float(fx),
+    rows = [{"arch": a.to_string(), "predicted_ms": float(pr), "predicted_unleveled_ms": float(sc),
+             "level": float(lv), "predicted_at_fit_speed_ms": float(fx),
              "measured_ms": float(m1), "measured_again_ms": float(m2),
              "reference_ms": float(r1), "reference_again_ms": float(r2)}
-            for a, pr, fx, m1, m2, r1, r2 in zip(drawn, predicted, fixed, first, second,
-                                                 passes[0].before, passes[1].before)]
+            for a, pr, sc, lv, fx, m1, m2, r1, r2 in zip(drawn, predicted, scaled, levels, fixed, first,
+                                                         second, passes[0].before, passes[1].before)]
     return Evaluation(archs=len(drawn), seed=seed, within_5=float(np.mean(rel <= 0.05)),
                       within_10=float(np.mean(rel <= 0.10)), median_abs_error=float(np.median(rel)),
                       spearman=float(spearmanr(predicted, first).statistic),
+                      unleveled_within_10=float(np.mean(scaled_rel <= 0.10)),
+                      unleveled_median_abs_error=float(np.median(scaled_rel)),
+                      unleveled_spearman=float(spearmanr(scaled, first).statistic),
                       fixed_within_10=float(np.mean(fixed_rel <= 0.10)),
                       fixed_median_abs_error=float(np.median(fixed_rel)),
                       fixed_spearman=float(spearmanr(fixed, first).statistic),

@@ -686,6 +686,11 @@ class Objective:
         seed = self.config.seed + trial.number
         measured = self.evaluator.measure(arch, seed)
         latency = measured.latency
+        if predicted is not None:  # what is measured now sets the level of later predictions
+            assert self.latency_model is not None
+            level = self.latency_model.observe(arch, latency.median_ms)
+            logger.info("latency model: predicted %.3f ms, measured %.3f ms; level now x%.3f",
+                        predicted, latency.median_ms, level)
         TrialRecord(params=measured.params, macs=measured.macs, latency=latency,
                     measure_time_s=measured.seconds).save(trial)
         for name, value in self._constraints(measured.params, measured.macs, latency.median_ms).items():

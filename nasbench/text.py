@@ -354,6 +354,8 @@ def latency_model_fit(model: Any, path: Any) -> str:
 
 def latency_model_eval(result: Any, model: Any) -> str:
     """How well a latency model predicts fresh architectures, beside the measurement's ceiling."""
+    from nasbench import latency_model as lm
+
     fixed_label = "  same, at the fit's host speed"
     return "\n".join([
         f"{result.archs} architectures of {model.space} drawn with seed {result.seed} (not the "
@@ -361,6 +363,8 @@ def latency_model_eval(result: Any, model: Any) -> str:
         f"{'':<34} {'within ±5 %':>12} {'within ±10 %':>13} {'median |error|':>15} {'Spearman':>9}",
         f"{'prediction vs pass 1':<34} {100 * result.within_5:>11.1f}% {100 * result.within_10:>12.1f}% "
         f"{100 * result.median_abs_error:>14.1f}% {result.spearman:>9.3f}",
+        f"{'  same, without the level':<34} {'':>12} {100 * result.unleveled_within_10:>12.1f}% "
+        f"{100 * result.unleveled_median_abs_error:>14.1f}% {result.unleveled_spearman:>9.3f}",
         f"{fixed_label:<34} {'':>12} {100 * result.fixed_within_10:>12.1f}% "
         f"{100 * result.fixed_median_abs_error:>14.1f}% {result.fixed_spearman:>9.3f}",
         f"{'pass 2 vs pass 1 (the ceiling)':<34} {'':>12} {100 * result.repeat_within_10:>12.1f}% "
@@ -369,9 +373,11 @@ def latency_model_eval(result: Any, model: Any) -> str:
         f"{'':>15} {result.mean_spearman:>9.3f}",
         "No predictor can agree with a measurement more often than the measurement agrees with "
         "itself: compare the first row with the ceiling.",
-        f"Predictions are scaled by the reference architecture's last timing before each "
-        f"measurement; the host's speed moved by {100 * result.host_drift:.0f} % during the eval "
-        f"(its slowest timing over its fastest).",
+        f"Predictions are made as a search makes them: scaled by the reference architecture's "
+        f"last timings before each measurement, and by the level (the median ratio of measured "
+        f"to predicted) of the last {lm.LEVEL_WINDOW} architectures measured before it, from the "
+        f"{lm.LEVEL_MIN + 1}th on; the host's speed moved by {100 * result.host_drift:.0f} % "
+        f"during the eval (its slowest timing over its fastest).",
     ])
 
 

@@ -93,9 +93,69 @@ def test_eval_refuses_the_fit_seed_and_reports_the_ceiling(tiny_model: Path) -> 
     assert result.seed == 1000 and result.archs == 6 and len(result.rows) == 6
     assert 0 <= result.within_5 <= result.within_10 <= 1 and 0 <= result.repeat_within_10 <= 1
     assert 0 <= result.fixed_within_10 <= 1 and result.host_drift >= 0
-    for row in result.rows:  # the prediction is the one at the fit's speed, scaled by the reference
-        assert row["predicted_ms"] == pytest.approx(
+    assert 0 <= result.unleveled_within_10 <= 1
+    for row in result.rows:  # the prediction at the fit's speed, scaled by the reference ...
+        assert row["predicted_unleveled_ms"] == pytest.approx(
             row["predicted_at_fit_speed_ms"] * row["reference_ms"] / model.reference["ms"])
+        assert row["predicted_ms"] == pytest.approx(row["predicted_unleveled_ms"] * row["level"])
+    # ... and by the level of the architectures measured before it in the first pass
+    ratios = [r["measured_ms"] / r["predicted_unleveled_ms"] for r in result.rows]
+    levels = [r["level"] for r in result.rows]
+    assert levels[:lm.LEVEL_MIN] == [1.0] * lm.LEVEL_MIN
+    assert levels[lm.LEVEL_MIN] == pytest.approx(np.median(ratios[:lm.LEVEL_MIN]))
+
+
+def _version_1(model: Path, path: Path, factor: float = 1.0) -> Path:
+    """``model`` written to ``path`` without its reference (a version-1 file, never scaled to
+    the host's speed: this host's swings would blur what a test checks), its predictions
+    multiplied by ``factor``."""
+    data = json.loads(model.read_text())
+    data = {k: v for k, v in data.items() if k != "reference"} | {"version": 1}
+    data["coefficients"] = {k: factor * v for k, v in data["coefficients"].items()}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_measurements_set_the_level_of_later_predictions(tiny_model: Path, tmp_path: Path) -> None:
+    model = lm.load_model(_version_1(tiny_model, tmp_path / "v1.json"))
+    archs = lm.draw_archs(get_space("tiny"), SHAPE, 30, seed=9)
+    base = [model.predict(a) for a in archs]
+    for arch, ms in zip(archs[:lm.LEVEL_MIN - 1], base):  # too few to set a level
+        assert model.observe(arch, 3 * ms) == 1.0
+    assert model.predict(archs[-1]) == base[-1]
+    assert model.observe(archs[lm.LEVEL_MIN - 1], 3 * base[lm.LEVEL_MIN - 1]) == pytest.approx(3.0)
+    assert model.predict(archs[-1]) == pytest.approx(3 * base[-1])
+    # the ratio is taken to the prediction without the level, so it does not feed on itself;
+    # the last LEVEL_WINDOW measurements count: as many at the prediction bring the level to 1
+    for arch, ms in zip(archs[5:5 + lm.LEVEL_WINDOW], base[5:]):
+        model.observe(arch, ms)
+    assert model.level == pytest.approx(1.0) and model.predict(archs[-1]) == pytest.approx(base[-1])
+    # the level known before each of a sequence, as eval replays it
+    assert lm.online_levels([2, 4, 3, 5, 1, 6, 7]).tolist() == [1, 1, 1, 1, 1, 3, 3.5]
+    assert lm.level_of(list(range(100))) == np.median(range(80, 100))
+
+
+def test_a_search_levels_predictions_by_what_it_measured(tiny_model: Path, tmp_path: Path) -> None:
+    from nasbench.arch import decode
+    from nasbench.record import TrialRecord
+
+    # A model that predicts a third of the truth: the search's measurements correct it.
+    path = _version_1(tiny_model, tmp_path / "low.json", factor=1 / 3)
+    config = SearchConfig(space="tiny", budget=8, epochs=1, seed=4, runs_dir=str(tmp_path),
+                          max_latency_ms=1000.0, latency_model=str(path), sampler="random")
+    run_search(config)
+    study = optuna.load_study(study_name=config.study_name, storage=config.storage_url)
+    model = lm.load_model(path)
+    records = [TrialRecord.from_trial(t) for t in sorted(study.trials, key=lambda t: t.number)]
+    ratios: list[float] = []
+    for record in records:
+        if record.reused_from is not None or record.latency is None:
+            continue
+        at_fit = model.predict_at_fit_speed(decode(record.arch))
+        assert record.latency_predicted_ms == pytest.approx(at_fit * lm.level_of(ratios))
+        ratios.append(record.latency.median_ms / at_fit)
+    assert len(ratios) >= config.budget
+    assert lm.level_of(ratios) > 1.5  # about 3, times the fit's own level error and the noise
 
 
 def test_a_model_carries_its_reference_and_follows_the_host_speed(tiny_model: Path,
@@ -202,10 +262,7 @@ def test_a_search_skips_candidates_predicted_over_the_limit(tiny_model: Path, tm
     # scaled, its predictions in the search followed this host's speed, which swings by up to
     # 2x within seconds, so the skips did too (every draw skipped once, none another time).
     # Scaling is tested in test_a_search_scales_predictions_to_the_host_speed.
-    data = json.loads(tiny_model.read_text())
-    unscaled = tmp_path / "unscaled.json"
-    unscaled.write_text(json.dumps({k: v for k, v in data.items() if k != "reference"}
-                                   | {"version": 1}))
+    unscaled = _version_1(tiny_model, tmp_path / "unscaled.json")
     model = lm.load_model(unscaled)
     archs = lm.draw_archs(get_space("tiny"), SHAPE, 300, seed=3)
     # a limit that three quarters of the space are predicted over, by more than the model's error
