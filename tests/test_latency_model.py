@@ -105,6 +105,19 @@ def test_eval_refuses_the_fit_seed_and_reports_the_ceiling(tiny_model: Path) -> 
     assert levels[lm.LEVEL_MIN] == pytest.approx(np.median(ratios[:lm.LEVEL_MIN]))
 
 
+def test_eval_prints_the_prediction_beside_the_ceiling(tiny_model: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    csv = tmp_path / "eval.csv"
+    assert main(["latency-model", "eval", str(tiny_model), "--archs", "7", "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    for line in ("prediction vs pass 1", "same, without the level", "same, at the fit's host speed",
+                 "pass 2 vs pass 1 (the ceiling)", "last 20 architectures measured before it"):
+        assert line in out, line
+    rows = pd.read_csv(csv)
+    assert len(rows) == 7 and {"predicted_ms", "predicted_unleveled_ms", "level"} <= set(rows.columns)
+    assert (rows["level"][:lm.LEVEL_MIN] == 1).all() and rows["level"][lm.LEVEL_MIN:].ne(1).all()
+
+
 def _version_1(model: Path, path: Path, factor: float = 1.0) -> Path:
     """``model`` written to ``path`` without its reference (a version-1 file, never scaled to
     the host's speed: this host's swings would blur what a test checks), its predictions
