@@ -174,6 +174,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     q = actions.add_parser("predict", parents=[as_json], help="predicted latency, part by part")
     q.add_argument("model", help="the model's JSON file")
     q.add_argument("arch", nargs="+", help="reference name, spec string or JSON file")
+    q.add_argument("--level-archs", type=int, default=10, metavar="N",
+                   help="architectures of the space timed now to set the predictions' level "
+                        "(default 10; 0: none, else at least 5)")
     q.set_defaults(func=commands["latency-model"])
 
     p = sub.add_parser("search", parents=[data, as_json],

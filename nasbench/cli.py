@@ -400,6 +400,9 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
         _print_json({"model": str(out), **model.fit}) if args.json else print(
             text.latency_model_fit(model, out))
         return 0
+    if args.action == "predict" and args.level_archs != 0 and not lm.LEVEL_MIN <= args.level_archs <= 1000:
+        raise UsageError(f"--level-archs must be 0 (no level) or between {lm.LEVEL_MIN} and 1000, "
+                         f"got {args.level_archs}")
     model = lm.load_model(args.model)
     if args.action == "eval":
         result = lm.evaluate_model(model, model.settings(), archs=args.archs, seed=args.seed, slot=_slot(),
@@ -420,11 +423,13 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
     for arch in archs:
         model.sum_ms(arch)  # an unseen part is refused before anything is timed
     model.calibrate(settings, _slot())
+    model.measure_level(settings, args.level_archs, _slot())
     rows = []
     for arch in archs:
         total, parts = model.sum_ms(arch)
         rows.append({"arch": arch.to_string(), "predicted_ms": model.predict(arch),
-                     "host_speed_scale": model.scale, "sum_of_parts_ms": model.scale * total,
+                     "host_speed_scale": model.scale, "level": model.level,
+                     "level_archs": args.level_archs, "sum_of_parts_ms": model.scale * total,
                      "parts": [{"part": k, "ms": model.scale * v} for k, v in parts]})
     _print_json(rows) if args.json else print(text.latency_model_predict(rows, model))
     return 0

@@ -52,6 +52,8 @@ LEVEL_WINDOW = 20
 :meth:`LatencyModel.observe`)."""
 LEVEL_MIN = 5
 """Real measurements needed before they set the level (1 before)."""
+LEVEL_SEED = 20_261_130
+"""The seed that draws the architectures ``predict`` times to set the level (:meth:`LatencyModel.measure_level`)."""
 CONDITION_KEYS: tuple[str, ...] = ("device", "device_name", "cpu_model", "threads", "batch", "dtype",
                                    "memory_format", "torch_version")
 """The measurement conditions a model is keyed by: another value of any refuses the model."""
@@ -258,6 +260,16 @@ class LatencyModel:
         unleveled = self.scale * self.predict_at_fit_speed(arch, macs)
         self._ratios = [*self._ratios, measured_ms / unleveled][-LEVEL_WINDOW:]
         self.level = level_of(self._ratios)
+        return self.level
+
+    def measure_level(self, settings: MeasureSettings, count: int, slot: Any = None) -> float:
+        """Time ``count`` architectures of the model's space now (drawn with :data:`LEVEL_SEED`)
+        and :meth:`observe` them: the level for a prediction that has no search's measurements
+        to learn from. Returns the level (1 with fewer than :data:`LEVEL_MIN`)."""
+        from search_spaces import DataShape, get_space
+
+        for arch in draw_archs(get_space(self.space), DataShape(*self.shape), count, LEVEL_SEED):
+            self.observe(arch, measure_arch(arch, settings, slot))
         return self.level
 
     def settings(self) -> MeasureSettings:

@@ -385,6 +385,10 @@ def latency_model_predict(rows: list[dict[str, Any]], model: Any) -> str:
     """Predicted latency of each architecture with its parts."""
     out = ([f"Host speed now: x{model.scale:.3f} of the fit's (the reference architecture timed "
             f"just now); predictions and parts are at today's speed"] if model.reference else [])
+    if rows and rows[0]["level_archs"]:
+        out.append(f"Level: x{model.level:.3f} (the median of measured over predicted for "
+                   f"{rows[0]['level_archs']} architectures of the space timed just now); "
+                   f"predictions include it, parts do not")
     for row in rows:
         out.append(f"{row['arch']}\n  predicted {row['predicted_ms']:.3f} ms (median at batch "
                    f"{model.conditions['batch']}); sum of the parts timed alone "

@@ -255,9 +255,18 @@ def test_predict_prints_the_parts(tiny_model: Path, capsys: pytest.CaptureFixtur
     assert main(["latency-model", "predict", str(tiny_model), arch.to_string()]) == 0
     out = capsys.readouterr().out
     assert "predicted" in out and "stem_" in out and "head_" in out
+    assert "Level: x" in out and "10 architectures of the space timed just now" in out
     assert main(["latency-model", "predict", str(tiny_model), "--json", arch.to_string()]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["arch"] == arch.to_string() and len(rows[0]["parts"]) == len(lm.part_keys(arch))
+    # the level of the 10 architectures timed: the prediction is the scaled one times it
+    level, scale = rows[0]["level"], rows[0]["host_speed_scale"]
+    assert rows[0]["level_archs"] == 10 and level != 1.0 and 0.2 < level < 5
+    model = lm.load_model(tiny_model)
+    assert rows[0]["predicted_ms"] == pytest.approx(scale * level * model.predict_at_fit_speed(arch))
+    assert main(["latency-model", "predict", str(tiny_model), "--json", "--level-archs", "0",
+                 arch.to_string()]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["level"] == 1.0
 
 
 def test_predict_of_conditions_that_differ_exits_2(tiny_model: Path, tmp_path: Path,
