@@ -211,12 +211,15 @@ class LatencyModel:
     """The reference architecture (``arch``) and its median time during the fit (``ms``)."""
     scale: float = field(default=1.0, compare=False)
     """The reference's time now over its time at the fit (set by :meth:`calibrate`; not saved)."""
-    level: float = field(default=1.0, compare=False)
-    """The median ratio of the last real measurements to their predictions (set by
-    :meth:`observe`; not saved)."""
     _speed: Any = field(default=None, repr=False, compare=False)
     _recent: list[float] = field(default_factory=list, repr=False, compare=False)
     _ratios: list[float] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def level(self) -> float:
+        """The level of predictions: :func:`level_of` the measured/predicted ratios that
+        :meth:`observe` was given (not saved)."""
+        return level_of(self._ratios)
 
     def sum_ms(self, arch: Arch) -> tuple[float, list[tuple[str, float]]]:
         """The sum of ``arch``'s part times and the parts; :class:`LatencyModelError` naming the
@@ -259,7 +262,6 @@ class LatencyModel:
         correction has a level error of its own: what is measured now corrects both."""
         unleveled = self.scale * self.predict_at_fit_speed(arch, macs)
         self._ratios = [*self._ratios, measured_ms / unleveled][-LEVEL_WINDOW:]
-        self.level = level_of(self._ratios)
         return self.level
 
     def measure_level(self, settings: MeasureSettings, count: int, slot: Any = None) -> float:
