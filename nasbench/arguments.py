@@ -187,7 +187,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     _proxy_args(p)
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
-    p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
+    p.add_argument("--epochs", type=int, help="proxy-training epochs (default: 2 on digits, 5 on "
+                                              "images, 3 under the CPU proxy)")
     p.add_argument("--study", help="study name (default: <space>-<dataset>-<sampler>-seed<seed>)")
     p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
     p.add_argument("--max-latency-ms", type=float, help="constraint: median latency at most this")
@@ -219,7 +220,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    "(spaces too large to enumerate)")
     p.add_argument("--seeds", type=int, default=2, help="training seeds per architecture (default 2)")
     p.add_argument("--passes", type=int, default=2, help="latency passes over the table (default 2)")
-    p.add_argument("--epochs", type=int, help="proxy-training epochs (default: per dataset)")
+    p.add_argument("--epochs", type=int, help="proxy-training epochs (default: 2 on digits, 5 on "
+                                              "images, 3 under the CPU proxy)")
     _proxy_args(p)
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
@@ -244,6 +246,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--csv", help="write every repeat's figures to this .csv file")
     p.add_argument("--pruner", default="pareto", choices=("pareto", "none"),
                    help="early stop of dominated trials: pareto or none (default pareto)")
+    p.add_argument("--epochs", type=int,
+                   help="replay searches that train this many epochs (at most the table's): "
+                        "each curve cut there, scored at the table's full-training figures")
     p.set_defaults(func=commands["replay"])
 
     p = sub.add_parser("worker", help="join an existing study, from this or another machine")
@@ -283,7 +288,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p = sub.add_parser("train", parents=[_parent(_data_args), as_json],
                        help="train an architecture in full, report test accuracy, save weights")
     p.add_argument("arch", help="export folder, reference name, spec string or JSON file")
-    p.add_argument("--epochs", type=_positive_int, help="epochs (default: per dataset)")
+    p.add_argument("--epochs", type=_positive_int, help="epochs (default: 4 on digits, 5 on images)")
     p.add_argument("--out", help="folder for the weights and export (default: the export folder)")
     p.add_argument("--force", action="store_true", help="replace an --out folder that holds files")
     p.set_defaults(func=commands["train"], dataset=None)

@@ -218,11 +218,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     constraints = {k: getattr(args, k) for k in ("max_latency_ms", "max_params", "max_macs")}
     report = replay_table(args.table, tuple(args.sampler), args.budget, args.repeats, args.seed,
-                          constraints, args.pruner)
+                          constraints, args.pruner, epochs=args.epochs)
     if args.csv:
         write_table(runs_frame(report.runs), args.csv)
     _print_json(report.to_dict()) if args.json else print(
-        text.replay_summary(report.summary, report.meta, report.exact_hypervolume)
+        text.replay_summary(report.summary, report.meta, report.exact_hypervolume, args.epochs)
         + (f"\nEvery repeat: {args.csv}" if args.csv else ""))
     return 0
 

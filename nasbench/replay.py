@@ -81,6 +81,25 @@ class TableEvaluator:
         return Trained(curve, float(row["train_time_s"]))
 
 
+def cut_to_epochs(table: pd.DataFrame, meta: dict[str, Any], epochs: int) -> pd.DataFrame:
+    """The table as a search that trains ``epochs`` epochs would see it: every seed's curve cut
+    to its first ``epochs`` and the training seconds in proportion, while the true figures
+    (``val_acc_mean``, the latencies) stay the full training's. A replay of it therefore
+    scores a shorter proxy by the table's truth: which architectures it finds, not what
+    accuracy its shorter training shows."""
+    full = int(table["epochs"].dropna().iloc[0])
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= full:
+        raise SearchError(f"--epochs must be between 1 and the table's {full}, got {epochs}")
+    out = table.copy()
+    for k in range(int(meta["seeds"])):
+        column = f"val_acc_per_epoch_seed{k}"
+        out[column] = [np.asarray(c, float)[:epochs] if isinstance(c, (list, tuple, np.ndarray))
+                       else c for c in out[column]]
+    out["train_time_s"] = out["train_time_s"] * epochs / full
+    out["epochs"] = epochs
+    return out
+
+
 @dataclass(frozen=True)
 class ReplayRun:
     """One replayed search: its quality at each checkpoint, simulated and real time."""
@@ -293,13 +312,15 @@ class ReplayReport:
 
 def replay_table(path: str, samplers: tuple[str, ...], budget: int, repeats: int, seed: int = 0,
                  constraints: dict[str, Any] | None = None, pruner: str = DEFAULT_PRUNER,
-                 margin_z: float | None = None) -> ReplayReport:
-    """Load the bench table at ``path`` and :func:`replay` it (``ValueError`` if it is not one)."""
+                 margin_z: float | None = None, epochs: int | None = None) -> ReplayReport:
+    """Load the bench table at ``path`` and :func:`replay` it (``ValueError`` if it is not one);
+    with ``epochs``, as searches of that many epochs (:func:`cut_to_epochs`)."""
     from nasbench.bench import load_bench
 
     table, meta = load_bench(path)
     constraints = {k: v for k, v in (constraints or {}).items() if v is not None}
-    runs = replay(table, meta, samplers, budget, repeats, seed, constraints, pruner=pruner,
+    seen = table if epochs is None else cut_to_epochs(table, meta, epochs)
+    runs = replay(seen, meta, samplers, budget, repeats, seed, constraints, pruner=pruner,
                   margin_z=margin_z)
     exact = exact_front_hypervolume(table, meta, feasible_under(SearchConfig(**constraints)))
     return ReplayReport(str(path), meta, runs, summarize(runs), exact)

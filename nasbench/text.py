@@ -285,11 +285,15 @@ def bench_table_text(table: pd.DataFrame, shown: pd.DataFrame) -> str:
     return text
 
 
-def replay_summary(summary: pd.DataFrame, meta: dict[str, Any], exact_hv: float) -> str:
-    """Hypervolume fraction per sampler and checkpoint, with the reference point."""
+def replay_summary(summary: pd.DataFrame, meta: dict[str, Any], exact_hv: float,
+                   epochs: int | None = None) -> str:
+    """Hypervolume fraction per sampler and checkpoint, with the reference point (``epochs``:
+    the searches replayed trained that many, :func:`nasbench.replay.cut_to_epochs`)."""
     ref = meta["reference_point"]
     lines = [f"Replay on the {meta['space']} / {meta['dataset']} table ({meta['complete']} "
-             f"architectures, {meta['seeds']} seeds, {meta['passes']} latency passes)",
+             f"architectures, {meta['seeds']} seeds, {meta['passes']} latency passes)"
+             + (f"; searches of {epochs} epochs (curves cut there), scored at the table's "
+                f"full-training figures" if epochs else ""),
              f"Hypervolume reference point: val_acc {ref['val_acc']:g}, latency "
              f"{ref['latency_ms']:.4g} ms (1.1 x the slowest); exact front: {exact_hv:.4g} acc x ms",
              f"{'sampler':<8} {'archs':>6} {'HV fraction median':>19} {'IQR':>15} "

@@ -164,6 +164,7 @@ def test_hypervolume_equals_brute_force_and_optuna(points: list) -> None:
     (["replay", "{tmp}"], "is not a bench table"),
     (["replay", "{bench}", "--budget", "0"], "--budget must be"),
     (["replay", "{bench}", "--sampler", "cmaes"], "unknown sampler cmaes"),
+    (["replay", "{bench}", "--epochs", "3"], "--epochs must be between 1 and the table's 2, got 3"),
 ])
 def test_bench_and_replay_bad_input(mini, tmp_path: Path, args: list, words: str) -> None:  # type: ignore[no-untyped-def]
     args = [a.format(tmp=tmp_path, bench=mini[0].run_dir) for a in args]
@@ -242,6 +243,25 @@ def test_replay_with_the_pareto_pruner_trains_fewer_epochs(mini) -> None:  # typ
     for run in pruned_runs:  # the fraction is of what was trained fully
         assert set(run.trained_fully) <= set(run.numbers)
         assert run.fractions[12] == hv_fraction(run.trained_fully, table, meta)
+
+
+def test_replay_of_a_shorter_proxy_is_scored_at_the_tables_figures(mini) -> None:  # type: ignore[no-untyped-def]
+    from nasbench.replay import cut_to_epochs, hv_fraction
+
+    table, meta = load_bench(mini[0].run_dir)
+    cut = cut_to_epochs(table, meta, 1)
+    for k in range(meta["seeds"]):
+        column = f"val_acc_per_epoch_seed{k}"
+        assert all(len(c) == 1 and c[0] == full[0] for c, full in zip(cut[column], table[column]))
+    assert (cut["train_time_s"] == table["train_time_s"] / 2).all()
+    assert (cut["val_acc_mean"] == table["val_acc_mean"]).all()  # the truth stays the full one
+    assert (cut["latency_ms"] == table["latency_ms"]).all() and (table["epochs"] == 2).all()
+    runs = replay(cut, meta, ("random",), budget=12, repeats=2, pruner="pareto")
+    for run in runs:  # one epoch each: nothing to stop, and every figure is the table's own
+        assert run.epochs[12] == 12 and sorted(run.trained_fully) == sorted(run.numbers)
+        assert run.fractions[12] == hv_fraction(run.trained_fully, table, meta) == 1.0
+    with pytest.raises(SearchError, match="--epochs must be between 1 and the table's 2, got 0"):
+        cut_to_epochs(table, meta, 0)
 
 
 def test_replay_hypervolume_leaves_out_architectures_stopped_early(mini) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,8 @@ from nasbench.build import build_model
 from nasbench.confirm import BUDGET_S, BURST_S, WARMUP_S, burst_times
 from nasbench.data import _digits_file, _read_digits, load_dataset
 from nasbench.search import SearchConfig, SearchError, _set_up_search, settled
-from nasbench.train import (DEFAULT_BN_CALIBRATION, TrainConfig, calibrate_batchnorm,
-                            default_train_config, train_model)
+from nasbench.train import (DEFAULT_BN_CALIBRATION, DIGITS_SEARCH_EPOCHS, TrainConfig,
+                            calibrate_batchnorm, default_train_config, train_model)
 
 # Scores chance (0.097) after one epoch of digits with the running averages, 0.94 calibrated.
 SLOW_STARTER = ("res8_in1_cls10:stem_c16_k3_s1_arelu:ir_r2_k7_s1_e3_c32_se0.25_arelu:"
@@ -83,16 +83,33 @@ def test_a_new_study_records_calibration_and_the_epochs_it_trains() -> None:
     study = _study(SearchConfig())
     recorded = study.user_attrs["config"]
     assert recorded["bn_calibration"] == DEFAULT_BN_CALIBRATION == 256
-    assert recorded["epochs"] == 4 and study.user_attrs["settings"]["epochs"] == 4
+    assert recorded["epochs"] == DIGITS_SEARCH_EPOCHS == 2 and study.user_attrs["settings"]["epochs"] == 2
     config = settled(SearchConfig(), study)
-    assert (config.bn_calibration, config.epochs) == (256, 4)
-    assert config.train_config().bn_calibration == 256 and config.train_config().epochs == 4
+    assert (config.bn_calibration, config.epochs) == (256, 2)
+    assert config.train_config().bn_calibration == 256 and config.train_config().epochs == 2
     _set_up_search(study, SearchConfig())  # resumes
-    _set_up_search(study, SearchConfig(epochs=4, bn_calibration=256))  # the same, said
+    _set_up_search(study, SearchConfig(epochs=2, bn_calibration=256))  # the same, said
     with pytest.raises(SearchError, match="bn_calibration=256 \\(now 0\\)"):
         _set_up_search(study, SearchConfig(bn_calibration=0))
-    with pytest.raises(SearchError, match="epochs=4 \\(now 6\\)"):
+    with pytest.raises(SearchError, match="epochs=2 \\(now 6\\)"):
         _set_up_search(study, SearchConfig(epochs=6))
+
+
+def test_a_study_made_with_four_epochs_resumes_with_four() -> None:
+    study = _study(SearchConfig(epochs=4))  # what a new study recorded before the proxy was 2
+    config = settled(SearchConfig(), study)
+    assert config.epochs == 4 and config.train_config().epochs == 4
+    _set_up_search(study, SearchConfig())  # the same command resumes it as it was made
+    with pytest.raises(SearchError, match="epochs=4 \\(now 2\\)"):
+        _set_up_search(study, SearchConfig(epochs=2))
+
+
+def test_train_keeps_four_epochs_of_digits_and_other_datasets_their_own() -> None:
+    assert default_train_config("digits").epochs == 4  # `train`: the chosen one, trained longer
+    assert SearchConfig(device="cuda").train_config().epochs == DIGITS_SEARCH_EPOCHS
+    assert SearchConfig(dataset="cifar10", device="cuda").train_config().epochs == 5
+    assert SearchConfig(dataset="cifar10").train_config().epochs == 3  # the CPU proxy
+    assert SearchConfig(epochs=7).train_config().epochs == 7
 
 
 def test_a_study_made_before_calibration_resumes_as_it_was_made() -> None:
@@ -111,7 +128,7 @@ def test_a_study_made_before_calibration_resumes_as_it_was_made() -> None:
 
 def test_a_bench_records_calibration_and_its_epochs() -> None:
     identity = BenchConfig().identity()
-    assert identity["bn_calibration"] == 256 and identity["epochs"] == 4
+    assert identity["bn_calibration"] == 256 and identity["epochs"] == DIGITS_SEARCH_EPOCHS
     assert BenchConfig(bn_calibration=0).train_config().bn_calibration == 0
     assert BenchConfig().search_config().train_config() == BenchConfig().train_config()
 
