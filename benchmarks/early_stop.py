@@ -33,11 +33,12 @@ def oracle_epochs(report, keep: float, epochs: int | None = None) -> list[int]:
     import numpy as np
 
     from nasbench.bench import load_bench
+    from nasbench.replay import table_epochs
     from nasbench.results import hypervolume, pareto_mask
 
     table, meta = load_bench(report.table)
     rows, ref = table.set_index("arch"), meta["reference_point"]
-    epochs = epochs or int(table["epochs"].dropna().iloc[0])
+    epochs = epochs or table_epochs(table)
     out = []
     for run in report.runs:
         seen = rows.loc[run.numbers]

@@ -81,13 +81,18 @@ class TableEvaluator:
         return Trained(curve, float(row["train_time_s"]))
 
 
+def table_epochs(table: pd.DataFrame) -> int:
+    """The epochs each architecture of a bench table was trained (its protocol)."""
+    return int(table["epochs"].dropna().iloc[0])
+
+
 def cut_to_epochs(table: pd.DataFrame, meta: dict[str, Any], epochs: int) -> pd.DataFrame:
     """The table as a search that trains ``epochs`` epochs would see it: every seed's curve cut
     to its first ``epochs`` and the training seconds in proportion, while the true figures
     (``val_acc_mean``, the latencies) stay the full training's. A replay of it therefore
     scores a shorter proxy by the table's truth: which architectures it finds, not what
     accuracy its shorter training shows."""
-    full = int(table["epochs"].dropna().iloc[0])
+    full = table_epochs(table)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= full:
         raise SearchError(f"--epochs must be between 1 and the table's {full}, got {epochs}")
     out = table.copy()
@@ -251,7 +256,7 @@ def replay(table: pd.DataFrame, meta: dict[str, Any], samplers: tuple[str, ...],
         for r in range(repeats):
             config = SearchConfig(space=meta["space"], dataset=meta["dataset"], sampler=sampler,
                                   seed=seed + r, budget=min(budget, meta["complete"]),
-                                  epochs=int(table["epochs"].dropna().iloc[0]), pruner=pruner,
+                                  epochs=table_epochs(table), pruner=pruner,
                                   **(constraints or {}))
             config.validate()
             runs.append(replay_once(table, meta, config, checkpoints, r, margin_z))
