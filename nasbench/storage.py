@@ -98,9 +98,6 @@ def use_write_ahead_log(engine) -> None:  # type: ignore[no-untyped-def]
     engine.dispose()  # connections opened before the listener are closed
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file of a ``sqlite:///`` URL (``None`` for other storages)."""
     if not url.startswith("sqlite:///"):
@@ -129,18 +126,29 @@ def check_database(url: str, must_exist: bool = False) -> None:
             raise ValueError(f"no study database at {path}; give a run folder or the storage URL "
                              f"of an existing study")
         return
-    with path.open("rb") as handle:
-        header = handle.read(len(SQLITE_HEADER))
-    if header != SQLITE_HEADER:
-        raise ValueError(f"{path} is not a study database ({'empty' if not header else 'not SQLite'}"
-                         f"); give a run folder written by nasbench, or another --storage")
+    if path.stat().st_size == 0:
+        raise _not_a_database(path, "empty")
+    # Only through SQLite: a plain open() and close() of the file here would drop every POSIX
+    # lock this process's SQLite connections hold on it, and another process closing its last
+    # connection would then delete the write-ahead log under them (their commits lost).
+    con = None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as con:
-            rows = con.execute("PRAGMA quick_check").fetchall()
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        rows = con.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as exc:
+        if "file is not a database" in str(exc):  # SQLITE_NOTADB: the header is not SQLite's
+            raise _not_a_database(path, "not SQLite") from None
         raise corrupt(path, str(exc)) from None
+    finally:
+        if con is not None:
+            con.close()
     if rows != [("ok",)]:
         raise corrupt(path, str(rows[0][0])[:120])
+
+
+def _not_a_database(path: Path, what: str) -> ValueError:
+    return ValueError(f"{path} is not a study database ({what}); give a run folder written by "
+                      f"nasbench, or another --storage")
 
 
 @contextlib.contextmanager

@@ -327,6 +327,30 @@ def test_an_exhausted_space_stops_with_a_clear_error(tmp_path: Path, digits, mon
     assert sum(t.state.name == "COMPLETE" for t in open_study(config).get_trials()) >= 40
 
 
+def test_a_process_reopening_its_study_keeps_its_commits_when_another_closes(tmp_path: Path) -> None:
+    """A search reopens its study (as ``finish_search`` does) while its first connection is open,
+    and a reader in another process (``results``, the dashboard, a second worker) then closes its
+    own: our next commit must land. The database check on reopening once read the file's header
+    with a plain open() and close(), which dropped this process's SQLite locks; the reader, sure
+    it was the last, then deleted the write-ahead log, and the commit was lost (CI saw it as one
+    of two joining processes exiting on a "disk I/O error")."""
+    config = SearchConfig(**QUICK, budget=1, runs_dir=str(tmp_path), study="wal")
+    study = open_study(config)
+    trial = study.ask()  # this process's connection stays open, as in a running search
+    open_study(config)  # the check on reopening
+    db = tmp_path / "wal" / "study.db"
+    reader = (f"import sqlite3; c = sqlite3.connect({str(db)!r}); "
+              f"c.execute('SELECT COUNT(*) FROM trials').fetchall(); c.close()")
+    subprocess.run([sys.executable, "-c", reader], check=True, timeout=60)
+    assert (tmp_path / "wal" / "study.db-wal").exists()  # the reader knew it was not the last
+    study.tell(trial, [0.5, 1.0])
+    states = (f"import sqlite3; c = sqlite3.connect({str(db)!r}); "
+              f"print(c.execute('SELECT state FROM trials').fetchall()); c.close()")
+    seen = subprocess.run([sys.executable, "-c", states], capture_output=True, text=True, check=True,
+                          timeout=60).stdout.strip()
+    assert seen == "[('COMPLETE',)]", seen
+
+
 def test_two_processes_joining_at_once_draw_different_architectures(tmp_path: Path) -> None:
     """Two ``search`` processes on one study, started at the same moment (the README's way to add
     a machine): their first trials come from different sampler streams."""
