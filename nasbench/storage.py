@@ -79,7 +79,9 @@ def use_write_ahead_log(engine) -> None:  # type: ignore[no-untyped-def]
     checkpoints: a killed process loses nothing committed, readers never block the writer, and
     SQLite folds the log back into ``study.db`` when the last connection closes. The mode is
     stored in the file, so every later reader and writer uses it. (WAL needs a local disk,
-    not a network file system.)
+    not a network file system.) Read the file through SQLite only: a plain ``open()`` and
+    ``close()`` in a process drops all its SQLite locks on the file (POSIX locks), and another
+    process closing its last connection then deletes the log under it.
     """
     import sqlite3
 
