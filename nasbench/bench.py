@@ -35,7 +35,7 @@ from nasbench.interrupts import SafeInterrupts
 from nasbench.quiet import QuietSlot
 from nasbench.record import TrialRecord
 from nasbench.results import pareto_mask, write_table
-from nasbench.storage import count_states
+from nasbench.storage import count_states, fail_dead_trials
 from nasbench.search import (SearchConfig, SearchError, UniformDraw, load_search_data,
                              make_sampler, make_storage, measure_arch, open_storage_study)
 from nasbench.train import (DEFAULT_BN_CALIBRATION, TrainedSettings, epochs_before_calibration,
@@ -348,9 +348,7 @@ def _drive_bench(study: optuna.Study, objective: BenchObjective,
     """Run the queued trials until none is left (here or in other workers)."""
     failures = 0
     while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+        fail_dead_trials(study)  # dead workers' trials: failed, retried
         counts = count_states(study)
         if counts.get("WAITING", 0) == 0:
             if counts.get("RUNNING", 0) == 0:

@@ -35,8 +35,8 @@ from nasbench.interrupts import SafeInterrupts
 from nasbench.pruners import DEFAULT_PRUNER, PRUNERS, ParetoPruner, make_pruner
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
-from nasbench.storage import (check_database, count_states, creation_lock, finished,
-                              last_finished, use_write_ahead_log)
+from nasbench.storage import (check_database, count_states, creation_lock, fail_dead_trials,
+                              finished, last_finished, use_write_ahead_log)
 from nasbench.results import engine_options, pareto_frame, results_frame, write_table
 from nasbench.train import (DEFAULT_BN_CALIBRATION, TrainedSettings, epochs_before_calibration,
                             expected_seconds, train_model)
@@ -783,9 +783,7 @@ def drive(study: optuna.Study, objective: Objective, config: SearchConfig,
     max_repeats = max(REPEATS_BEFORE_EXHAUSTED, 10 * config.budget)
     failures = repeats = rejected = 0
     while True:
-        with warnings.catch_warnings():  # "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # dead workers' trials: failed, retried
+        fail_dead_trials(study)  # dead workers' trials: failed, retried
         done, running = evaluated(study), count_states(study).get("RUNNING", 0)
         if done >= config.budget or done >= space_size:
             return

@@ -70,6 +70,53 @@ def finished(counts: dict[str, int]) -> int:
     return sum(counts.get(state, 0) for state in _FINISHED)
 
 
+def fail_dead_trials(study: optuna.Study) -> None:
+    """Fail the trials of workers that died, so that their architectures are retried (by the
+    storage's stale-trial callback, as Optuna does): Optuna's stale trials (no heartbeat for
+    the storage's grace period) and the ones Optuna leaves running for ever, started more than
+    a grace period ago and without any heartbeat: a worker killed between taking a trial and
+    its first heartbeat. Start times are the workers' clocks: the machines' clocks must agree
+    to well within the grace period."""
+    import copy
+    import datetime
+    import warnings
+
+    import optuna
+    import sqlalchemy
+
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    engine = _engine(study)
+    rdb = getattr(study._storage, "_backend", study._storage)
+    if engine is None or rdb.heartbeat_interval is None:
+        return
+    grace_s = rdb.grace_period or 2 * rdb.heartbeat_interval  # Optuna's own default
+    with engine.connect() as con:
+        ids = [int(row[0]) for row in con.execute(sqlalchemy.text(
+            "SELECT t.trial_id FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
+            "WHERE t.study_id = :s AND t.state = 'RUNNING' AND h.trial_id IS NULL"),
+            {"s": study._study_id})]
+    if not ids:
+        return
+    storage = study._storage
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=grace_s)
+    failed = []
+    for trial_id in ids:
+        started = storage.get_trial(trial_id).datetime_start
+        if started is None or started > cutoff:
+            continue  # just taken: its first heartbeat is on its way
+        try:
+            if storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.FAIL):
+                failed.append(trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+            pass
+    callback = storage.get_heartbeat_stale_trial_callback()
+    if callback is not None:
+        for trial_id in failed:
+            callback(study, copy.deepcopy(storage.get_trial(trial_id)))
+
+
 def use_write_ahead_log(engine) -> None:  # type: ignore[no-untyped-def]
     """Make an SQLite engine commit cheaply: write-ahead logging, synced at checkpoints.
 

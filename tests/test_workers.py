@@ -89,6 +89,66 @@ def test_worker_killed_mid_trial_is_detected_and_retried(tmp_path: Path) -> None
     assert retries and retries[0].user_attrs["arch"] == victim.user_attrs["arch"]
 
 
+def _take_a_trial_and_die(storage: str, study_name: str) -> int:
+    """A worker that takes a trial and dies before its first heartbeat: ``ask`` records none
+    (Optuna's heartbeat thread starts after it). Returns the trial's number."""
+    script = (f"import optuna; s = optuna.load_study(study_name={study_name!r}, storage={storage!r}); "
+              f"print(s.ask().number)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_worker_killed_before_its_first_heartbeat_is_detected_and_retried(
+        db: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Optuna never fails a running trial without any heartbeat, so the other workers waited
+    for it for ever (the budget counts it as in flight). Ours fail it once it is older than the
+    grace period (3 heartbeats), and retry its architecture."""
+    url = (request.getfixturevalue("postgres_url") if db == "postgresql"
+           else f"sqlite:///{tmp_path / 'early' / 'study.db'}")
+    args = ("search", *QUICK, "--heartbeat", "1", "--study", "early", "--runs-dir", str(tmp_path),
+            "--storage", url)
+    first = _cli(*args, "--budget", "1")
+    assert first.returncode == 0, first.stderr
+    dead = _take_a_trial_and_die(url, "early")
+    assert optuna.load_study(study_name="early", storage=url).get_trials()[dead].state.name == "RUNNING"
+    resumed = subprocess.run([sys.executable, "cli.py", *args, "--budget", "3"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = optuna.load_study(study_name="early", storage=url).get_trials()
+    assert trials[dead].state.name == "FAIL"
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == dead]
+    assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
+    _check_exact(url, "early", 3)
+    if db == "postgresql":
+        optuna.delete_study(study_name="early", storage=url)
+
+
+def test_a_bench_worker_killed_before_its_first_heartbeat_is_retried(tmp_path: Path) -> None:
+    """The same for a bench, whose trials are queued: the architecture the dead worker took is
+    evaluated by the resumed bench, and the bench finishes."""
+    url = f"sqlite:///{tmp_path / 'b' / 'study.db'}"
+    args = ("bench", "--space", "tiny", "--sample", "2", "--seeds", "1", "--epochs", "1",
+            "--heartbeat", "1", "--study", "b", "--runs-dir", str(tmp_path))
+    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from nasbench.bench import BenchConfig, "
+              f"open_bench; from nasbench.search import load_search_data; c = BenchConfig(space='tiny', "
+              f"sample=2, seeds=1, epochs=1, heartbeat_s=1, study='b', runs_dir={str(tmp_path)!r}); "
+              f"open_bench(c, load_search_data(c.search_config()))")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    queued = len(optuna.load_study(study_name="b", storage=url).get_trials())
+    dead = _take_a_trial_and_die(url, "b")
+    resumed = subprocess.run([sys.executable, "cli.py", *args], cwd=ROOT, capture_output=True,
+                             text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = optuna.load_study(study_name="b", storage=url).get_trials()
+    assert trials[dead].state.name == "FAIL"
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == dead]
+    assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
+    assert retries[0].params == trials[dead].system_attrs["fixed_params"]  # the queued architecture
+    assert sum(t.state.name == "COMPLETE" for t in trials) == queued
+
+
 def test_quiet_slot_excludes_training_while_measuring(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", f"""
 import time, sys
