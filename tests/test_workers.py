@@ -57,17 +57,22 @@ def test_three_workers_on_the_local_default(tmp_path: Path) -> None:
 
 
 def test_worker_killed_mid_trial_is_detected_and_retried(tmp_path: Path) -> None:
-    args = ("search", *QUICK, "--budget", "5", "--heartbeat", "1", "--study", "crash",
-            "--runs-dir", str(tmp_path))
+    # 3 epochs (not QUICK's 1): each trial's training lasts long enough for the poll to see it
+    # (with 1 epoch, a CI run under load once saw none of the 4 in time).
+    args = ("search", *QUICK, "--epochs", "3", "--budget", "5", "--heartbeat", "1", "--study",
+            "crash", "--runs-dir", str(tmp_path))
     storage = f"sqlite:///{tmp_path / 'crash' / 'study.db'}"
-    proc = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    victim = None
+    log = tmp_path / "search.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    victim, study = None, None
     deadline = time.time() + 240
-    while time.time() < deadline and victim is None:
+    while time.time() < deadline and victim is None and proc.poll() is None:
         time.sleep(0.05)
         try:
-            trials = optuna.load_study(study_name="crash", storage=storage).get_trials()
+            study = study or optuna.load_study(study_name="crash", storage=storage)
+            trials = study.get_trials()
         except Exception:
             continue
         running = [t for t in trials if t.state.name == "RUNNING" and "latency" in t.user_attrs]
@@ -75,7 +80,7 @@ def test_worker_killed_mid_trial_is_detected_and_retried(tmp_path: Path) -> None
             proc.send_signal(signal.SIGKILL)  # mid-trial: measured, now training
             victim = running[0]
     proc.wait()
-    assert victim is not None
+    assert victim is not None, (proc.returncode, log.read_text()[-2000:])
     study = optuna.load_study(study_name="crash", storage=storage)  # readable after SIGKILL
     before = sum(t.state.name == "COMPLETE" for t in study.get_trials())
     assert study.get_trials()[victim.number].state.name == "RUNNING"  # stale
