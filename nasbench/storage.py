@@ -25,12 +25,18 @@ if TYPE_CHECKING:
 _FINISHED = ("COMPLETE", "FAIL", "PRUNED")
 
 
-def _engine(study: optuna.Study):  # type: ignore[no-untyped-def]
+def _rdb(study: optuna.Study):  # type: ignore[no-untyped-def]
+    """The study's relational storage (``None`` for other storages)."""
     from optuna.storages import RDBStorage
 
     storage = study._storage
     storage = getattr(storage, "_backend", storage)  # a cached storage wraps the RDB one
-    return storage.engine if isinstance(storage, RDBStorage) else None
+    return storage if isinstance(storage, RDBStorage) else None
+
+
+def _engine(study: optuna.Study):  # type: ignore[no-untyped-def]
+    rdb = _rdb(study)
+    return rdb.engine if rdb is not None else None
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
@@ -87,12 +93,11 @@ def fail_dead_trials(study: optuna.Study) -> None:
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    engine = _engine(study)
-    rdb = getattr(study._storage, "_backend", study._storage)
-    if engine is None or rdb.heartbeat_interval is None:
+    rdb = _rdb(study)
+    if rdb is None or rdb.heartbeat_interval is None:
         return
     grace_s = rdb.grace_period or 2 * rdb.heartbeat_interval  # Optuna's own default
-    with engine.connect() as con:
+    with rdb.engine.connect() as con:
         ids = [int(row[0]) for row in con.execute(sqlalchemy.text(
             "SELECT t.trial_id FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
             "WHERE t.study_id = :s AND t.state = 'RUNNING' AND h.trial_id IS NULL"),
