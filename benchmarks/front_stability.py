@@ -40,12 +40,13 @@ def session(run: str, rounds: int) -> dict:
     from nasbench.confirm import confirm_study, study_config
     from nasbench.build import build_model
     from nasbench.latency import measure_latency
-    from nasbench.results import annotate, eligible, open_run, pareto_mask, results_frame
+    from nasbench.results import annotate, open_run, pareto_mask, results_frame
+    from nasbench.rules import eligible_mask
 
     study = open_run(run)
     config = study_config(study)
     frame = results_frame(study)
-    ok = frame[eligible(frame)]
+    ok = frame[eligible_mask(frame)]
     start = time.perf_counter()
     single = []
     for row in ok.itertuples():

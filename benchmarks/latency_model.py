@@ -37,7 +37,7 @@ def main() -> int:
 
     from nasbench import latency_model as lm
     from nasbench.env import tune_allocator
-    from nasbench.results import eligible
+    from nasbench.rules import eligible_mask
     from nasbench.search import SearchConfig, run_search
     from search_spaces import DataShape
 
@@ -107,7 +107,7 @@ def main() -> int:
                 outcome = run_search(config)
                 wall = time.perf_counter() - began
                 frame = outcome.table
-                feasible = int(eligible(frame).sum())
+                feasible = int(eligible_mask(frame).sum())
                 skipped = int((frame.get("predicted_only") == True).sum())  # noqa: E712
                 rows[(name, seed)] = (wall, feasible, skipped)
                 error = _prediction_error(frame) if name == "with" else ""

@@ -161,7 +161,9 @@ def main() -> int:
     base = names[0]
     latency = _retime(runs, args.rounds)
     truth = _truth(runs, args.truth_seeds) if args.truth_seeds > 0 else {}
-    ref = 1.1 * max(latency.values())
+    from nasbench.rules import reference_point
+
+    ref = reference_point(latency.values())["latency_ms"]
     hv: dict[tuple[str, int], float] = {}
     hv_true: dict[tuple[str, int], float] = {}
     print(f"Default search, space {args.space}, dataset digits, budget {args.budget}, seeds "

@@ -6,6 +6,8 @@ import argparse
 import os
 from typing import Any, Callable, Mapping
 
+from nasbench.rules import default_threads
+
 EXIT_USAGE = 2
 
 
@@ -100,7 +102,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=_positive_int, help="input resolution (default: the dataset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of splits, init, training and sampler (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda: training and latency (default cpu)")
-    p.add_argument("--threads", type=_positive_int, default=max(1, os.cpu_count() or 1),
+    p.add_argument("--threads", type=_positive_int, default=default_threads(),
                    help="CPU threads for training (default: all cores)")
     p.add_argument("--runs-dir", default="runs", help="folder for run outputs (default runs)")
     p.add_argument("--no-memory-check", dest="memory_check", action="store_false",

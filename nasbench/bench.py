@@ -33,6 +33,7 @@ from nasbench.files import atomic_write
 from nasbench.interrupts import SafeInterrupts
 from nasbench.quiet import QuietSlot
 from nasbench.record import TrialRecord
+from nasbench.rules import default_threads, reference_point
 from nasbench.results import pareto_mask, write_table
 from nasbench.storage import count_states, fail_dead_trials
 from nasbench.search import (SearchConfig, SearchError, UniformDraw, load_search_data,
@@ -89,7 +90,7 @@ class BenchConfig(TrainedSettings):
     sample: int | None = None
     seed: int = 0
     device: str = "cpu"
-    threads: int = max(1, os.cpu_count() or 1)
+    threads: int = field(default_factory=default_threads)
     latency_threads: int = 1
     latency_time_s: float = 0.5
     latency_precision: float | None = 0.02
@@ -464,14 +465,13 @@ def bench_meta(study: optuna.Study, table: pd.DataFrame) -> dict[str, Any]:
         config = BenchConfig(**{k: v for k, v in settings.items() if k in known})
         n_val = len(load_search_data(config.search_config()).y_val)
     done = table[table["complete"]]
-    slowest = float(done["latency_ms"].max()) if not done.empty else math.nan
     return {"kind": "nasbench-bench", "version": 1, "study": study.study_name,
             "space": settings["space"], "dataset": settings["dataset"],
             "shape": study.user_attrs["shape"], "architectures": len(table),
             "complete": int(done.shape[0]), "whole_space": settings["sample"] is None,
             "seeds": settings["seeds"], "passes": settings["passes"], "n_val": n_val,
             "settings": settings,
-            "reference_point": {"val_acc": 0.0, "latency_ms": 1.1 * slowest},
+            "reference_point": reference_point(done["latency_ms"]),
             "conditions": {c[5:]: done.iloc[0][c] for c in done.columns if c.startswith("cond_")}
             if not done.empty else {}}
 

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from nasbench import text
 from nasbench.arguments import EXIT_USAGE, build_parser
+from nasbench.rules import check_workers
 
 
 class UsageError(ValueError):
@@ -96,15 +97,16 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 class Live:
     """A progress line (``text.ProgressLine`` & co.) printed on stderr after each trial:
-    rewritten in place on a terminal, one line per trial otherwise."""
+    rewritten in place on a terminal, one line per trial otherwise. ``read(study)`` reads what
+    the line shows (the complete trials of a search, the complete count of a bench)."""
 
     tty = sys.stderr.isatty()
 
-    def __init__(self, line: Any) -> None:
-        self.line = line
+    def __init__(self, line: Any, read: Any) -> None:
+        self.line, self.read = line, read
 
     def __call__(self, study: Any, trial: Any) -> None:
-        rendered = self.line.render(study, trial)
+        rendered = self.line.render(self.read(study), trial)
         end, rendered = ("", "\r" + rendered[:150].ljust(150)) if self.tty else ("\n", rendered)
         print(rendered, end=end, file=sys.stderr, flush=True)
 
@@ -136,13 +138,12 @@ def _work(config: Any, workers: int, study: Any, finish: Any, progress: Live, al
 def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume a search until the budget of completed trials is reached."""
     from nasbench.confirm import check_options as check_confirm
-    from nasbench.search import (SearchConfig, evaluated, expected_trial_seconds, finish_search,
-                                 load_search_data, open_study, run_search, settled)
+    from nasbench.search import (SearchConfig, complete_trials, evaluated, expected_trial_seconds,
+                                 finish_search, load_search_data, open_study, run_search, settled)
 
     _quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     config = _config(SearchConfig, args)
-    if not 1 <= args.workers <= 64:
-        raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
+    check_workers(args.workers)
     check_confirm(args.confirm_rounds, args.confirm_seeds)
     data = load_search_data(config)
     study = open_study(config)
@@ -151,7 +152,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(text.search_header(config, done, args.workers), file=sys.stderr)
     if config.dataset != "digits" and done < config.budget:
         print(text.training_plan(config, data, expected_trial_seconds(config, data)), file=sys.stderr)
-    progress = Live(text.ProgressLine(config.budget, done))
+    progress = Live(text.ProgressLine(config.budget, done), complete_trials)
     outcome = _work(config, args.workers, study, lambda: finish_search(config), progress,
                     lambda: run_search(config, callbacks=[progress], data=data, slot=_slot()))
     if outcome is None:
@@ -172,12 +173,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Join an existing study, a search's or a bench's (this machine or another), and work
     until it is done."""
     from nasbench.bench import join_study
+    from nasbench.search import complete_trials
 
     _quiet_optuna(logging.ERROR)
     try:
         join_study(args.storage, args.study, args.runs_dir, args.threads, args.worker_index,
                    slot=_slot(),
-                   progress=None if args.quiet else lambda b, d: Live(text.ProgressLine(b, d)))
+                   progress=None if args.quiet else lambda b, d: Live(text.ProgressLine(b, d), complete_trials))
     except KeyboardInterrupt:
         if not args.quiet:
             print("\nInterrupted: the study is intact; run the same command again to rejoin.",
@@ -194,14 +196,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     _quiet_optuna(logging.ERROR)
     config = _config(BenchConfig, args)
-    if not 1 <= args.workers <= 64:
-        raise UsageError(f"--workers must be between 1 and 64, got {args.workers}")
+    check_workers(args.workers)
     config.validate()
     data = load_search_data(config.search_config())
     study = open_bench(config, data)
     counts = count_states(study)
     progress = Live(text.BenchProgressLine(sum(counts.values()) - finished(counts) + counts.get("COMPLETE", 0),
-                             counts.get("COMPLETE", 0), len(study.user_attrs["archs"]), config.passes))
+                             counts.get("COMPLETE", 0), len(study.user_attrs["archs"]), config.passes),
+                    lambda s: count_states(s).get("COMPLETE", 0))
     print(text.bench_header(config, progress.line, args.workers), file=sys.stderr)
     outcome = _work(config, args.workers, study, lambda: finish_bench(config), progress,
                     lambda: run_bench(config, callbacks=[progress], data=data, slot=_slot()))

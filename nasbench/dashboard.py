@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from nasbench import plots
-from nasbench.results import ResultsTable, best_within, eligible, find_runs, open_run
+from nasbench.results import ResultsTable, best_within, find_runs, open_run
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -62,8 +62,11 @@ def load_frame(source: str, study: str | None = None) -> tuple[pd.DataFrame, str
     attrs = table.user_attrs
     if attrs.get("kind") == KIND:
         frame = bench_frame(source, study, _stamp(source))
+    settings = attrs.get("settings") or {}
     frame.attrs.update(kind=attrs.get("kind", "search"), space=attrs.get("space"),
-                       dataset=attrs.get("dataset"))
+                       dataset=attrs.get("dataset"),
+                       constraints={k: settings.get(k) for k in ("max_latency_ms", "max_params",
+                                                                 "max_macs")})
     return frame, table.study.study_name, warning
 
 
@@ -88,7 +91,7 @@ def find_bench(source: str, space: str, dataset: str, device_name: str) -> tuple
 def exact_front_section(frame: pd.DataFrame, source: str) -> pd.DataFrame | None:
     """For a search whose space was benched here: its hypervolume as a fraction of the exact
     front's; returns the exact front to overlay."""
-    from nasbench.replay import hv_fraction
+    from nasbench.replay import search_hv_fraction
 
     devices = frame["device_name"].dropna()
     if "://" in source or frame.attrs.get("kind") != "search" or devices.empty:
@@ -97,8 +100,7 @@ def exact_front_section(frame: pd.DataFrame, source: str) -> pd.DataFrame | None
     if found is None:
         return None
     name, table, meta = found
-    archs = set(frame.loc[eligible(frame), "arch"])  # trained fully and feasible: what a front holds
-    fraction = hv_fraction(list(archs), table, meta, lambda rows: rows["arch"].isin(archs).to_numpy())
+    fraction = search_hv_fraction(frame, table, meta, frame.attrs.get("constraints"))
     st.info(f"Hypervolume of this search: {fraction:.1%} of the exact front of {meta['space']} "
             f"(bench `{name}`: {meta['complete']} architectures, same data and device), at the "
             f"bench's figures and reference point. Dashed line: the exact front.")

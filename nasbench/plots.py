@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from nasbench.arch import Stage, decode
-from nasbench.results import eligible, hypervolume, measured, pareto_frame
+from nasbench.results import hypervolume, pareto_frame
+from nasbench.rules import eligible_mask, measured_mask, reference_point
 
 AXES: dict[str, str] = {
     "latency_ms": "latency (ms, median, batch 1)",
@@ -224,13 +225,19 @@ def overlay_chart(frames: Mapping[str, pd.DataFrame], x: str = "latency_ms") -> 
     return fig
 
 
+def _reference_latency(latencies: Any) -> float:
+    """The reference latency of :func:`nasbench.rules.reference_point` (1.0 ms without any)."""
+    ref = reference_point(pd.to_numeric(pd.Series(latencies, dtype=object), errors="coerce"))["latency_ms"]
+    return ref if ref == ref else 1.0
+
+
 def hypervolume_history(frame: pd.DataFrame, ref_latency: float | None = None) -> pd.DataFrame:
     """Hypervolume of the feasible front after each trial number (``ref_latency`` defaults to
-    1.1 × the slowest complete trial)."""
+    :func:`nasbench.rules.reference_point` of the complete trials)."""
     done = frame[(frame["state"] == "COMPLETE")].sort_values("number")
     if ref_latency is None:
-        ref_latency = float(done["latency_ms"].max()) * 1.1 if not done.empty else 1.0
-    ok = done[eligible(done)]
+        ref_latency = _reference_latency(done["latency_ms"])
+    ok = done[eligible_mask(done)]
     numbers = np.sort(frame["number"].to_numpy(int))
     values = np.zeros(len(numbers))
     front_acc = np.empty(0)
@@ -255,9 +262,8 @@ def hypervolume_history(frame: pd.DataFrame, ref_latency: float | None = None) -
 
 def hypervolume_chart(frames: Mapping[str, pd.DataFrame]) -> go.Figure:
     """Hypervolume against trial number, one line per run, with a shared reference point."""
-    slowest = [f.loc[f["state"] == "COMPLETE", "latency_ms"].max() for f in frames.values()]
-    slowest = [s for s in slowest if pd.notna(s)]
-    ref = 1.1 * max(slowest) if slowest else 1.0
+    ref = _reference_latency(pd.concat([f.loc[f["state"] == "COMPLETE", "latency_ms"]
+                                        for f in frames.values()]) if frames else [])
     fig = go.Figure()
     for i, (name, frame) in enumerate(frames.items()):
         history = hypervolume_history(frame, ref)
@@ -275,7 +281,7 @@ def rank_correlations(frame: pd.DataFrame) -> pd.DataFrame:
     from scipy.stats import kendalltau, spearmanr
 
     done = enrich(frame)
-    done = done[measured(done)].dropna(subset=["macs", "latency_ms"])
+    done = done[measured_mask(done)].dropna(subset=["macs", "latency_ms"])
     rows = []
     for label, group in [("all", done), *sorted(done.groupby("block_mix"), key=lambda g: g[0])]:
         if len(group) >= 3 and group["macs"].nunique() > 1 and group["latency_ms"].nunique() > 1:
@@ -288,7 +294,7 @@ def rank_correlations(frame: pd.DataFrame) -> pd.DataFrame:
 def flops_latency_chart(frame: pd.DataFrame) -> go.Figure:
     """Multiply-adds against measured latency per block kind mix, with rank correlations."""
     data = enrich(frame)
-    done = data[measured(data)]
+    done = data[measured_mask(data)]
     corr = rank_correlations(frame).set_index("group")
     fig = go.Figure()
     scatter = _cloud(len(done))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from optuna.trial import TrialState
 
 from nasbench.record import TrialRecord
+from nasbench.rules import counted, feasible
 
 if TYPE_CHECKING:
     import optuna
@@ -54,10 +55,10 @@ class ParetoPruner:
         latency = record.latency.median_ms
         for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
                                                               TrialState.RUNNING)):
-            if other.number == trial.number or any(v > 0 for v in other.constraints.values()):
+            if other.number == trial.number or not feasible(other.constraints):
                 continue
             them = TrialRecord.from_trial(other)
-            if (them.reused_from is not None or them.latency is None
+            if (not counted(them) or them.latency is None
                     or len(them.val_acc_per_epoch) <= epoch or them.latency.median_ms > latency):
                 continue
             theirs = them.val_acc_per_epoch[epoch]

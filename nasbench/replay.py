@@ -26,6 +26,7 @@ from nasbench.latency import LatencyResult, LatencyStats
 from nasbench.pruners import DEFAULT_PRUNER, make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import hypervolume
+from nasbench.rules import eligible_mask, measured
 from nasbench.search import (SAMPLERS, Measured, Objective, SearchConfig, SearchError, Trained,
                              StopEarly, drive, make_sampler)
 
@@ -151,6 +152,17 @@ def hv_fraction(archs: list[str], table: pd.DataFrame, meta: dict[str, Any],
     return found / whole if whole > 0 else math.nan
 
 
+def search_hv_fraction(frame: pd.DataFrame, table: pd.DataFrame, meta: dict[str, Any],
+                       constraints: dict[str, Any] | None = None) -> float:
+    """The hypervolume of a search's front (its eligible trials, :func:`nasbench.rules.eligible_mask`)
+    at a bench table's true figures, as a fraction of the table's exact front under the same
+    ``constraints`` (``max_latency_ms``, ``max_params``, ``max_macs``): what the search found
+    of what it could have found."""
+    archs = list(dict.fromkeys(frame.loc[eligible_mask(frame), "arch"]))
+    limits = {k: v for k, v in (constraints or {}).items() if v is not None}
+    return hv_fraction(archs, table, meta, feasible_under(SearchConfig(**limits)))
+
+
 def latency_limits(table: pd.DataFrame, feasible: Callable[[pd.DataFrame], np.ndarray],
                    quantiles: tuple[float, ...] = LIMIT_QUANTILES) -> tuple[float, ...]:
     """Latency limits at ``quantiles`` of the table's feasible architectures' latencies."""
@@ -219,8 +231,7 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
     marks = [c for c in checkpoints if c <= config.budget] + [config.budget]
     for trial in study.get_trials(deepcopy=False):
         record = TrialRecord.from_trial(trial)
-        if (trial.state.name != "COMPLETE" or record.reused_from is not None
-                or record.predicted_only):
+        if not measured(record, trial.state.name):
             continue
         seen.append(record.arch)
         if not record.stopped_early:

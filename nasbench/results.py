@@ -13,6 +13,7 @@ import pandas as pd
 
 from nasbench.files import atomic_write
 from nasbench.record import TrialRecord, columns_of
+from nasbench.rules import eligible_mask, feasible
 
 if TYPE_CHECKING:
     import optuna
@@ -71,8 +72,7 @@ def _row(trial: optuna.trial.FrozenTrial, space: str, dataset: str) -> dict[str,
         "number": trial.number, "state": state, "space": space, "dataset": dataset,
         "val_acc": trial.values[0] if trial.values is not None and not attrs.get("predicted_only")
         else None,
-        "feasible": (all(v <= 0 for v in trial.constraints.values())
-                     if trial.values is not None else None),
+        "feasible": feasible(trial.constraints) if trial.values is not None else None,
         "pareto": False,
         **columns_of(attrs, state),
         "retry_of": trial.system_attrs.get("failed_trial"),
@@ -215,29 +215,15 @@ def annotate(frame: pd.DataFrame, n_val: int | None, confirmation: Any = None) -
     acc_high = pd.to_numeric(frame["val_acc_ci_high"], errors="coerce").fillna(acc)
     frame["pareto_noise"] = noise_front_mask(acc_low.to_numpy(float), acc_high.to_numpy(float),
                                              lat_low.to_numpy(float), lat_high.to_numpy(float),
-                                             eligible(frame)) | frame["pareto"].to_numpy(bool)
+                                             eligible_mask(frame)) | frame["pareto"].to_numpy(bool)
     return frame
-
-
-def measured(frame: pd.DataFrame) -> np.ndarray:
-    """Trials that evaluated an architecture themselves: complete, not a reuse of an earlier
-    trial's result, not rejected by the latency model's prediction (what ``--budget`` counts)."""
-    return ((frame["state"] == "COMPLETE") & frame["reused_from"].isna()
-            & (frame["predicted_only"] != True)).to_numpy(bool)  # noqa: E712
-
-
-def eligible(frame: pd.DataFrame) -> np.ndarray:
-    """Trials that may be on a front: measured (:func:`measured`), feasible, and trained fully
-    (not stopped early)."""
-    return measured(frame) & ((frame["feasible"] == True)  # noqa: E712
-                              & (frame["stopped_early"] != True)).to_numpy(bool)  # noqa: E712
 
 
 def front_mask(frame: pd.DataFrame, x: str = "latency_ms") -> np.ndarray:
     """The Pareto front of the eligible trials: validation accuracy up, ``x`` down."""
     acc = pd.to_numeric(frame["val_acc"], errors="coerce").fillna(-np.inf).to_numpy(float)
     cost = pd.to_numeric(frame[x], errors="coerce").fillna(np.inf).to_numpy(float)
-    return pareto_mask(acc, cost, eligible(frame))
+    return pareto_mask(acc, cost, eligible_mask(frame))
 
 
 def pareto_frame(frame: pd.DataFrame, x: str = "latency_ms") -> pd.DataFrame:
@@ -251,7 +237,7 @@ def pareto_frame(frame: pd.DataFrame, x: str = "latency_ms") -> pd.DataFrame:
 def best_within(frame: pd.DataFrame, max_latency_ms: float) -> pd.Series | None:
     """The most accurate eligible trial with latency ≤ ``max_latency_ms`` (ties: the faster),
     or ``None``."""
-    ok = frame[eligible(frame) & (pd.to_numeric(frame["latency_ms"]) <= max_latency_ms).to_numpy()]
+    ok = frame[eligible_mask(frame) & (pd.to_numeric(frame["latency_ms"]) <= max_latency_ms).to_numpy()]
     if ok.empty:
         return None
     return ok.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
@@ -363,7 +349,7 @@ def select_trial(frame: pd.DataFrame, trial: int | None = None, max_latency_ms: 
     if max_latency_ms is not None:
         best = best_within(frame, max_latency_ms)
         if best is None:
-            lat = frame.loc[eligible(frame), "latency_ms"]
+            lat = frame.loc[eligible_mask(frame), "latency_ms"]
             fastest = f"{lat.min():.3f} ms" if not lat.empty else "none"
             raise ValueError(f"no feasible trial has latency <= {max_latency_ms} ms (fastest: "
                              f"{fastest}); raise --max-latency-ms")

@@ -35,6 +35,7 @@ from nasbench.interrupts import SafeInterrupts
 from nasbench.pruners import DEFAULT_PRUNER, PRUNERS, ParetoPruner, make_pruner
 from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.record import TrialRecord
+from nasbench.rules import check_workers, default_threads, trial_counted, trial_measured
 from nasbench.storage import (check_database, count_states, creation_lock, fail_dead_trials,
                               finished, last_finished, use_write_ahead_log)
 from nasbench.results import engine_options, pareto_frame, results_frame, write_table
@@ -73,7 +74,7 @@ class SearchConfig(TrainedSettings):
     sampler: str = "tpe"
     seed: int = 0
     device: str = "cpu"
-    threads: int = max(1, os.cpu_count() or 1)
+    threads: int = dataclasses.field(default_factory=default_threads)
     latency_threads: int = 1
     latency_time_s: float = 0.15
     """Cap of each latency measurement in seconds (sampling stops sooner at ±2 %, see
@@ -300,6 +301,11 @@ class ProcessSampler(optuna.samplers.BaseSampler):
         self._sampler().reseed_rng()
 
 
+def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The study's complete trials (not copied)."""
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
 def evaluated(study: optuna.Study,
               trials: Sequence[optuna.trial.FrozenTrial] | None = None) -> int:
     """Architectures the study has evaluated: complete trials that are not reuses of an
@@ -307,13 +313,7 @@ def evaluated(study: optuna.Study,
     when just read (saves a read)."""
     if trials is None:
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return sum(1 for t in trials if t.state == TrialState.COMPLETE and counted(t))
-
-
-def counted(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether ``trial`` counts in the budget: not a reuse of an earlier trial's result, not
-    rejected by the latency model's prediction alone."""
-    return trial.user_attrs.get("reused_from") is None and not trial.user_attrs.get("predicted_only")
+    return sum(1 for t in trials if trial_measured(t))
 
 
 def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
@@ -658,7 +658,7 @@ class Objective:
     def _check_budget(self, trial: optuna.Trial, others: Sequence[optuna.trial.FrozenTrial]) -> None:
         """With several workers, two can start the last trial at once: the later one stops.
         ``others``: the study's complete and running trials."""
-        ahead = sum(t.number < trial.number and counted(t) for t in others)
+        ahead = sum(t.number < trial.number and trial_counted(t) for t in others)
         if ahead >= self.config.budget:
             TrialRecord(note="not run: other workers reached the budget").save(trial)
             raise optuna.TrialPruned("budget reached by other workers")
@@ -865,8 +865,10 @@ def run_workers(config: Any, workers: int, study: optuna.Study, finish: Callable
     import subprocess
     import sys
 
-    if not 1 <= workers <= 64:
-        raise SearchError(f"--workers must be between 1 and 64, got {workers}")
+    try:
+        check_workers(workers)
+    except ValueError as exc:
+        raise SearchError(str(exc)) from None
     storage = config.storage_url
     if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
         storage = "sqlite:///" + str(Path(storage[len("sqlite:///"):]).resolve())

@@ -10,6 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from nasbench.record import TrialRecord
+from nasbench.results import pareto_mask
+from nasbench.rules import counted, flags, trial_eligible
+
 MACS_NOTE = "fvcore flops, 1 multiply-add = 1 flop"
 
 
@@ -66,19 +70,15 @@ def profile_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def front_size(trials: list[Any], trained_fully: list[bool]) -> int:
+def front_size(trials: list[Any]) -> int:
     """How many of the complete ``trials`` are on the search's Pareto front, as the results
-    table draws it: among those ``trained_fully`` (measured, not stopped early: a trial stopped
-    early reports the accuracy of its last epoch, and is never on the front), the feasible."""
-    from nasbench.results import pareto_mask
-
-    eligible = [fully and all(v <= 0 for v in t.constraints.values())
-                for t, fully in zip(trials, trained_fully)]
-    if not any(eligible):
+    table draws it: among the eligible (:func:`nasbench.rules.trial_eligible`)."""
+    ok = [trial_eligible(t) for t in trials]
+    if not any(ok):
         return 0
     accuracy = [t.values[0] for t in trials]
     latency = [t.values[1] for t in trials]
-    return int(pareto_mask(accuracy, latency, eligible).sum())
+    return int(pareto_mask(accuracy, latency, ok).sum())
 
 
 class ProgressLine:
@@ -88,24 +88,18 @@ class ProgressLine:
         self.budget, self.start_done = budget, done
         self.started = time.monotonic()
 
-    def render(self, study: Any, trial: Any) -> str:
-        """The line after ``trial`` of ``study`` finished."""
-        from optuna.trial import TrialState
-
-        from nasbench.record import TrialRecord
-
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        records = [TrialRecord.from_trial(t) for t in complete]
-        measured = [r.reused_from is None and not r.predicted_only for r in records]
-        trained_fully = [m and not r.stopped_early for m, r in zip(measured, records)]
-        done, fully = sum(measured), sum(trained_fully)  # done: what the budget counts
+    def render(self, complete: list[Any], trial: Any) -> str:
+        """The line after ``trial`` finished; ``complete``: the study's complete trials now."""
+        records = [flags(t.user_attrs) for t in complete]
+        done = sum(map(counted, records))  # what the budget counts
+        fully = sum(counted(r) and not r.stopped_early for r in records)
         new = max(0, done - self.start_done)
         elapsed = time.monotonic() - self.started
         eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
-        front = front_size(complete, trained_fully)
+        front = front_size(complete)
         filled = int(24 * min(done, self.budget) / self.budget)
         record = TrialRecord.from_trial(trial)
-        if trial.state == TrialState.COMPLETE:
+        if trial.state.name == "COMPLETE":
             last = f"#{trial.number} acc {trial.values[0]:.3f} lat {trial.values[1]:.3f} ms"
             if record.reused_from is not None:
                 last += f" (reused #{record.reused_from})"
@@ -248,11 +242,8 @@ class BenchProgressLine:
         self.architectures, self.passes = architectures, passes
         self.started = time.monotonic()
 
-    def render(self, study: Any, trial: Any) -> str:
-        """The line after ``trial`` of the bench ``study`` finished."""
-        from nasbench.storage import count_states
-
-        done = count_states(study).get("COMPLETE", 0)
+    def render(self, done: int, trial: Any) -> str:
+        """The line after ``trial`` finished; ``done``: the bench's complete trials now."""
         new = max(0, done - self.start_done)
         elapsed = time.monotonic() - self.started
         eta = elapsed / new * max(0, self.total - done) if new else float("nan")

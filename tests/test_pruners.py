@@ -134,6 +134,7 @@ def test_the_progress_line_counts_the_front_the_table_draws(study: optuna.Study)
     """Stopped, infeasible and reused trials are never on the front, in the progress line as in
     the results table, although Optuna's own front (``best_trials``) holds some."""
     from nasbench.results import pareto_frame
+    from nasbench.search import complete_trials
     from nasbench.text import ProgressLine
 
     _add(study, 2.0, (0.90, 0.97))                              # on the front
@@ -142,7 +143,7 @@ def test_the_progress_line_counts_the_front_the_table_draws(study: optuna.Study)
     _add(study, 0.5, (0.85, 0.93), constraint=1.0)              # fastest, but infeasible
     _add(study, 1.5, (0.91, 0.98), reused_from=0)               # a reuse is not measured
     assert {t.number for t in study.best_trials} == {1, 2, 4}  # a stopped one and a reuse
-    line = ProgressLine(budget=4, done=0).render(study, study.trials[-1])
+    line = ProgressLine(budget=4, done=0).render(complete_trials(study), study.trials[-1])
     frame = results_frame(study)
     assert len(pareto_frame(frame)) == 2
     assert "| front 2 |" in line and "4/4 architectures, 3 trained fully" in line
