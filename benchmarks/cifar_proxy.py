@@ -34,11 +34,12 @@ def main() -> int:
     from scipy.stats import kendalltau, spearmanr
 
     from nasbench.arch import decode
-    from nasbench.bench import BenchConfig, architectures
+    from nasbench.bench import architectures
+    from nasbench.settings import BenchConfig
     from nasbench.build import build_model
     from nasbench.data import load_dataset
     from nasbench.env import cpu_model
-    from nasbench.search import SearchConfig
+    from nasbench.settings import SearchConfig
     from nasbench.train import default_train_config, expected_seconds, train_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -40,7 +40,8 @@ def session(run: str, rounds: int) -> dict:
     from nasbench.confirm import confirm_study, study_config
     from nasbench.build import build_model
     from nasbench.latency import measure_latency
-    from nasbench.results import annotate, open_run, pareto_mask, results_frame
+    from nasbench.results import annotate, pareto_mask, results_frame
+    from nasbench.storage import open_run
     from nasbench.rules import eligible_mask
 
     study = open_run(run)

@@ -30,7 +30,7 @@ def main() -> int:
     from nasbench.build import build_model
     from nasbench.env import current_conditions
     from nasbench.latency import measure_latency
-    from nasbench.search import UniformDraw
+    from search_spaces import UniformDraw
     from search_spaces import DataShape, get_space
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

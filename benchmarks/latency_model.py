@@ -38,7 +38,8 @@ def main() -> int:
     from nasbench import latency_model as lm
     from nasbench.env import tune_allocator
     from nasbench.rules import eligible_mask
-    from nasbench.search import SearchConfig, run_search
+    from nasbench.search import run_search
+    from nasbench.settings import SearchConfig
     from search_spaces import DataShape
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -61,7 +61,7 @@ class SyntheticTraining:
         from nasbench.build import build_model, count_params
         from nasbench.flops import count_flops
         from nasbench.latency import measure_latency
-        from nasbench.search import Measured
+        from nasbench.objective import Measured
 
         start = time.perf_counter()
         model = build_model(arch, seed=seed)
@@ -71,7 +71,7 @@ class SyntheticTraining:
 
     def train(self, arch: Any, measured: Any, seed: int,
               on_epoch: Callable[[int, float], None]) -> Any:
-        from nasbench.search import Trained
+        from nasbench.objective import Trained
 
         rng = np.random.default_rng(seed)
         final = float(np.clip(rng.normal(0.95, 0.03), 0.1, 1.0))
@@ -86,7 +86,11 @@ def seed_study(url: str, name: str) -> Any:
     """A search study with :data:`SEED_TRIALS` trials of the real objective."""
     from search_spaces import DataShape
 
-    from nasbench.search import Objective, ProcessSampler, SearchConfig, drive, open_study
+    from nasbench.objective import Objective
+    from nasbench.samplers import ProcessSampler
+    from nasbench.search import drive
+    from nasbench.search_study import open_study
+    from nasbench.settings import SearchConfig
 
     config = SearchConfig(storage=url, study=name, space="mixed", dataset="digits",
                           sampler="random", budget=SEED_TRIALS, pruner="none", max_latency_ms=8.0)
@@ -147,14 +151,14 @@ def old_frame(study: Any) -> Any:
     """The table as built before issue 14: every trial through Optuna's ORM."""
     import pandas as pd
 
-    from nasbench.confirm import ATTR, Confirmation
+    from nasbench.study_record import Confirmation
     from nasbench.results import COLUMNS, _row, annotate
 
     attrs = study.user_attrs
     rows = [_row(t, attrs.get("space", ""), attrs.get("dataset", ""))
             for t in study.get_trials(deepcopy=False)]
     return annotate(pd.DataFrame(rows, columns=list(COLUMNS)), attrs.get("n_val"),
-                    Confirmation.from_attr(attrs.get(ATTR)))
+                    Confirmation.from_attr(attrs.get("confirmation")))
 
 
 def render_times(url: str, renders: int) -> tuple[float, list[float]]:
@@ -179,7 +183,8 @@ def bench_one(url: str, size: int, args: argparse.Namespace) -> None:
     """Write a study of ``size`` trials at ``url`` and print the figures."""
     import optuna
 
-    from nasbench.results import ResultsTable, open_run
+    from nasbench.results import ResultsTable
+    from nasbench.storage import open_run
 
     name = f"scale-{size}"
     start = time.perf_counter()

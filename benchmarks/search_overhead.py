@@ -46,8 +46,10 @@ sys.path.insert(0, str(ROOT))
 
 def _run(config, confirm: bool):  # type: ignore[no-untyped-def]
     from nasbench.confirm import confirm_study
-    from nasbench.results import open_run, results_frame
-    from nasbench.search import open_study, run_search
+    from nasbench.results import results_frame
+    from nasbench.storage import open_run
+    from nasbench.search import run_search
+    from nasbench.search_study import open_study
 
     start = time.perf_counter()
     run_search(config)
@@ -74,7 +76,7 @@ def _retime(runs: dict, rounds: int) -> dict[str, float]:  # type: ignore[type-a
     from nasbench.build import build_model
     from nasbench.confirm import interleaved
     from nasbench.results import pareto_frame
-    from nasbench.search import SearchConfig
+    from nasbench.settings import SearchConfig
 
     archs = sorted({a for r in runs.values() for a in pareto_frame(r["frame"])["arch"]})
     models = {i: build_model(decode(a), seed=0) for i, a in enumerate(archs)}
@@ -119,7 +121,7 @@ def main() -> int:
 
     from nasbench.env import cpu_model
     from nasbench.results import hypervolume, pareto_frame, pareto_mask
-    from nasbench.search import SearchConfig
+    from nasbench.settings import SearchConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=int, default=50)

@@ -52,7 +52,7 @@ def main() -> int:
     from nasbench.build import build_model
     from nasbench.data import load_dataset
     from nasbench.env import current_conditions
-    from nasbench.search import UniformDraw
+    from search_spaces import UniformDraw
     from nasbench.train import default_train_config, make_optimizer
     from search_spaces import DataShape, get_space
 

@@ -37,7 +37,8 @@ def run(label: str, workers: int, archs: int, runs_dir: str, hog: bool = False) 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from nasbench.search import SearchConfig, open_study
+    from nasbench.search_study import open_study
+    from nasbench.settings import SearchConfig
     from search_spaces import DataShape, TinySpace, enumerate_space
 
     config = SearchConfig(space="tiny", sampler="random", budget=archs, epochs=2, threads=1,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any, Callable, Mapping
 
 from nasbench.rules import default_threads

@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,30 +26,31 @@ from optuna.trial import TrialState
 
 from nasbench import __version__
 from nasbench.arch import decode
+from nasbench.build import build_model
 from nasbench.data import DataSplits
+from nasbench.errors import SearchError
 from nasbench.files import atomic_write
 from nasbench.interrupts import SafeInterrupts
+from nasbench.objective import measure_arch
 from nasbench.quiet import QuietSlot
 from nasbench.record import TrialRecord
-from nasbench.rules import default_threads, reference_point
-from nasbench.results import pareto_mask, write_table
-from nasbench.storage import count_states, fail_dead_trials
-from nasbench.search import (SearchConfig, SearchError, UniformDraw, load_search_data,
-                             make_sampler, make_storage, measure_arch, open_storage_study)
-from nasbench.train import (DEFAULT_BN_CALIBRATION, TrainedSettings, epochs_before_calibration,
-                            evaluate, train_model)
+from nasbench.results import COLUMNS, pareto_frame, pareto_mask, results_frame, write_table
+from nasbench.rules import reference_point
+from nasbench.samplers import make_sampler
+from nasbench.settings import MAX_ENUMERATE, BenchConfig, bench_config_of, load_search_data
+from nasbench.storage import count_states, fail_dead_trials, join_storage_study, open_storage_study
+from nasbench.study_record import BENCH, StudyRecord
+from nasbench.train import epochs_before_calibration, evaluate, train_model
+from search_spaces import DataShape, UniformDraw, enumerate_space, get_space
 
 logger = logging.getLogger(__name__)
 
-KIND = "bench"
+KIND = BENCH
+_IDENTITY_BEFORE = {"bn_calibration": 0}
+"""What the identity of benches made before a setting existed held, in effect."""
 TABLE_FILE = "table.parquet"
 CSV_FILE = "table.csv"
 META_FILE = "bench.json"
-MAX_ENUMERATE = 20_000
-_IDENTITY = ("space", "dataset", "data_dir", "resolution", "epochs", "max_train", "max_val", "train_batch", "seeds", "passes",
-             "sample", "seed", "device", "latency_threads", "latency_time_s", "bn_calibration")
-_DEFAULTS_BEFORE = {"bn_calibration": 0}
-"""What benches made before a setting existed had, in effect."""
 
 
 @dataclass(frozen=True)
@@ -72,98 +71,9 @@ class BenchRecord(TrialRecord):
             seed_test_acc=tuple(map(float, record.seed_test_acc)))
 
 
-@dataclass(frozen=True)
-class BenchConfig(TrainedSettings):
-    """Everything that defines a bench; recorded on its study."""
-
-    space: str = "tiny"
-    dataset: str = "digits"
-    data_dir: str | None = None
-    resolution: int | None = None
-    epochs: int | None = None
-    max_train: int | None = None
-    max_val: int | None = None
-    train_batch: int | None = None
-    bn_calibration: int | None = DEFAULT_BN_CALIBRATION
-    seeds: int = 2
-    passes: int = 2
-    sample: int | None = None
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = field(default_factory=default_threads)
-    latency_threads: int = 1
-    latency_time_s: float = 0.5
-    latency_precision: float | None = 0.02
-    study: str | None = None
-    storage: str | None = None
-    runs_dir: str = "runs"
-    heartbeat_s: int = 10
-    worker_index: int = 0
-    memory_check: bool = True
-
-    @property
-    def study_name(self) -> str:
-        """``bench-<space>-<dataset>`` unless named."""
-        return self.study or f"bench-{self.space}-{self.dataset}"
-
-    def search_config(self) -> SearchConfig:
-        """The search settings a bench shares: data, device, training, latency, storage."""
-        return SearchConfig(space=self.space, dataset=self.dataset, data_dir=self.data_dir,
-                            resolution=self.resolution, seed=self.seed, device=self.device,
-                            threads=self.threads, latency_threads=self.latency_threads,
-                            latency_time_s=self.latency_time_s,
-                            latency_precision=self.latency_precision, epochs=self.epochs,
-                            max_train=self.max_train, max_val=self.max_val,
-                            train_batch=self.train_batch, bn_calibration=self.bn_calibration,
-                            study=self.study_name, storage=self.storage,
-                            runs_dir=self.runs_dir, heartbeat_s=self.heartbeat_s,
-                            worker_index=self.worker_index, memory_check=self.memory_check)
-
-    @property
-    def run_dir(self) -> Path:
-        """``runs/bench-<space>-<dataset>/``."""
-        return self.search_config().run_dir
-
-    @property
-    def storage_url(self) -> str:
-        """The study's storage (default ``sqlite:///runs/bench-…/study.db``)."""
-        return self.search_config().storage_url
-
-    def identity(self) -> dict[str, Any]:
-        """The settings a resumed bench must share."""
-        identity = {key: getattr(self, key) for key in _IDENTITY}
-        for key in ("max_train", "max_val"):  # 0 and None: the whole split
-            identity[key] = identity[key] or None
-        if identity["bn_calibration"] is None:
-            identity["bn_calibration"] = DEFAULT_BN_CALIBRATION
-        identity["epochs"] = self.train_config().epochs  # recorded as resolved
-        return identity
-
-    def validate(self) -> None:
-        """Raise :class:`SearchError` on bad settings, before anything is written."""
-        self.search_config().validate()
-        if isinstance(self.seeds, bool) or not 1 <= self.seeds <= 20:
-            raise SearchError(f"--seeds must be between 1 and 20, got {self.seeds}")
-        if not 2 <= self.passes <= 10:
-            raise SearchError(f"--passes must be between 2 and 10, got {self.passes}")
-        if self.sample is not None and not 1 <= self.sample <= 100_000:
-            raise SearchError(f"--sample must be between 1 and 100000, got {self.sample}")
-        from search_spaces import get_space
-
-        size = get_space(self.space).size()
-        if self.sample is None and size > MAX_ENUMERATE:
-            raise SearchError(f"space {self.space!r} has {size:,} architectures, too many to "
-                              f"evaluate all; add --sample N for a seeded sample of N")
-        if self.sample is not None and self.sample > size:
-            raise SearchError(f"--sample {self.sample} is larger than space {self.space!r} "
-                              f"({size:,} architectures); drop --sample to evaluate them all")
-
-
 def architectures(config: BenchConfig, shape: Any) -> list[str]:
     """The canonical strings the bench evaluates: the whole space in its stable order, or
     ``config.sample`` distinct ones drawn uniformly per choice with ``config.seed``."""
-    from search_spaces import enumerate_space, get_space
-
     space = get_space(config.space)
     if config.sample is None:
         strings = [arch.to_string() for _, arch in enumerate_space(space, shape, limit=10 * MAX_ENUMERATE)]
@@ -192,32 +102,23 @@ def open_bench(config: BenchConfig, data: DataSplits) -> optuna.Study:
 
 def _set_up_bench(study: optuna.Study, config: BenchConfig, data: DataSplits) -> None:
     """Record the settings on a new bench study and queue its trials, or check a resumed one."""
-    from search_spaces import DataShape
-
-    recorded = study.user_attrs.get("config")
-    if recorded is None:
+    record = StudyRecord.of(study)
+    if not record.is_set_up:
         shape = DataShape(data.resolution, data.channels, len(data.classes))
         archs = architectures(config, shape)
         rng = np.random.default_rng(config.seed)
         for p in range(1, config.passes + 1):  # every pass in its own random order
             for index in rng.permutation(len(archs)):
                 study.enqueue_trial({"index": int(index), "pass": p})
-        study.set_user_attr("archs", archs)
-        study.set_user_attr("shape", [shape.resolution, shape.channels, shape.classes])
-        study.set_user_attr("n_val", len(data.y_val))
-        study.set_user_attr("kind", KIND)
-        study.set_user_attr("space", config.space)
-        study.set_user_attr("dataset", config.dataset)
-        study.set_user_attr("nasbench_version", __version__)
-        where = {"study", "storage", "runs_dir", "worker_index", "threads"}
-        study.set_user_attr("settings", {k: v for k, v in dataclasses.asdict(config).items()
-                                         if k not in where})
-        study.set_user_attr("config", config.identity())  # last: marks the study as complete
+        StudyRecord(kind=BENCH, space=config.space, dataset=config.dataset, version=__version__,
+                    archs=tuple(archs), shape=(shape.resolution, shape.channels, shape.classes),
+                    n_val=len(data.y_val), settings=config.settings(),
+                    identity=config.identity()).save(study)  # the identity last: set up
         return
-    if study.user_attrs.get("kind") != KIND:
+    if not record.is_bench:
         raise SearchError(f"study {config.study_name!r} is a search, not a bench; use another "
                           f"--study name")
-    recorded = {**_DEFAULTS_BEFORE, **recorded}
+    recorded = {**_IDENTITY_BEFORE, **(record.identity or {})}
     recorded["epochs"] = recorded["epochs"] or epochs_before_calibration(config.dataset)
     differing = [k for k, v in config.identity().items() if recorded.get(k) != v]
     if differing:
@@ -234,22 +135,13 @@ def requeue_missing(study: optuna.Study) -> int:
                                                       TrialState.WAITING)):
         params = t.params or t.system_attrs.get("fixed_params", {})  # queued: not drawn yet
         covered.add((params.get("index"), params.get("pass")))
-    passes = study.user_attrs["settings"]["passes"]
-    missing = [(i, p) for p in range(1, passes + 1) for i in range(len(study.user_attrs["archs"]))
+    record = StudyRecord.of(study)
+    passes = (record.settings or {})["passes"]
+    missing = [(i, p) for p in range(1, passes + 1) for i in range(len(record.archs or ()))
                if (i, p) not in covered]
     for index, bench_pass in missing:
         study.enqueue_trial({"index": index, "pass": bench_pass})
     return len(missing)
-
-
-def bench_config_from_study(study: optuna.Study, storage: str, runs_dir: str, threads: int | None,
-                            worker_index: int) -> BenchConfig:
-    """The settings recorded on a bench study, for a worker that joins it."""
-    settings = {**_DEFAULTS_BEFORE, **study.user_attrs["settings"]}
-    settings.update(study=study.study_name, storage=storage, runs_dir=runs_dir,
-                    worker_index=worker_index, **({"threads": threads} if threads else {}))
-    known = {f.name for f in dataclasses.fields(BenchConfig)}
-    return BenchConfig(**{k: v for k, v in settings.items() if k in known})
 
 
 class BenchObjective:
@@ -264,7 +156,7 @@ class BenchObjective:
         # A bench keeps the latency protocol it began with (benches begun before the adaptive
         # stop existed sampled for a fixed time).
         precision = (recorded or {}).get("latency_precision", config.latency_precision)
-        self.measure_config = dataclasses.replace(config.search_config(), latency_precision=precision)
+        self.measure_config = dataclasses.replace(config, latency_precision=precision)
         self.train_config = config.train_config()
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -290,8 +182,6 @@ class BenchObjective:
         return measured.latency.median_ms
 
     def _train(self, trial: optuna.Trial, arch: Any) -> None:
-        from nasbench.build import build_model
-
         curves: list[tuple[float, ...]] = []
         tests: list[float] = []
         seconds: list[float] = []
@@ -333,11 +223,12 @@ def run_bench(config: BenchConfig, callbacks: Sequence[Callable[[optuna.Study, A
     """Run (or resume) the bench until every queued trial is done, then write its table."""
     config.validate()
     if data is None:
-        data = load_search_data(config.search_config())
+        data = load_search_data(config)
     study = open_bench(config, data)
+    record = StudyRecord.of(study)
     with SafeInterrupts().installed() as interrupts:
-        objective = BenchObjective(config, data, study.user_attrs["archs"], slot, interrupts,
-                                   {"latency_precision": None, **study.user_attrs["settings"]})
+        objective = BenchObjective(config, data, list(record.archs or ()), slot, interrupts,
+                                   {"latency_precision": None, **(record.settings or {})})
         _drive_bench(study, objective, callbacks, interrupts)
     return finish_bench(config)
 
@@ -368,8 +259,7 @@ def _drive_bench(study: optuna.Study, objective: BenchObjective,
 
 def finish_bench(config: BenchConfig) -> BenchOutcome:
     """Write ``table.parquet``, ``table.csv`` and ``bench.json`` from the bench's study."""
-    study = optuna.load_study(study_name=config.study_name,
-                              storage=make_storage(config.storage_url, config.heartbeat_s))
+    study = join_storage_study(config.storage_url, config.study_name, config.heartbeat_s)
     table = bench_table(study)
     meta = bench_meta(study, table)
     config.run_dir.mkdir(parents=True, exist_ok=True)
@@ -383,14 +273,15 @@ def finish_bench(config: BenchConfig) -> BenchOutcome:
 
 def bench_table(study: optuna.Study) -> pd.DataFrame:
     """One row per architecture of a bench study (see the README for every column)."""
-    settings = study.user_attrs["settings"]
+    study_record = StudyRecord.of(study)
+    settings = study_record.settings or {}
     seeds, passes = settings["seeds"], settings["passes"]
     by_arch: dict[str, dict[int, BenchRecord]] = {}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         record = BenchRecord.from_trial(trial)
         by_arch.setdefault(record.arch, {})[record.bench_pass] = record
     rows = []
-    for arch in study.user_attrs["archs"]:
+    for arch in study_record.archs or ():
         runs = by_arch.get(arch, {})
         first = runs.get(1)
         row: dict[str, Any] = {"arch": arch, "complete": len(runs) == passes and first is not None}
@@ -439,8 +330,6 @@ def as_results_frame(table: pd.DataFrame) -> pd.DataFrame:
     """A bench table in the shape of a search's results table (one complete, feasible trial per
     architecture, numbered in table order), so every chart and selection works on it: its
     ``val_acc`` is the mean over seeds, its ``latency_ms`` the median over passes."""
-    from nasbench.results import COLUMNS
-
     rows = []
     for number, row in enumerate(table.to_dict(orient="records")):
         out = {c: None for c in COLUMNS}
@@ -458,16 +347,15 @@ def as_results_frame(table: pd.DataFrame) -> pd.DataFrame:
 def bench_meta(study: optuna.Study, table: pd.DataFrame) -> dict[str, Any]:
     """What a table is: space, data shape, protocol, whether it holds the whole space, and the
     hypervolume reference point every replay of it uses."""
-    settings = study.user_attrs["settings"]
-    n_val = study.user_attrs.get("n_val")
+    record = StudyRecord.of(study)
+    settings = record.settings or {}
+    n_val = record.n_val
     if n_val is None:  # benches begun before it was recorded: the same seeded split again
-        known = {f.name for f in dataclasses.fields(BenchConfig)}
-        config = BenchConfig(**{k: v for k, v in settings.items() if k in known})
-        n_val = len(load_search_data(config.search_config()).y_val)
+        n_val = len(load_search_data(bench_config_of(record, study.study_name)).y_val)
     done = table[table["complete"]]
     return {"kind": "nasbench-bench", "version": 1, "study": study.study_name,
             "space": settings["space"], "dataset": settings["dataset"],
-            "shape": study.user_attrs["shape"], "architectures": len(table),
+            "shape": list(record.shape or ()), "architectures": len(table),
             "complete": int(done.shape[0]), "whole_space": settings["sample"] is None,
             "seeds": settings["seeds"], "passes": settings["passes"], "n_val": n_val,
             "settings": settings,
@@ -505,25 +393,20 @@ def load_bench(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 def table_of(study: optuna.Study) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     """The table of any nasbench study, its front (cheapest first) and whether it is a bench:
     one code path for the CLI and the dashboard."""
-    from nasbench.results import pareto_frame, results_frame
-
-    if study.user_attrs.get("kind") == KIND:
+    if StudyRecord.of(study).is_bench:
         table = bench_table(study)
         return table, table[table["pareto"]].sort_values("latency_ms"), True
     frame = results_frame(study)
     return frame, pareto_frame(frame), False
 
 
-def join_study(storage: str, study_name: str, runs_dir: str = "runs", threads: int | None = None,
-               worker_index: int = 1, slot: QuietSlot | None = None,
-               progress: Callable[[int, int], Callable[[optuna.Study, Any], None]] | None = None) -> None:
-    """Work on an existing search or bench study until it is done (a worker, from this
-    machine or another). ``progress(budget, done)`` makes a search's progress callback."""
-    from nasbench.search import config_from_study, run_search
 
-    config = config_from_study(storage, study_name, runs_dir, threads, worker_index)
-    study = optuna.load_study(study_name=study_name, storage=make_storage(storage, config.heartbeat_s))
-    if study.user_attrs.get("kind") == KIND:
-        run_bench(bench_config_from_study(study, storage, runs_dir, threads, worker_index), slot=slot)
-    else:
-        run_search(config, callbacks=[progress(config.budget, 0)] if progress else [], slot=slot)
+
+def start_bench(config: BenchConfig) -> tuple[DataSplits, optuna.Study, dict[str, int]]:
+    """Everything before a bench's first trial: settings checked, data loaded, the study
+    created (every trial queued) or resumed. Returns the data, the study and its counts by
+    state. Raises :class:`SearchError` on bad settings, data or storage."""
+    config.validate()
+    data = load_search_data(config)
+    study = open_bench(config, data)
+    return data, study, count_states(study)

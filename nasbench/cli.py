@@ -1,13 +1,16 @@
-"""Command-line interface: parses arguments, calls the library, prints tables or JSON.
+"""Command-line interface: parses arguments, calls one library function per command, prints
+tables or JSON.
 
 Every expected failure reaches :func:`main` as a ``ValueError`` (or ``OSError``) naming the
 problem and the fix, and is printed as one line, ``error: …``, with exit code 2.
+
+The library is imported inside each command, on purpose: ``--help`` and the commands that
+only read a table must not pay for importing torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -15,29 +18,13 @@ from typing import Any, Sequence
 
 from nasbench import text
 from nasbench.arguments import EXIT_USAGE, build_parser
+from nasbench.console import (Live, confirming, interruptible, print_json, quiet_optuna, slot, steps,
+                              work)
 from nasbench.rules import check_workers
 
 
 class UsageError(ValueError):
     """A problem with the user's input: printed as one line, exit code 2."""
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
-
-
-def _quiet_optuna(level: int = logging.WARNING) -> None:
-    """Optuna logs at INFO by default (and configures that on first use): quieten it."""
-    import optuna
-
-    optuna.logging.set_verbosity(level)
-
-
-def _slot() -> Any:
-    """This process's handle on the machine's quiet measurement slot."""
-    from nasbench.quiet import QuietSlot
-
-    return QuietSlot()
 
 
 # ------------------------------------------------------------------------------ commands
@@ -48,7 +35,7 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 
     rows = [{"space": name, "architectures": get_space(name).size(),
              "description": get_space(name).description} for name in SPACES]
-    _print_json(rows) if args.json else print(text.spaces_table(rows))
+    print_json(rows) if args.json else print(text.spaces_table(rows))
     return 0
 
 
@@ -58,22 +45,18 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     import torch
 
     from nasbench.formulas import separable_ratio
-    from nasbench.profiling import LatencyOptions, block_configs, compare_blocks
+    from nasbench.profiling import LatencyOptions, check_block, compare_blocks
     from nasbench.results import write_table
 
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
     shape = (args.cin, args.cout, args.kernel, args.size, args.stride, args.expansion, args.se)
     options = _config(LatencyOptions, args)
-    try:  # the spec's own checks name the bad value; the CLI adds which options to change
-        block_configs(*shape)
-    except ValueError as exc:
-        raise UsageError(f"invalid block: {exc}; use --kernel 3/5/7, --stride 1/2, --expansion "
-                         f"1-16, --se 0-1 and widths/size of at least 1") from None
-    rows = compare_blocks(*shape, options, devices, slot=_slot(), memory_check=args.memory_check)
+    check_block(*shape)
+    rows = compare_blocks(*shape, options, devices, slot=slot(), memory_check=args.memory_check)
     ds_ratio = separable_ratio(args.cout, args.kernel)
     if args.csv:
         write_table(pd.DataFrame(rows), args.csv)
-    _print_json({"rows": rows, "closed_form_ds_ratio": ds_ratio}) if args.json else print(
+    print_json({"rows": rows, "closed_form_ds_ratio": ds_ratio}) if args.json else print(
         text.blocks_report(rows, devices, *shape, ds_ratio=ds_ratio)
         + (f"\nCSV written to {args.csv}" if args.csv else ""))
     return 0
@@ -89,26 +72,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch)
     if args.resolution is not None:
         arch = dataclasses.replace(arch, resolution=args.resolution)
-    report = profile_arch(arch, _config(LatencyOptions, args), module_depth=args.depth, slot=_slot(),
+    report = profile_arch(arch, _config(LatencyOptions, args), module_depth=args.depth, slot=slot(),
                           memory_check=args.memory_check)
-    _print_json(report) if args.json else print(text.profile_report(report))
+    print_json(report) if args.json else print(text.profile_report(report))
     return 0
-
-
-class Live:
-    """A progress line (``text.ProgressLine`` & co.) printed on stderr after each trial:
-    rewritten in place on a terminal, one line per trial otherwise. ``read(study)`` reads what
-    the line shows (the complete trials of a search, the complete count of a bench)."""
-
-    tty = sys.stderr.isatty()
-
-    def __init__(self, line: Any, read: Any) -> None:
-        self.line, self.read = line, read
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        rendered = self.line.render(self.read(study), trial)
-        end, rendered = ("", "\r" + rendered[:150].ljust(150)) if self.tty else ("\n", rendered)
-        print(rendered, end=end, file=sys.stderr, flush=True)
 
 
 def _config(kind: Any, args: argparse.Namespace) -> Any:
@@ -119,67 +86,45 @@ def _config(kind: Any, args: argparse.Namespace) -> Any:
                    if hasattr(args, f.name)})
 
 
-def _work(config: Any, workers: int, study: Any, finish: Any, progress: Live, alone: Any) -> Any:
-    """Run a study's work here (``alone()``) or in ``workers`` processes; ``None`` after
-    Ctrl-C, which leaves the study intact."""
-    from nasbench.search import run_workers
-
-    try:
-        outcome = run_workers(config, workers, study, finish, progress) if workers > 1 else alone()
-    except KeyboardInterrupt:
-        print(f"\nInterrupted: the study is intact in {config.storage_url}; run the same command "
-              f"again to resume.", file=sys.stderr)
-        return None
-    if progress.tty:
-        print(file=sys.stderr)
-    return outcome
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume a search until the budget of completed trials is reached."""
-    from nasbench.confirm import check_options as check_confirm
-    from nasbench.search import (SearchConfig, complete_trials, evaluated, expected_trial_seconds,
-                                 finish_search, load_search_data, open_study, run_search, settled)
+    from nasbench.confirm import check_options as check_confirm, confirm_after_search
+    from nasbench.search import (SearchConfig, complete_trials, expected_trial_seconds,
+                                 finish_search, run_search, start_search)
 
-    _quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
-    config = _config(SearchConfig, args)
+    quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     check_workers(args.workers)
     check_confirm(args.confirm_rounds, args.confirm_seeds)
-    data = load_search_data(config)
-    study = open_study(config)
-    config = settled(config, study)
-    done = evaluated(study)
+    config, data, study, done = start_search(_config(SearchConfig, args))
     print(text.search_header(config, done, args.workers), file=sys.stderr)
     if config.dataset != "digits" and done < config.budget:
         print(text.training_plan(config, data, expected_trial_seconds(config, data)), file=sys.stderr)
     progress = Live(text.ProgressLine(config.budget, done), complete_trials)
-    outcome = _work(config, args.workers, study, lambda: finish_search(config), progress,
-                    lambda: run_search(config, callbacks=[progress], data=data, slot=_slot()))
+    outcome = work(config, args.workers, study, lambda: finish_search(config), progress,
+                    lambda: run_search(config, callbacks=[progress], data=data, slot=slot()))
     if outcome is None:
         return 130
-    from nasbench.confirm import ATTR
-
-    fresh = evaluated(study) > done or ATTR not in study.user_attrs  # nothing new: keep the last
-    if args.confirm and fresh and not outcome.table.empty and outcome.table["pareto"].any():
-        outcome = _confirm(study, outcome.table, args.confirm_rounds, args.confirm_seeds, data,
-                           lambda: finish_search(config)) or outcome
+    if args.confirm:
+        outcome = interruptible(lambda: confirm_after_search(
+            study, outcome, done, args.confirm_rounds, args.confirm_seeds, data,
+            lambda: finish_search(config), slot(), confirming(args.confirm_rounds, args.confirm_seeds))) or outcome
     where = (str(config.run_dir) if config.storage is None
              else f"{config.storage_url} --study {config.study_name}")
-    _print_json(outcome.to_dict()) if args.json else print(text.search_summary(outcome, where))
+    print_json(outcome.to_dict()) if args.json else print(text.search_summary(outcome, where))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Join an existing study, a search's or a bench's (this machine or another), and work
     until it is done."""
-    from nasbench.bench import join_study
     from nasbench.search import complete_trials
+    from nasbench.workers import join_study
 
-    _quiet_optuna(logging.ERROR)
+    quiet_optuna(logging.ERROR)
     try:
         join_study(args.storage, args.study, args.runs_dir, args.threads, args.worker_index,
-                   slot=_slot(),
-                   progress=None if args.quiet else lambda b, d: Live(text.ProgressLine(b, d), complete_trials))
+                   slot=slot(), progress=None if args.quiet
+                   else lambda b, d: Live(text.ProgressLine(b, d), complete_trials))
     except KeyboardInterrupt:
         if not args.quiet:
             print("\nInterrupted: the study is intact; run the same command again to rejoin.",
@@ -190,26 +135,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Evaluate every architecture of a space (or a seeded sample): the tabular benchmark."""
-    from nasbench.bench import BenchConfig, finish_bench, open_bench, run_bench
-    from nasbench.search import load_search_data
+    from nasbench.bench import BenchConfig, finish_bench, run_bench, start_bench
     from nasbench.storage import count_states, finished
+    from nasbench.study_record import StudyRecord
 
-    _quiet_optuna(logging.ERROR)
-    config = _config(BenchConfig, args)
+    quiet_optuna(logging.ERROR)
     check_workers(args.workers)
-    config.validate()
-    data = load_search_data(config.search_config())
-    study = open_bench(config, data)
-    counts = count_states(study)
-    progress = Live(text.BenchProgressLine(sum(counts.values()) - finished(counts) + counts.get("COMPLETE", 0),
-                             counts.get("COMPLETE", 0), len(study.user_attrs["archs"]), config.passes),
-                    lambda s: count_states(s).get("COMPLETE", 0))
-    print(text.bench_header(config, progress.line, args.workers), file=sys.stderr)
-    outcome = _work(config, args.workers, study, lambda: finish_bench(config), progress,
-                    lambda: run_bench(config, callbacks=[progress], data=data, slot=_slot()))
+    config = _config(BenchConfig, args)
+    data, study, counts = start_bench(config)
+    line = text.BenchProgressLine(sum(counts.values()) - finished(counts) + counts.get("COMPLETE", 0),
+                                  counts.get("COMPLETE", 0), len(StudyRecord.of(study).archs or ()),
+                                  config.passes)
+    progress = Live(line, lambda s: count_states(s).get("COMPLETE", 0))
+    print(text.bench_header(config, line, args.workers), file=sys.stderr)
+    outcome = work(config, args.workers, study, lambda: finish_bench(config), progress,
+                    lambda: run_bench(config, callbacks=[progress], data=data, slot=slot()))
     if outcome is None:
         return 130
-    _print_json(outcome.to_dict()) if args.json else print(text.bench_summary(outcome))
+    print_json(outcome.to_dict()) if args.json else print(text.bench_summary(outcome))
     return 0
 
 
@@ -223,16 +166,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
                           constraints, args.pruner, epochs=args.epochs)
     if args.csv:
         write_table(runs_frame(report.runs), args.csv)
-    _print_json(report.to_dict()) if args.json else print(
+    print_json(report.to_dict()) if args.json else print(
         text.replay_summary(report.summary, report.meta, report.exact_hypervolume, args.epochs)
         + (f"\nEvery repeat: {args.csv}" if args.csv else ""))
     return 0
 
 
 def _open_run(args: argparse.Namespace) -> Any:
-    from nasbench.results import open_run
+    from nasbench.storage import open_run
 
-    _quiet_optuna()
+    quiet_optuna()
     return open_run(args.run, args.study, args.runs_dir)
 
 
@@ -267,48 +210,18 @@ def _cannot_write(out: Any, exc: OSError) -> UsageError:
     return UsageError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out")
 
 
-def _confirm(study: Any, frame: Any, rounds: int, seeds: int, data: Any, finish: Any) -> Any:
-    """Confirm ``study``'s front (printing what is measured), then ``finish()``; ``None`` after
-    Ctrl-C, which leaves the study as it was."""
-    from nasbench.confirm import candidates, confirm_study
-
-    count = len(candidates(frame))
-    print(f"Confirming {count} trial(s) (the front and those on it within noise): {rounds} "
-          f"interleaved latency rounds" + (f", {seeds - 1} more training seed(s) each" if seeds > 1
-                                            else ""), file=sys.stderr)
-    try:
-        confirmation = confirm_study(study, frame, rounds=rounds, seeds=seeds, data=data, slot=_slot())
-    except KeyboardInterrupt:
-        print("\nConfirmation interrupted: the study is unchanged; run python cli.py confirm "
-              "RUN to confirm later.", file=sys.stderr)
-        return None
-    import dataclasses
-
-    return dataclasses.replace(finish(), confirm_s=confirmation.seconds)
-
-
 def cmd_confirm(args: argparse.Namespace) -> int:
     """Re-measure a search's front, interleaved, and store the confirmed figures."""
-    from pathlib import Path
+    from nasbench.confirm import confirm_run
 
-    from nasbench.confirm import check_options, study_config
-    from nasbench.results import results_frame
-    from nasbench.search import outcome_of
-
-    check_options(args.confirm_rounds, args.confirm_seeds)  # before the run is even opened
-    study = _open_run(args)
-    study_config(study)  # a search's study, or a one-line error
-    if "://" in args.run:
-        storage, folder = args.run, Path(args.runs_dir) / study.study_name
-    else:  # a run folder: its results.csv is rewritten there
-        folder = Path(args.run) if Path(args.run).is_dir() else Path(args.runs_dir) / args.run
-        storage = f"sqlite:///{folder / 'study.db'}"
-    outcome = _confirm(study, results_frame(study), args.confirm_rounds, args.confirm_seeds, None,
-                       lambda: outcome_of(study, storage, folder))
+    quiet_optuna()
+    outcome = interruptible(lambda: confirm_run(args.run, args.study, args.runs_dir,
+                                                 args.confirm_rounds, args.confirm_seeds, slot(),
+                                                 confirming(args.confirm_rounds, args.confirm_seeds)))
     if outcome is None:
         return 130
     if args.json:
-        _print_json(outcome.to_dict())
+        print_json(outcome.to_dict())
     else:
         print(text.front_table(outcome.table, outcome.n_val) +
               f"\n\nConfirmed in {outcome.confirm_s:.1f} s. Results table: {outcome.results_csv}")
@@ -328,7 +241,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"cannot export from {args.run}: {exc}") from None
     if args.json:
-        _print_json({"trial": exported.info, "files": {k: str(v) for k, v in exported.files.items()}})
+        print_json({"trial": exported.info, "files": {k: str(v) for k, v in exported.files.items()}})
     else:
         print(text.export_summary(exported, args.out))
     return 0
@@ -336,7 +249,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train an architecture in full on train + validation and report test accuracy."""
-    from nasbench.train import train_to_export
+    from nasbench.export import train_to_export
 
     names = ("out", "dataset", "data_dir", "resolution", "epochs", "seed", "device", "threads",
              "runs_dir", "memory_check")
@@ -347,13 +260,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                                              file=sys.stderr))
     except OSError as exc:
         raise _cannot_write(args.out or "the export folder", exc) from None
-    final, files = done.final, done.files
-    if args.json:
-        _print_json({"test_acc": final.test_accuracy, "files": {k: str(v) for k, v in files.items()}})
-        return 0
-    print(f"Test accuracy {final.test_accuracy:.4f} on {len(done.data.y_test)} held-out images "
-          f"({final.result.train_time_s:.1f} s of training)\n\n{final.report}\nWeights: "
-          f"{files['weights']} (load with torch.load(..., weights_only=True)); module: {files['model']}")
+    print_json({"test_acc": done.final.test_accuracy, "files": {k: str(v) for k, v in done.files.items()}}
+               ) if args.json else print(text.train_summary(done))
     return 0
 
 
@@ -375,80 +283,32 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_latency_model(args: argparse.Namespace) -> int:
     """``latency-model fit|eval|predict``: a latency model of this machine."""
-    from pathlib import Path
-
     from nasbench import latency_model as lm
 
     if args.action == "fit":
-        from nasbench.data import load_dataset
-        from nasbench.latency import check_options
-        from search_spaces import SPACES, DataShape
-
-        if args.space not in SPACES:
-            raise UsageError(f"unknown space {args.space!r}; choose one of {', '.join(SPACES)}")
-        check_options(args.device, args.threads, args.batch, args.dtype, args.memory_format)
-        data = load_dataset(args.dataset, args.data_dir, args.resolution,
-                            cache_dir=Path(args.runs_dir) / ".cache")
-        shape = DataShape(data.resolution, data.channels, len(data.classes))
-        out = Path(args.out or Path(args.runs_dir) / "latency-models"
-                   / f"{args.space}-{args.dataset}-r{shape.resolution}.json")
-        if out.suffix != ".json":
-            raise UsageError(f"--out {out} must end in .json (the model is plain JSON)")
         settings = lm.MeasureSettings(args.device, args.threads, args.batch, args.dtype,
                                       args.memory_format)
-        model = lm.fit_model(args.space, shape, settings, archs=args.archs, seed=args.seed,
-                             slot=_slot(), on_progress=_steps("fit"))
-        model.save(out)
-        _print_json({"model": str(out), **model.fit}) if args.json else print(
+        model, out = lm.fit_to_file(args.space, args.dataset, args.data_dir, args.resolution,
+                                    settings, args.out, args.runs_dir, archs=args.archs,
+                                    seed=args.seed, slot=slot(), on_progress=steps("fit"))
+        print_json({"model": str(out), **model.fit}) if args.json else print(
             text.latency_model_fit(model, out))
         return 0
-    if args.action == "predict" and args.level_archs != 0 and not lm.LEVEL_MIN <= args.level_archs <= 1000:
-        raise UsageError(f"--level-archs must be 0 (no level) or between {lm.LEVEL_MIN} and 1000, "
-                         f"got {args.level_archs}")
-    model = lm.load_model(args.model)
-    if args.action == "eval":
-        result = lm.evaluate_model(model, model.settings(), archs=args.archs, seed=args.seed, slot=_slot(),
-                                   on_progress=_steps("eval"))
-        if args.csv:
-            import pandas as pd
-
-            from nasbench.results import write_table
-
-            write_table(pd.DataFrame(result.rows), args.csv)
-        _print_json(result.to_dict()) if args.json else print(text.latency_model_eval(result, model))
+    if args.action == "predict":
+        model, rows = lm.predict_archs(args.model, args.arch, args.level_archs, slot())
+        print_json(rows) if args.json else print(text.latency_model_predict(rows, model))
         return 0
-    from nasbench.references import load_arch
+    model = lm.load_model(args.model)
+    result = lm.evaluate_model(model, model.settings(), archs=args.archs, seed=args.seed, slot=slot(),
+                               on_progress=steps("eval"))
+    if args.csv:
+        import pandas as pd
 
-    settings = model.settings()
-    model.check_conditions(settings.conditions())
-    archs = [load_arch(spec) for spec in args.arch]
-    for arch in archs:
-        model.sum_ms(arch)  # an unseen part is refused before anything is timed
-    model.calibrate(settings, _slot())
-    model.measure_level(settings, args.level_archs, _slot())
-    rows = []
-    for arch in archs:
-        total, parts = model.sum_ms(arch)
-        rows.append({"arch": arch.to_string(), "predicted_ms": model.predict(arch),
-                     "host_speed_scale": model.scale, "level": model.level,
-                     "level_archs": args.level_archs, "sum_of_parts_ms": model.scale * total,
-                     "parts": [{"part": k, "ms": model.scale * v} for k, v in parts]})
-    _print_json(rows) if args.json else print(text.latency_model_predict(rows, model))
+        from nasbench.results import write_table
+
+        write_table(pd.DataFrame(result.rows), args.csv)
+    print_json(result.to_dict()) if args.json else print(text.latency_model_eval(result, model))
     return 0
-
-
-def _steps(what: str) -> Any:
-    """A progress callback printing ``what: phase done/total`` on stderr now and then."""
-    last = {"t": 0.0}
-
-    def step(phase: str, done: int, total: int) -> None:
-        import time
-
-        now = time.monotonic()
-        if done == total or now - last["t"] > 2:
-            last["t"] = now
-            print(f"{what}: {phase} {done}/{total}", file=sys.stderr, flush=True)
-    return step
 
 
 COMMANDS = {"spaces": cmd_spaces, "blocks": cmd_blocks, "profile": cmd_profile,

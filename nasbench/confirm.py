@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -26,14 +25,19 @@ import pandas as pd
 
 from nasbench.arch import decode
 from nasbench.build import build_model
+from nasbench.env import allocator_state, current_conditions
+from nasbench.errors import SearchError
 from nasbench.latency import Probe, median_interval
 from nasbench.quiet import QuietSlot, hold_exclusive
-from nasbench.search import SearchConfig, SearchError, upgrade_settings
+from nasbench.results import results_frame
+from nasbench.search import SearchOutcome, evaluated, outcome_of
+from nasbench.settings import SearchConfig, load_search_data, search_config_of
+from nasbench.storage import open_run, run_location
+from nasbench.study_record import Confirmation, StudyRecord
+from nasbench.train import train_model
 
 logger = logging.getLogger(__name__)
 
-ATTR = "confirmation"
-"""The study user attribute that holds the latest confirmation."""
 DEFAULT_ROUNDS = 15
 BURST_S = 0.05
 """Seconds of timing per candidate per round, at most."""
@@ -49,31 +53,6 @@ def burst_times(candidates: int, rounds: int) -> tuple[float, float]:
     rounds: :data:`BURST_S` and :data:`WARMUP_S`, scaled down to fit :data:`BUDGET_S`."""
     share = min(1.0, BUDGET_S / (max(1, candidates) * max(1, rounds) * (BURST_S + WARMUP_S)))
     return max(0.01, BURST_S * share), max(0.004, WARMUP_S * share)
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """One confirmation session: per trial number, the confirmed figures."""
-
-    rounds: int
-    seeds: int
-    seconds: float
-    conditions: dict[str, Any]
-    trials: dict[int, dict[str, Any]]
-    """number -> {latency_ms, ci_low_ms, ci_high_ms, round_ms: [...], val_acc_seeds: [...]}"""
-
-    def to_attr(self) -> dict[str, Any]:
-        """JSON-ready, for the study's user attribute (trial numbers as strings)."""
-        return {**dataclasses.asdict(self), "trials": {str(k): v for k, v in self.trials.items()}}
-
-    @classmethod
-    def from_attr(cls, data: dict[str, Any] | None) -> Confirmation | None:
-        """The inverse of :meth:`to_attr` (``None`` for a study never confirmed)."""
-        if not data:
-            return None
-        return cls(rounds=int(data["rounds"]), seeds=int(data["seeds"]), seconds=float(data["seconds"]),
-                   conditions=dict(data.get("conditions") or {}),
-                   trials={int(k): v for k, v in data["trials"].items()})
 
 
 def check_options(rounds: int, seeds: int) -> None:
@@ -97,13 +76,7 @@ def candidates(frame: pd.DataFrame) -> pd.DataFrame:
 
 def study_config(study: optuna.Study) -> SearchConfig:
     """The search settings recorded on ``study`` (``ValueError`` if it is not a search)."""
-    if study.user_attrs.get("kind", "search") != "search":
-        raise ValueError(f"study {study.study_name!r} is a {study.user_attrs.get('kind')}, not a "
-                         f"search; confirm a search's run")
-    settings = upgrade_settings(study.user_attrs.get("settings"))
-    if not settings:
-        raise ValueError(f"study {study.study_name!r} was not made by nasbench search; nothing to confirm")
-    return SearchConfig(**settings, study=study.study_name)
+    return search_config_of(StudyRecord.of(study), study.study_name)
 
 
 def interleaved(models: dict[int, Any], shape: tuple[int, int, int], config: SearchConfig,
@@ -138,8 +111,6 @@ def confirm_study(study: optuna.Study, frame: pd.DataFrame, rounds: int = DEFAUL
     ``data`` (the search's dataset) is needed only for ``seeds`` > 1 and loaded when missing.
     Raises ``ValueError`` when there is nothing to confirm or the options are out of range.
     """
-    from nasbench.env import allocator_state, current_conditions
-
     check_options(rounds, seeds)
     config = study_config(study)
     chosen = candidates(frame)
@@ -164,7 +135,7 @@ def confirm_study(study: optuna.Study, frame: pd.DataFrame, rounds: int = DEFAUL
     result = Confirmation(rounds=rounds, seeds=seeds, seconds=time.perf_counter() - start,
                           conditions=conditions, trials=trials)
     if store:
-        study.set_user_attr(ATTR, result.to_attr())
+        StudyRecord(confirmation=result).save(study)
     logger.info("confirmed %d trials in %.1f s (%d rounds, %d seeds)", len(trials), result.seconds,
                 rounds, seeds)
     return result
@@ -173,9 +144,6 @@ def confirm_study(study: optuna.Study, frame: pd.DataFrame, rounds: int = DEFAUL
 def _retrain(chosen: pd.DataFrame, archs: dict[int, Any], config: SearchConfig, seeds: int,
              data: Any, trials: dict[int, dict[str, Any]]) -> None:
     """Train each candidate with ``seeds - 1`` more seeds; its accuracies go to ``trials``."""
-    from nasbench.search import load_search_data
-    from nasbench.train import train_model
-
     if data is None:
         try:
             data = load_search_data(config)
@@ -192,3 +160,42 @@ def _retrain(chosen: pd.DataFrame, archs: dict[int, Any], config: SearchConfig, 
                                  threads=config.threads)
             accuracies.append(float(result.val_accuracy))
         trials[number]["val_acc_seeds"] = accuracies
+
+
+def confirm_and_finish(study: optuna.Study, frame: pd.DataFrame, finish: Callable[[], Any],
+                       rounds: int = DEFAULT_ROUNDS, seeds: int = 1, data: Any = None,
+                       slot: QuietSlot | None = None,
+                       on_start: Callable[[int], None] | None = None) -> Any:
+    """Confirm ``study``'s front (``on_start(count)`` first), then ``finish()``, the search's
+    outcome with the confirmation's seconds. Ctrl-C leaves the study as it was."""
+    if on_start is not None:
+        on_start(len(candidates(frame)))
+    confirmation = confirm_study(study, frame, rounds=rounds, seeds=seeds, data=data, slot=slot)
+    return dataclasses.replace(finish(), confirm_s=confirmation.seconds)
+
+
+def confirm_after_search(study: optuna.Study, outcome: SearchOutcome, evaluated_before: int,
+                         rounds: int, seeds: int, data: Any, finish: Callable[[], SearchOutcome],
+                         slot: QuietSlot | None = None,
+                         on_start: Callable[[int], None] | None = None) -> SearchOutcome:
+    """The confirmation at the end of a search: done when the search evaluated something new
+    or the study was never confirmed, and its front is not empty; otherwise the last
+    confirmation stands and ``outcome`` is returned as it is."""
+    fresh = evaluated(study) > evaluated_before or StudyRecord.of(study).confirmation is None
+    if not fresh or outcome.table.empty or not outcome.table["pareto"].any():
+        return outcome
+    return confirm_and_finish(study, outcome.table, finish, rounds, seeds, data, slot, on_start)
+
+
+def confirm_run(run: str, study_name: str | None, runs_dir: str, rounds: int, seeds: int,
+                slot: QuietSlot | None = None,
+                on_start: Callable[[int], None] | None = None) -> SearchOutcome:
+    """``confirm RUN``: confirm the search of a run folder, study name or storage URL and
+    rewrite its ``results.csv``. Raises ``ValueError`` on bad options (before the run is
+    opened), a study that is not a search's, or nothing to confirm."""
+    check_options(rounds, seeds)
+    study = open_run(run, study_name, runs_dir)
+    study_config(study)  # a search's study, or a one-line error
+    storage, folder = run_location(run, runs_dir, study.study_name)
+    return confirm_and_finish(study, results_frame(study), lambda: outcome_of(study, storage, folder),
+                              rounds, seeds, None, slot, on_start)

@@ -20,7 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from nasbench import plots
-from nasbench.results import ResultsTable, best_within, find_runs, open_run
+from nasbench.results import best_within, ResultsTable
+from nasbench.storage import find_runs, open_run
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

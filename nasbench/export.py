@@ -16,14 +16,22 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
 from nasbench import blocks as blocks_module
 from nasbench.arch import Arch, decode, encode, from_dict, to_dict
 from nasbench.build import Network, build_model, layout
+from nasbench.data import DataSplits, load_dataset
+from nasbench.env import check_device
 from nasbench.files import write_folder
+from nasbench.record import TrialRecord
+from nasbench.references import load_arch
+from nasbench.results import results_frame, select_trial
+from nasbench.study_record import StudyRecord
+from nasbench.train import (DEFAULT_BN_CALIBRATION, FinalTraining, check_fits, default_train_config,
+                            train_final)
 
 if TYPE_CHECKING:
     import optuna
@@ -191,17 +199,15 @@ def export_trial(study: optuna.Study, out_dir: str | Path, trial: int | None = N
     Raises ``ValueError`` when nothing qualifies and :class:`FileExistsError` when ``out_dir``
     holds files and ``overwrite`` is false.
     """
-    from nasbench.record import TrialRecord
-    from nasbench.results import results_frame, select_trial
-
     row = select_trial(results_frame(study), trial=trial, max_latency_ms=max_latency_ms, pick=pick)
     number = int(row["number"])
     record = TrialRecord.from_trial(study.get_trials(deepcopy=False)[number])
-    config = study.user_attrs.get("config", {})
+    study_record = StudyRecord.of(study)
+    identity = study_record.identity or {}
     info = {
-        "trial": number, "study": study.study_name, "space": study.user_attrs.get("space"),
-        "dataset": config.get("dataset", study.user_attrs.get("dataset")),
-        "data_dir": config.get("data_dir"), "val_acc": float(row["val_acc"]),
+        "trial": number, "study": study.study_name, "space": study_record.space,
+        "dataset": identity.get("dataset", study_record.dataset),
+        "data_dir": identity.get("data_dir"), "val_acc": float(row["val_acc"]),
         "latency_ms": float(row["latency_ms"]), "params": int(row["params"]), "macs": int(row["macs"]),
         "latency": record.latency.to_dict() if record.latency is not None else None,
         "chosen_by": (f"trial {trial}" if trial is not None else
@@ -233,3 +239,52 @@ def read_export(export_dir: str | Path) -> tuple[Arch, dict[str, Any]]:
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict saved by nasbench, loaded with ``weights_only=True`` (no arbitrary pickles)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@dataclass(frozen=True)
+class TrainedExport:
+    """A full training saved as an export: the training, the data it used, the files."""
+
+    final: FinalTraining
+    data: DataSplits
+    epochs: int
+    files: dict
+
+
+def train_to_export(spec: str, out: str | None = None, dataset: str | None = None,
+                    data_dir: str | None = None, resolution: int | None = None,
+                    epochs: int | None = None, seed: int = 0, device: str = "cpu",
+                    threads: int | None = None, runs_dir: str = "runs", overwrite: bool = False,
+                    memory_check: bool = True,
+                    on_start: Callable[[str], None] | None = None,
+                    on_epoch: Callable[[int, float], None] | None = None) -> TrainedExport:
+    """Train ``spec`` (an export folder, a reference name, a string or a JSON file) in full with
+    :func:`train_final` and save weights, spec and program as an export.
+
+    An export folder is refreshed in place (its dataset and data folder are the defaults);
+    anything else goes to ``out`` (default ``runs/trained/<digest>/``), which must be new or
+    empty unless ``overwrite``. ``on_start(description)`` is called before training.
+    """
+    source = Path(spec)
+    arch, info = read_export(source) if source.is_dir() else (load_arch(spec), {})
+    target = Path(out or (source if source.is_dir() else Path(runs_dir) / "trained" / arch.digest()))
+    dataset = dataset or info.get("dataset") or "digits"
+    data_dir = data_dir or info.get("data_dir")
+    data = load_dataset(dataset, data_dir, resolution, seed=seed, cache_dir=Path(runs_dir) / ".cache",
+                        memory_check=memory_check)
+    config = default_train_config(dataset, epochs, bn_calibration=DEFAULT_BN_CALIBRATION)
+    check_fits(arch, data)
+    check_device(device)
+    if on_start is not None:
+        on_start(f"Training {arch.to_string()}\non {data.summary()} (train + val), {config.epochs} "
+                 f"epochs, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {seed}")
+    final = train_final(arch, data, config, seed=seed, device=device, threads=threads,
+                        on_epoch=on_epoch, memory_check=memory_check)
+    info.update({"test_acc": final.test_accuracy, "trained_epochs": config.epochs,
+                 "train_seed": seed, "train_time_s": final.result.train_time_s,
+                 "bn_calibration": config.bn_calibration,
+                 "dataset": dataset, "data_dir": data_dir,
+                 "normalize_mean": list(data.mean), "normalize_std": list(data.std)})
+    files = export_arch(arch, target, info, state_dict=final.model.state_dict(),
+                        overwrite=overwrite or target == source)
+    return TrainedExport(final, data, config.epochs, files)

@@ -151,7 +151,7 @@ def space_parts(space: Any, shape: Any, draws: int = 0, seed: int = 0) -> dict[s
         for arch in _stage_walk(space, shape):
             add(arch)
         return parts
-    from nasbench.search import UniformDraw
+    from search_spaces import UniformDraw
 
     rng = np.random.default_rng(seed)
     for _ in range(draws or 5000):
@@ -495,7 +495,7 @@ def measure_referenced(count: int, measure_one: Callable[[int], float], speed: A
 
 def draw_archs(space: Any, shape: Any, count: int, seed: int) -> list[Arch]:
     """``count`` distinct architectures drawn uniformly from ``space`` with ``seed``."""
-    from nasbench.search import UniformDraw
+    from search_spaces import UniformDraw
 
     rng = np.random.default_rng(seed)
     seen: dict[str, Arch] = {}
@@ -747,3 +747,59 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
                       mean_spearman=float(spearmanr(predicted, mean).statistic),
                       host_drift=float(bursts.max() / bursts.min() - 1),
                       seconds=time.perf_counter() - start, rows=rows)
+
+
+def fit_to_file(space: str, dataset: str, data_dir: str | None, resolution: int | None,
+                settings: MeasureSettings, out: str | None = None, runs_dir: str = "runs",
+                archs: int = 80, seed: int = 0, slot: Any = None,
+                on_progress: Callable[[str, int, int], None] | None = None) -> tuple[LatencyModel, Path]:
+    """``latency-model fit``: the model of ``space`` at the input shape of ``dataset``, fitted
+    here (:func:`fit_model`) and saved to ``out`` (default
+    ``runs/latency-models/<space>-<dataset>-r<resolution>.json``). Raises ``ValueError`` on a
+    bad space, measurement option or file name, before anything is timed."""
+    from nasbench.data import load_dataset  # deferred: data loading is needed only for a fit
+    from nasbench.latency import check_options
+    from search_spaces import SPACES, DataShape
+
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; choose one of {', '.join(SPACES)}")
+    check_options(settings.device, settings.threads, settings.batch, settings.dtype,
+                  settings.memory_format)
+    data = load_dataset(dataset, data_dir, resolution, cache_dir=Path(runs_dir) / ".cache")
+    shape = DataShape(data.resolution, data.channels, len(data.classes))
+    path = Path(out or Path(runs_dir) / "latency-models" / f"{space}-{dataset}-r{shape.resolution}.json")
+    if path.suffix != ".json":
+        raise ValueError(f"--out {path} must end in .json (the model is plain JSON)")
+    model = fit_model(space, shape, settings, archs=archs, seed=seed, slot=slot,
+                      on_progress=on_progress)
+    return model, model.save(path)
+
+
+def predict_archs(path: str | Path, specs: Sequence[str], level_archs: int = 10,
+                  slot: Any = None) -> tuple[LatencyModel, list[dict[str, Any]]]:
+    """``latency-model predict``: the model at ``path`` and each architecture's prediction,
+    part by part, after the model is calibrated to the host's speed now and leveled by
+    ``level_archs`` architectures of its space timed now (0: no level). Raises ``ValueError``
+    on a bad count, a damaged model or one of other conditions, an architecture with a part
+    the model never measured, before anything is timed."""
+    from nasbench.references import load_arch  # deferred: reference specs are read only here
+
+    if level_archs != 0 and not LEVEL_MIN <= level_archs <= 1000:
+        raise ValueError(f"--level-archs must be 0 (no level) or between {LEVEL_MIN} and 1000, "
+                         f"got {level_archs}")
+    model = load_model(path)
+    settings = model.settings()
+    model.check_conditions(settings.conditions())
+    archs = [load_arch(spec) for spec in specs]
+    for arch in archs:
+        model.sum_ms(arch)  # an unseen part is refused before anything is timed
+    model.calibrate(settings, slot)
+    model.measure_level(settings, level_archs, slot)
+    rows = []
+    for arch in archs:
+        total, parts = model.sum_ms(arch)
+        rows.append({"arch": arch.to_string(), "predicted_ms": model.predict(arch),
+                     "host_speed_scale": model.scale, "level": model.level,
+                     "level_archs": level_archs, "sum_of_parts_ms": model.scale * total,
+                     "parts": [{"part": k, "ms": model.scale * v} for k, v in parts]})
+    return model, rows

@@ -83,6 +83,17 @@ def block_configs(c_in: int, c_out: int, kernel: int, size: int, stride: int, ex
     return configs
 
 
+def check_block(c_in: int, c_out: int, kernel: int, size: int, stride: int, expansion: float,
+                se_ratio: float = 0.0) -> None:
+    """Raise ``ValueError`` naming the bad value and the options to change when the blocks of
+    :func:`block_configs` cannot be built."""
+    try:  # the spec's own checks name the bad value; this adds which options to change
+        block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio)
+    except ValueError as exc:
+        raise ValueError(f"invalid block: {exc}; use --kernel 3/5/7, --stride 1/2, --expansion "
+                         f"1-16, --se 0-1 and widths/size of at least 1") from None
+
+
 def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int = 56,
                    stride: int = 1, expansion: float = 6.0, se_ratio: float = 0.0,
                    options: LatencyOptions | None = None, devices: tuple[str, ...] = ("cpu",),

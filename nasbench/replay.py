@@ -27,8 +27,13 @@ from nasbench.pruners import DEFAULT_PRUNER, make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import hypervolume
 from nasbench.rules import eligible_mask, measured
-from nasbench.search import (SAMPLERS, Measured, Objective, SearchConfig, SearchError, Trained,
-                             StopEarly, drive, make_sampler)
+from nasbench.bench import load_bench
+from nasbench.errors import SearchError
+from nasbench.objective import Measured, Objective, StopEarly, Trained
+from nasbench.samplers import SAMPLERS, make_sampler
+from nasbench.search import drive
+from nasbench.settings import SearchConfig
+from search_spaces import DataShape
 
 CHECKPOINTS: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
 LIMIT_QUANTILES: tuple[float, ...] = (0.1, 0.25, 0.5)
@@ -204,8 +209,6 @@ def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
                 margin_z: float | None = None) -> ReplayRun:
     """Run one search with ``config`` (sampler, seed, budget, constraints) against the table
     (``margin_z``: the Pareto pruner's noise margin in standard deviations, when not its own)."""
-    from search_spaces import DataShape
-
     if not meta.get("whole_space"):
         raise SearchError("replay needs a table of a whole enumerable space; this one holds a "
                           "--sample of it (browse it with python cli.py results)")
@@ -331,8 +334,6 @@ def replay_table(path: str, samplers: tuple[str, ...], budget: int, repeats: int
                  margin_z: float | None = None, epochs: int | None = None) -> ReplayReport:
     """Load the bench table at ``path`` and :func:`replay` it (``ValueError`` if it is not one);
     with ``epochs``, as searches of that many epochs (:func:`cut_to_epochs`)."""
-    from nasbench.bench import load_bench
-
     table, meta = load_bench(path)
     constraints = {k: v for k, v in (constraints or {}).items() if v is not None}
     seen = table if epochs is None else cut_to_epochs(table, meta, epochs)

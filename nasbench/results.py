@@ -12,8 +12,11 @@ import numpy as np
 import pandas as pd
 
 from nasbench.files import atomic_write
+from nasbench.noise import noise_front_mask, seeds_interval, wilson_interval
 from nasbench.record import TrialRecord, columns_of
 from nasbench.rules import eligible_mask, feasible
+from nasbench.study_record import Confirmation, StudyRecord
+from nasbench.table import TrialReader
 
 if TYPE_CHECKING:
     import optuna
@@ -95,8 +98,6 @@ class ResultsTable:
     """
 
     def __init__(self, study: optuna.Study) -> None:
-        from nasbench.table import TrialReader
-
         self.reader = TrialReader(study)
         self._rows: dict[int, dict[str, Any]] = {}  # by trial_id
         self._built: dict[int, Any] = {}  # the trial object each row was derived from
@@ -132,18 +133,16 @@ class ResultsTable:
             return self._refresh()
 
     def _refresh(self) -> pd.DataFrame:
-        from nasbench.confirm import ATTR, Confirmation
-
         self.reader.refresh()
         self.last_read = datetime.datetime.now()
-        attrs = self.reader.user_attrs
+        record = StudyRecord.from_attrs(self.reader.user_attrs)
         trials = self.reader.trials
-        context = (attrs.get("space", ""), attrs.get("dataset", ""))
+        context = (record.space or "", record.dataset or "")
         if context != self._context:
             self._rows, self._built, self._context = {}, {}, context
         stale = [tid for tid, trial in trials.items() if self._built.get(tid) is not trial]
         gone = set(self._rows) - set(trials)
-        attrs_key = (attrs.get("n_val"), repr(attrs.get(ATTR)))
+        attrs_key = (record.n_val, repr(record.confirmation))
         if self._frame is not None and not stale and not gone and attrs_key == self._attrs_key:
             return self._frame
         for tid in gone:
@@ -153,7 +152,7 @@ class ResultsTable:
             self._built[tid] = trials[tid]
         rows = sorted(self._rows.values(), key=lambda r: r["number"])
         frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
-        self._frame = annotate(frame, attrs.get("n_val"), Confirmation.from_attr(attrs.get(ATTR)))
+        self._frame = annotate(frame, record.n_val, record.confirmation)
         self._attrs_key = attrs_key
         self.version = next(_VERSIONS)
         self._frame.attrs["version"] = self.version
@@ -167,18 +166,17 @@ def results_frame(study: optuna.Study) -> pd.DataFrame:
     return ResultsTable(study).refresh()
 
 
-def annotate(frame: pd.DataFrame, n_val: int | None, confirmation: Any = None) -> pd.DataFrame:
+def annotate(frame: pd.DataFrame, n_val: int | None,
+             confirmation: Confirmation | None = None) -> pd.DataFrame:
     """Fill the derived columns of a results table, vectorized, in place (and return it).
 
     ``val_acc_search`` / ``latency_search_ms`` keep the search's own figures; where
-    ``confirmation`` (a :class:`~nasbench.confirm.Confirmation`) has a trial, ``latency_ms``
+    ``confirmation`` (a :class:`~nasbench.study_record.Confirmation`) has a trial, ``latency_ms``
     becomes its confirmed latency and ``val_acc`` its mean over seeds, ``confirmed`` is set.
     Intervals: Wilson's on ``val_acc`` from ``n_val`` validation images (with several seeds, see
     :func:`nasbench.noise.seeds_interval`), the median's on latency. Then ``pareto`` (the front
     on these figures) and ``pareto_noise`` (the front within noise, :mod:`nasbench.noise`).
     """
-    from nasbench.noise import noise_front_mask, seeds_interval, wilson_interval
-
     if frame.empty:
         return frame
     frame["val_acc_search"] = frame["val_acc"]
@@ -258,71 +256,6 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False) if path.suffix.lower() == ".csv"
                  else table.to_parquet(tmp, index=False))
     return path
-
-
-def find_runs(runs_dir: str | Path) -> list[Path]:
-    """Run folders (holding a ``study.db``) under ``runs_dir``, most recently changed first."""
-    root = Path(runs_dir)
-    if not root.is_dir():
-        return []
-    runs = [p for p in root.iterdir() if (p / "study.db").is_file()]
-    return sorted(runs, key=lambda p: (p / "study.db").stat().st_mtime, reverse=True)
-
-
-def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "runs") -> optuna.Study:
-    """Open a study from a run folder, a study name under ``runs_dir`` or a storage URL.
-
-    Raises ``ValueError`` naming the problem and the fix.
-    """
-    import optuna
-
-    if "://" in run:
-        storage = run
-    else:
-        path = Path(run)
-        if not path.is_dir() and (Path(runs_dir) / run).is_dir():
-            path = Path(runs_dir) / run
-        db = path / "study.db"
-        if not db.is_file():
-            raise ValueError(f"no study found at {run} (expected {db}); give a run folder such as "
-                             f"runs/<study>, a study name under {runs_dir}/, or a storage URL")
-        storage = f"sqlite:///{db}"
-    from nasbench.storage import check_database, count_states
-
-    if storage.startswith("sqlite:"):
-        check_database(storage, must_exist=True)  # never create a database where there is none
-    try:
-        opened = optuna.storages.get_storage(optuna.storages.RDBStorage(  # once: each opening
-            storage, engine_kwargs=engine_options(storage)))  # checks the schema
-        names = optuna.get_all_study_names(opened)
-    except Exception as exc:  # SQLAlchemy and Optuna raise many kinds
-        check_database(storage)  # explains a damaged SQLite file
-        raise ValueError(f"cannot read storage {storage}: {type(exc).__name__}; check the path or "
-                         f"URL") from None
-    if study_name is None:
-        if len(names) != 1:
-            raise ValueError(f"{storage} holds {len(names)} studies ({', '.join(names) or 'none'}); "
-                             f"choose one with --study")
-        study_name = names[0]
-    elif study_name not in names:
-        raise ValueError(f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'none'}")
-    try:
-        study = optuna.load_study(study_name=study_name, storage=opened)
-        count_states(study)  # read now (one cheap query): a damaged database says so here
-    except Exception as exc:
-        check_database(storage)
-        raise ValueError(f"cannot read study {study_name!r} in {storage}: {type(exc).__name__}; "
-                         f"check the storage") from None
-    return study
-
-
-def engine_options(url: str) -> dict[str, Any]:
-    """SQLAlchemy options for a study storage used over a long session (a search, the
-    dashboard): wait for a busy SQLite file; check a server connection before use, so a
-    restarted server is picked up again, and give up on an unreachable one after 10 s."""
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 60}}
-    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
 
 
 PICKS: tuple[str, ...] = ("knee", "accuracy", "latency")

@@ -1,34 +1,41 @@
-"""Cheap questions to a study's storage: counts by state, the last finished trial.
+"""The study storage: opening a study for writing (:func:`open_storage_study`: lock, check,
+set-up) and for reading (:func:`open_run`), and cheap questions to it.
 
-Optuna's storages answer them by loading every trial; on a relational storage (SQLite,
-PostgreSQL) one SQL query does, which keeps the polling of progress lines and worker loops
-from costing a core on a study of thousands of trials (a bench holds one per architecture
-and pass). Other storages fall back to Optuna's API.
+Counts by state and the last finished trial: Optuna's storages answer them by loading every
+trial; on a relational storage (SQLite, PostgreSQL) one SQL query does, which keeps the
+polling of progress lines and worker loops from costing a core on a study of thousands of
+trials (a bench holds one per architecture and pass). Other storages fall back to Optuna's API.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import datetime
 import os
+import sqlite3
+import time
+import warnings
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Any, Callable, Iterator
+
+import optuna
+import sqlalchemy
+from optuna.storages import RDBStorage
+
+from nasbench.errors import SearchError
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-if TYPE_CHECKING:
-    import optuna
-
 _FINISHED = ("COMPLETE", "FAIL", "PRUNED")
 
 
 def _rdb(study: optuna.Study):  # type: ignore[no-untyped-def]
     """The study's relational storage (``None`` for other storages)."""
-    from optuna.storages import RDBStorage
-
     storage = study._storage
     storage = getattr(storage, "_backend", storage)  # a cached storage wraps the RDB one
     return storage if isinstance(storage, RDBStorage) else None
@@ -41,8 +48,6 @@ def _engine(study: optuna.Study):  # type: ignore[no-untyped-def]
 
 def count_states(study: optuna.Study) -> dict[str, int]:
     """Number of trials per state name."""
-    import sqlalchemy
-
     engine = _engine(study)
     if engine is None:
         counts: dict[str, int] = {}
@@ -57,8 +62,6 @@ def count_states(study: optuna.Study) -> dict[str, int]:
 
 def last_finished(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The trial that finished last (``None`` when none has)."""
-    import sqlalchemy
-
     engine = _engine(study)
     if engine is None:
         done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
@@ -83,13 +86,6 @@ def fail_dead_trials(study: optuna.Study) -> None:
     a grace period ago and without any heartbeat: a worker killed between taking a trial and
     its first heartbeat. Start times are the workers' clocks: the machines' clocks must agree
     to well within the grace period."""
-    import copy
-    import datetime
-    import warnings
-
-    import optuna
-    import sqlalchemy
-
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -135,11 +131,7 @@ def use_write_ahead_log(engine) -> None:  # type: ignore[no-untyped-def]
     ``close()`` in a process drops all its SQLite locks on the file (POSIX locks), and another
     process closing its last connection then deletes the log under it.
     """
-    import sqlite3
-
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
+    @sqlalchemy.event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
         cursor = connection.cursor()
         try:
@@ -170,8 +162,6 @@ def corrupt(path: Path, detail: str) -> ValueError:
 def check_database(url: str, must_exist: bool = False) -> None:
     """Raise ``ValueError`` when an SQLite storage is not a database or fails SQLite's own
     integrity check (``PRAGMA quick_check``); other storages pass. Reads only."""
-    import sqlite3
-
     path = sqlite_path(url)
     if path is None:
         return
@@ -224,8 +214,6 @@ def creation_lock(url: str, name: str) -> Iterator[None]:
             os.close(fd)
         return
     if url.startswith("postgresql"):
-        import sqlalchemy
-
         key = zlib.crc32(f"nasbench-study:{name}".encode())
         engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
                                           connect_args={"connect_timeout": 10})
@@ -240,3 +228,154 @@ def creation_lock(url: str, name: str) -> Iterator[None]:
             engine.dispose()
         return
     yield
+
+
+# ------------------------------------------------------------ opening a study
+
+def engine_options(url: str) -> dict[str, Any]:
+    """SQLAlchemy options for a study storage used over a long session (a search, the
+    dashboard): wait for a busy SQLite file; check a server connection before use, so a
+    restarted server is picked up again, and give up on an unreachable one after 10 s."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+
+
+def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats: a trial whose worker died (no heartbeat for 3 intervals)
+    is failed by the next worker and its architecture retried (twice at most)."""
+    if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://",
+                          "postgresql+psycopg2://", "mysql")):
+        raise SearchError(f"unsupported storage URL {url!r}; use sqlite:///path/study.db or "
+                          f"postgresql://user:password@host/database")
+    engine_kwargs = engine_options(url)
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s,
+            grace_period=3 * heartbeat_s,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+    if url.startswith("sqlite"):
+        use_write_ahead_log(storage.engine)
+    return storage
+
+
+def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[str],
+                       sampler: optuna.samplers.BaseSampler, run_dir: Path | None,
+                       set_up: Callable[[optuna.Study], None]) -> optuna.Study:
+    """Create or load study ``name`` in the storage at ``url`` (making ``run_dir`` first for
+    the default SQLite file), then ``set_up(study)`` (record or check its settings), all under
+    the study's creation lock so that processes starting one new study at once see it whole.
+    Every storage failure becomes a :class:`SearchError`."""
+    if run_dir is not None:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SearchError(f"cannot create {run_dir} ({exc.strerror}); choose a writable "
+                              f"--runs-dir") from None
+        if not os.access(run_dir, os.W_OK):
+            raise SearchError(f"{run_dir} is not writable; choose a writable --runs-dir")
+    try:
+        with creation_lock(url, name):
+            try:
+                check_database(url)  # never write into a damaged database
+            except ValueError as exc:
+                raise SearchError(str(exc)) from None
+            for attempt in range(3):  # two studies' first use of one new PostgreSQL database
+                try:                  # can collide in Optuna's schema set-up
+                    study = optuna.create_study(study_name=name, storage=make_storage(url, heartbeat_s),
+                                                directions=directions, sampler=sampler,
+                                                load_if_exists=True)
+                    break
+                except Exception as exc:
+                    if attempt == 2 or not any(w in str(exc) for w in ("already exists", "UNIQUE",
+                                                                       "duplicate key")):
+                        raise
+                    time.sleep(0.5)
+            set_up(study)
+            return study
+    except SearchError:
+        raise
+    except ImportError:
+        raise SearchError(f"no database driver for {url.split(':', 1)[0]}; "
+                          f"pip install 'psycopg[binary]' (PostgreSQL) or use sqlite:///") from None
+    except Exception as exc:  # storage errors come in many types (SQLAlchemy, OS, Optuna)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SearchError(f"cannot open storage {url}: {type(exc).__name__}: "
+                          f"{first[:200]}; check --storage") from None
+
+
+def find_runs(runs_dir: str | Path) -> list[Path]:
+    """Run folders (holding a ``study.db``) under ``runs_dir``, most recently changed first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if (p / "study.db").is_file()]
+    return sorted(runs, key=lambda p: (p / "study.db").stat().st_mtime, reverse=True)
+
+
+def run_location(run: str, runs_dir: str | Path = "runs",
+                 study_name: str | None = None) -> tuple[str, Path]:
+    """The storage URL and the run folder of ``run``: a run folder, a study name under
+    ``runs_dir`` or a storage URL (whose folder is ``runs_dir/<study_name>``, where its
+    results are written). Raises ``ValueError`` when a folder holds no study."""
+    if "://" in run:
+        return run, Path(runs_dir) / (study_name or "study")
+    path = Path(run)
+    if not path.is_dir() and (Path(runs_dir) / run).is_dir():
+        path = Path(runs_dir) / run
+    db = path / "study.db"
+    if not db.is_file():
+        raise ValueError(f"no study found at {run} (expected {db}); give a run folder such as "
+                         f"runs/<study>, a study name under {runs_dir}/, or a storage URL")
+    return f"sqlite:///{db}", path
+
+
+def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "runs") -> optuna.Study:
+    """Open a study for reading from a run folder, a study name under ``runs_dir`` or a
+    storage URL (see :func:`run_location`); never creates one.
+
+    Raises ``ValueError`` naming the problem and the fix.
+    """
+    storage, _ = run_location(run, runs_dir, study_name)
+    if storage.startswith("sqlite:"):
+        check_database(storage, must_exist=True)  # never create a database where there is none
+    try:
+        opened = optuna.storages.get_storage(optuna.storages.RDBStorage(  # once: each opening
+            storage, engine_kwargs=engine_options(storage)))  # checks the schema
+        names = optuna.get_all_study_names(opened)
+    except Exception as exc:  # SQLAlchemy and Optuna raise many kinds
+        check_database(storage)  # explains a damaged SQLite file
+        raise ValueError(f"cannot read storage {storage}: {type(exc).__name__}; check the path or "
+                         f"URL") from None
+    if study_name is None:
+        if len(names) != 1:
+            raise ValueError(f"{storage} holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                             f"choose one with --study")
+        study_name = names[0]
+    elif study_name not in names:
+        raise ValueError(f"no study {study_name!r} in {storage}; it holds: {', '.join(names) or 'none'}")
+    try:
+        study = optuna.load_study(study_name=study_name, storage=opened)
+        count_states(study)  # read now (one cheap query): a damaged database says so here
+    except Exception as exc:
+        check_database(storage)
+        raise ValueError(f"cannot read study {study_name!r} in {storage}: {type(exc).__name__}; "
+                         f"check the storage") from None
+    return study
+
+
+def join_storage_study(url: str, name: str, heartbeat_s: int) -> optuna.Study:
+    """Open the existing study ``name`` at ``url`` for a worker that joins it (heartbeats on,
+    nothing set up). Raises :class:`SearchError` when there is no such study."""
+    try:
+        storage = make_storage(url, heartbeat_s)
+        names = optuna.get_all_study_names(storage)
+    except SearchError:
+        raise
+    except Exception as exc:  # storage errors come in many types (SQLAlchemy, OS, Optuna)
+        raise SearchError(f"cannot open storage {url}: {type(exc).__name__}; check --storage") from None
+    if name not in names:
+        raise SearchError(f"no study {name!r} in {url} (it holds: {', '.join(names) or 'none'}); "
+                          f"start it with python cli.py search --storage … --study {name}")
+    return optuna.load_study(study_name=name, storage=storage)

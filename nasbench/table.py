@@ -29,10 +29,13 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
-if TYPE_CHECKING:
-    import optuna
+import optuna
+import sqlalchemy
+from optuna.trial import FrozenTrial, TrialState
+
+from nasbench.storage import _engine as storage_engine
 
 _UNFINISHED = ("RUNNING", "WAITING")
 
@@ -100,8 +103,6 @@ class TrialReader:
                        trial_ids=[t._trial_id for t in trials])
 
     def _refresh_sql(self, engine: Any) -> Refresh:
-        import sqlalchemy
-
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             if not Path(engine.url.database).is_file():  # connecting would create an empty one
                 raise StorageUnreachable(f"the study file {engine.url.database} is gone")
@@ -157,7 +158,6 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _engine(study: optuna.Study) -> Any:
-    from nasbench.storage import _engine as storage_engine
 
     return storage_engine(study)
 
@@ -251,8 +251,6 @@ def _utc_offset(hour: datetime.datetime) -> datetime.timedelta:
 def _frozen(trial_id: int, number: int, state: str, start: Any, complete: Any,
             values: dict[int, float] | None, user_attrs: dict[str, Any],
             system_attrs: dict[str, Any]) -> optuna.trial.FrozenTrial:
-    from optuna.trial import FrozenTrial, TrialState
-
     return FrozenTrial(number=number, state=TrialState[state], value=None,
                        values=[values[k] for k in sorted(values)] if values else None,
                        datetime_start=_local(start), datetime_complete=_local(complete),

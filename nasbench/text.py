@@ -390,3 +390,11 @@ def latency_model_predict(rows: list[dict[str, Any]], model: Any) -> str:
                    f"{row['sum_of_parts_ms']:.3f} ms:")
         out += [f"    {p['ms']:>8.3f} ms  {p['part']}" for p in row["parts"]]
     return "\n".join(out)
+
+
+def train_summary(done: Any) -> str:
+    """What a full training (:class:`nasbench.export.TrainedExport`) reached and where it is."""
+    final, files = done.final, done.files
+    return (f"Test accuracy {final.test_accuracy:.4f} on {len(done.data.y_test)} held-out images "
+            f"({final.result.train_time_s:.1f} s of training)\n\n{final.report}\nWeights: "
+            f"{files['weights']} (load with torch.load(..., weights_only=True)); module: {files['model']}")

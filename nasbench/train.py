@@ -15,7 +15,9 @@ import torch
 from torch import nn
 
 from nasbench import conv_grads
+from nasbench.build import build_model
 from nasbench.data import DataSplits
+from nasbench.memory import check_arch
 from nasbench.env import check_device
 from nasbench.quiet import QuietSlot, hold_shared
 
@@ -410,15 +412,12 @@ def train_final(arch: Arch, data: DataSplits, config: TrainConfig, seed: int = 0
 
     Raises ``ValueError`` when the architecture does not fit the data or the device is absent.
     """
-    from sklearn.metrics import classification_report
+    from sklearn.metrics import classification_report  # deferred: scikit-learn is slow to import
 
-    from nasbench.build import build_model
 
     check_fits(arch, data)
     check_device(device)
     if memory_check:
-        from nasbench.memory import check_arch
-
         check_arch(arch, config.batch_size, training=True, device=device)
     model = build_model(arch, seed=seed)
     result = train_model(model, data, config, seed=seed, device=device, threads=threads,
@@ -432,58 +431,3 @@ def train_final(arch: Arch, data: DataSplits, config: TrainConfig, seed: int = 0
                                    labels=list(range(len(data.classes))),
                                    target_names=list(data.classes), digits=4, zero_division=0)
     return FinalTraining(model, accuracy, report, result)
-
-
-@dataclass(frozen=True)
-class TrainedExport:
-    """A full training saved as an export: the training, the data it used, the files."""
-
-    final: FinalTraining
-    data: DataSplits
-    epochs: int
-    files: dict
-
-
-def train_to_export(spec: str, out: str | None = None, dataset: str | None = None,
-                    data_dir: str | None = None, resolution: int | None = None,
-                    epochs: int | None = None, seed: int = 0, device: str = "cpu",
-                    threads: int | None = None, runs_dir: str = "runs", overwrite: bool = False,
-                    memory_check: bool = True,
-                    on_start: Callable[[str], None] | None = None,
-                    on_epoch: Callable[[int, float], None] | None = None) -> TrainedExport:
-    """Train ``spec`` (an export folder, a reference name, a string or a JSON file) in full with
-    :func:`train_final` and save weights, spec and program as an export.
-
-    An export folder is refreshed in place (its dataset and data folder are the defaults);
-    anything else goes to ``out`` (default ``runs/trained/<digest>/``), which must be new or
-    empty unless ``overwrite``. ``on_start(description)`` is called before training.
-    """
-    from pathlib import Path
-
-    from nasbench.data import load_dataset
-    from nasbench.export import export_arch, read_export
-    from nasbench.references import load_arch
-
-    source = Path(spec)
-    arch, info = read_export(source) if source.is_dir() else (load_arch(spec), {})
-    target = Path(out or (source if source.is_dir() else Path(runs_dir) / "trained" / arch.digest()))
-    dataset = dataset or info.get("dataset") or "digits"
-    data_dir = data_dir or info.get("data_dir")
-    data = load_dataset(dataset, data_dir, resolution, seed=seed, cache_dir=Path(runs_dir) / ".cache",
-                        memory_check=memory_check)
-    config = default_train_config(dataset, epochs, bn_calibration=DEFAULT_BN_CALIBRATION)
-    check_fits(arch, data)
-    check_device(device)
-    if on_start is not None:
-        on_start(f"Training {arch.to_string()}\non {data.summary()} (train + val), {config.epochs} "
-                 f"epochs, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, seed {seed}")
-    final = train_final(arch, data, config, seed=seed, device=device, threads=threads,
-                        on_epoch=on_epoch, memory_check=memory_check)
-    info.update({"test_acc": final.test_accuracy, "trained_epochs": config.epochs,
-                 "train_seed": seed, "train_time_s": final.result.train_time_s,
-                 "bn_calibration": config.bn_calibration,
-                 "dataset": dataset, "data_dir": data_dir,
-                 "normalize_mean": list(data.mean), "normalize_std": list(data.std)})
-    files = export_arch(arch, target, info, state_dict=final.model.state_dict(),
-                        overwrite=overwrite or target == source)
-    return TrainedExport(final, data, config.epochs, files)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from search_spaces.base import DataShape, SearchSpace, StageChoices, enumerate_space, plan_strides
+from search_spaces.base import (DataShape, SearchSpace, StageChoices, UniformDraw, enumerate_space,
+                                plan_strides)
 from search_spaces.mixed import MixedSpace
 from search_spaces.mobilenet_v2 import MobileNetV2Space
 from search_spaces.tiny import TinySpace
@@ -22,5 +23,5 @@ def get_space(name: str) -> SearchSpace:
         raise ValueError(f"unknown search space {name!r}; choose one of {', '.join(SPACES)}") from None
 
 
-__all__ = ["DataShape", "SearchSpace", "StageChoices", "SPACES", "get_space", "enumerate_space",
+__all__ = ["DataShape", "SearchSpace", "StageChoices", "UniformDraw", "SPACES", "get_space", "enumerate_space",
            "plan_strides", "MixedSpace", "MobileNetV2Space", "TinySpace"]

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
+import numpy as np
+
 from nasbench.arch import Arch, Stage
 
 if TYPE_CHECKING:
@@ -26,6 +28,18 @@ class Trial(Protocol):
     """The part of ``optuna.Trial`` a space uses (``FixedTrial`` and our enumerator fit too)."""
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+
+class UniformDraw:
+    """A stand-in for an Optuna trial that draws each choice uniformly from a seeded generator:
+    how ``bench --sample`` draws from a space, and how the duration estimate picks models."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """One of ``choices``, uniformly."""
+        return choices[int(self.rng.integers(len(choices)))]
 
 
 class SearchSpace(Protocol):

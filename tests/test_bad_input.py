@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasbench.search import SearchConfig, open_study
+from nasbench.search_study import open_study
+from nasbench.settings import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "res8_in1_cls10:stem_c16_k3_s1_arelu:ir_r1_k3_s1_e3_c16_arelu:head"

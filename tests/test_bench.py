@@ -14,10 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasbench.bench import BenchConfig, load_bench, run_bench
+from nasbench.bench import load_bench, run_bench
+from nasbench.settings import BenchConfig
 from nasbench.replay import replay, replay_once, summarize
-from nasbench.results import hypervolume, open_run, pareto_mask, results_frame
-from nasbench.search import SearchConfig, SearchError
+from nasbench.results import hypervolume, pareto_mask, results_frame
+from nasbench.storage import open_run
+from nasbench.errors import SearchError
+from nasbench.settings import SearchConfig
 from search_spaces import SPACES, StageChoices, TinySpace
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,11 +9,13 @@ import torch
 from torch import nn
 
 from nasbench.arch import decode
-from nasbench.bench import BenchConfig
+from nasbench.settings import BenchConfig
 from nasbench.build import build_model
 from nasbench.confirm import BUDGET_S, BURST_S, WARMUP_S, burst_times
 from nasbench.data import _digits_file, _read_digits, load_dataset
-from nasbench.search import SearchConfig, SearchError, _set_up_search, settled
+from nasbench.errors import SearchError
+from nasbench.search_study import _set_up_search, settled
+from nasbench.settings import SearchConfig
 from nasbench.train import (DEFAULT_BN_CALIBRATION, DIGITS_SEARCH_EPOCHS, TrainConfig,
                             calibrate_batchnorm, default_train_config, train_model)
 
@@ -130,7 +132,7 @@ def test_a_bench_records_calibration_and_its_epochs() -> None:
     identity = BenchConfig().identity()
     assert identity["bn_calibration"] == 256 and identity["epochs"] == DIGITS_SEARCH_EPOCHS
     assert BenchConfig(bn_calibration=0).train_config().bn_calibration == 0
-    assert BenchConfig().search_config().train_config() == BenchConfig().train_config()
+    assert SearchConfig(space="tiny", bn_calibration=256).train_config() == BenchConfig().train_config()
 
 
 def test_digits_are_read_as_scikit_learn_reads_them() -> None:

@@ -21,7 +21,9 @@ from streamlit.testing.v1 import AppTest
 from nasbench import plots
 from nasbench.confirm import confirm_study
 from nasbench.results import best_within, hypervolume, results_frame
-from nasbench.search import SearchConfig, open_study, run_search
+from nasbench.search import run_search
+from nasbench.search_study import open_study
+from nasbench.settings import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard.py")

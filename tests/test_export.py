@@ -21,7 +21,9 @@ from nasbench.export import export_arch, load_weights, model_source, read_export
 from nasbench.latency import Probe
 from nasbench.references import REFERENCES, reference
 from nasbench.results import results_frame, select_trial
-from nasbench.search import SearchConfig, open_study, run_search
+from nasbench.search import run_search
+from nasbench.search_study import open_study
+from nasbench.settings import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "res16_in3_cls5:stem_c8_k3_s1_ahswish"

@@ -13,7 +13,10 @@ import pytest
 from nasbench import latency_model as lm
 from nasbench.cli import main
 from nasbench.latency_model import LatencyModelError
-from nasbench.search import SearchConfig, SearchError, UniformDraw, run_search
+from nasbench.errors import SearchError
+from nasbench.search import run_search
+from nasbench.settings import SearchConfig
+from search_spaces import UniformDraw
 from search_spaces import DataShape, get_space
 
 pytestmark = pytest.mark.timing  # measures and compares latencies: run alone (tests/run.sh)

@@ -12,10 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasbench.confirm import ATTR, Confirmation, candidates, confirm_study, interleaved
+from nasbench.confirm import candidates, confirm_study, interleaved
+from nasbench.study_record import Confirmation, StudyRecord
 from nasbench.noise import noise_front_mask, seeds_interval, wilson_interval
 from nasbench.results import annotate, pareto_mask, results_frame, select_trial
-from nasbench.search import SearchConfig, open_study, run_search
+from nasbench.search import run_search
+from nasbench.search_study import open_study
+from nasbench.settings import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,7 +175,7 @@ def test_confirmation_is_stored_and_used(searched: SearchConfig) -> None:
         assert len(figures["round_ms"]) == 6
         assert figures["ci_low_ms"] <= figures["latency_ms"] <= figures["ci_high_ms"]
         assert len(figures["val_acc_seeds"]) == 2
-    assert Confirmation.from_attr(open_study(searched).user_attrs[ATTR]) == result
+    assert StudyRecord.of(open_study(searched)).confirmation == result
     after = results_frame(open_study(searched))
     assert after.loc[after["number"].isin(result.trials), "confirmed"].all()
     assert (after.loc[after["confirmed"], "latency_ms"].to_numpy()
@@ -180,7 +183,7 @@ def test_confirmation_is_stored_and_used(searched: SearchConfig) -> None:
     assert (after["val_acc_search"] == before["val_acc_search"]).all()  # first figures kept
     # Not stored: a session to compare (benchmarks/front_stability.py) leaves the study as is.
     confirm_study(study, after, rounds=5, store=False)
-    assert Confirmation.from_attr(open_study(searched).user_attrs[ATTR]) == result
+    assert StudyRecord.of(open_study(searched)).confirmation == result
 
 
 def test_confirm_command_and_results_show_intervals(searched: SearchConfig) -> None:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nasbench.bench import BenchConfig
+from nasbench.settings import BenchConfig
 from nasbench.data import load_dataset
-from nasbench.search import SearchConfig
+from nasbench.settings import SearchConfig
 from nasbench.train import (CPU_PROXY_BATCH, CPU_PROXY_EPOCHS, CPU_PROXY_TRAIN, CPU_PROXY_VAL,
                             Proxy, cpu_proxy, default_train_config, expected_seconds)
 

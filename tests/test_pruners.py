@@ -14,7 +14,10 @@ from nasbench.latency import LatencyResult, LatencyStats
 from nasbench.pruners import ParetoPruner, make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import results_frame
-from nasbench.search import SearchConfig, SearchError, open_study, run_search, settled
+from nasbench.errors import SearchError
+from nasbench.search import run_search
+from nasbench.search_study import open_study, settled
+from nasbench.settings import SearchConfig
 
 N_VAL = 360
 

@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 
 from nasbench.data import load_dataset
 from nasbench.results import pareto_mask, results_frame
-from nasbench.search import SearchConfig, SearchError, open_study, run_search
+from nasbench.errors import SearchError
+from nasbench.search import run_search
+from nasbench.search_study import open_study
+from nasbench.settings import SearchConfig
 from nasbench.train import TrainConfig, TrainingDiverged, train_model
 from nasbench.build import build_model
 from search_spaces import SPACES, DataShape, TinySpace
@@ -301,7 +304,7 @@ def test_a_resumed_search_continues_the_exploration(tmp_path: Path, digits) -> N
 
 
 def test_sampler_streams_differ_per_worker_and_resume() -> None:
-    from nasbench.search import sampler_seed
+    from nasbench.samplers import sampler_seed
 
     config = SearchConfig(seed=4)
     assert sampler_seed(config, 0) == 4  # from scratch: seeded as before
@@ -356,7 +359,8 @@ def test_two_processes_joining_at_once_draw_different_architectures(tmp_path: Pa
     a machine): their first trials come from different sampler streams."""
     start = time.time() + 6.0
     script = (f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); "
-              f"from nasbench.search import SearchConfig, open_study, run_search; "
+              f"from nasbench.search import run_search; from nasbench.search_study import open_study; "
+              f"from nasbench.settings import SearchConfig; "
               f"c = SearchConfig(space='tiny', epochs=1, threads=1, latency_time_s=0.05, "
               f"sampler='random', budget=2, runs_dir={str(tmp_path)!r}, study='pair'); "
               f"open_study(c); time.sleep(max(0.0, {start} - time.time())); run_search(c)")

@@ -25,7 +25,8 @@ from nasbench.export import export_arch, model_source
 from nasbench.files import atomic_write, write_folder
 from nasbench.latency import LatencyResult, LatencyStats
 from nasbench.record import TrialRecord, columns_of
-from nasbench.results import COLUMNS, open_run, results_frame
+from nasbench.results import COLUMNS, results_frame
+from nasbench.storage import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures"
@@ -244,9 +245,10 @@ def test_ctrl_c_is_held_outside_safe_zones() -> None:
 
 
 _OPENERS = {  # (set-up, the call that opens the study)
-    "search": ("from nasbench.search import SearchConfig, open_study",
+    "search": ("from nasbench.search_study import open_study; "
+               "from nasbench.settings import SearchConfig",
                "open_study(SearchConfig(space='tiny', runs_dir=RUNS, storage=URL, study='race'))"),
-    "bench": ("from nasbench.bench import BenchConfig, open_bench; "
+    "bench": ("from nasbench.bench import open_bench; from nasbench.settings import BenchConfig; "
               "from nasbench.data import load_dataset; data = load_dataset()",
               "open_bench(BenchConfig(space='tiny', sample=10, runs_dir=RUNS, storage=URL, "
               "study='race'), data)"),

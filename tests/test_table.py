@@ -15,9 +15,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nasbench.confirm import ATTR, Confirmation
-from nasbench.results import COLUMNS, ResultsTable, _row, annotate, open_run
-from nasbench.search import SearchConfig, open_study, run_search
+from nasbench.study_record import Confirmation
+from nasbench.results import _row, annotate, COLUMNS, ResultsTable
+from nasbench.storage import open_run
+from nasbench.search import run_search
+from nasbench.search_study import open_study
+from nasbench.settings import SearchConfig
 from nasbench.table import StorageUnreachable, TrialReader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +33,7 @@ def _full_read(study: optuna.Study) -> pd.DataFrame:
     rows = [_row(t, attrs.get("space", ""), attrs.get("dataset", ""))
             for t in study.get_trials(deepcopy=False)]
     return annotate(pd.DataFrame(rows, columns=list(COLUMNS)), attrs.get("n_val"),
-                    Confirmation.from_attr(attrs.get(ATTR)))
+                    Confirmation.from_attr(attrs.get("confirmation")))
 
 
 def _same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:

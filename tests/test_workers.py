@@ -136,10 +136,10 @@ def test_a_bench_worker_killed_before_its_first_heartbeat_is_retried(tmp_path: P
     url = f"sqlite:///{tmp_path / 'b' / 'study.db'}"
     args = ("bench", "--space", "tiny", "--sample", "2", "--seeds", "1", "--epochs", "1",
             "--heartbeat", "1", "--study", "b", "--runs-dir", str(tmp_path))
-    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from nasbench.bench import BenchConfig, "
-              f"open_bench; from nasbench.search import load_search_data; c = BenchConfig(space='tiny', "
+    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from nasbench.bench import open_bench; "
+              f"from nasbench.settings import BenchConfig, load_search_data; c = BenchConfig(space='tiny', "
               f"sample=2, seeds=1, epochs=1, heartbeat_s=1, study='b', runs_dir={str(tmp_path)!r}); "
-              f"open_bench(c, load_search_data(c.search_config()))")
+              f"open_bench(c, load_search_data(c))")
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     queued = len(optuna.load_study(study_name="b", storage=url).get_trials())
     dead = _take_a_trial_and_die(url, "b")

@@ -1,0 +1,262 @@
+"""One search trial: sample an architecture, count it, time it, train it, and store what it
+measured on the trial (:class:`nasbench.record.TrialRecord`). The figures come from an
+evaluator: :class:`LocalEvaluator` trains and times on this machine,
+:class:`nasbench.replay.TableEvaluator` looks them up in a bench table."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+import optuna
+from optuna.trial import TrialState
+
+from nasbench.arch import Arch
+from nasbench.build import build_model, count_params
+from nasbench.data import DataSplits
+from nasbench.flops import count_flops
+from nasbench.interrupts import SafeInterrupts
+from nasbench.latency import LatencyResult, measure_latency
+from nasbench.latency_model import LatencyModelError
+from nasbench.memory import check_arch
+from nasbench.pruners import ParetoPruner
+from nasbench.quiet import QuietSlot, hold_exclusive
+from nasbench.record import TrialRecord
+from nasbench.rules import trial_counted
+from nasbench.settings import SearchConfig, StudySettings
+from nasbench.train import train_model
+from search_spaces import get_space
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """An architecture built, counted and timed as a search trial does it."""
+
+    model: Any
+    params: int
+    macs: int
+    latency: LatencyResult
+    seconds: float
+
+
+def measure_arch(arch: Arch, data: DataSplits, config: StudySettings, seed: int,
+                 slot: QuietSlot | None = None) -> Measured:
+    """Build ``arch`` (weights from ``seed``), count its params and multiply-adds, and time it
+    with ``config``'s latency settings, holding the quiet ``slot`` alone while timing."""
+    start = time.perf_counter()
+    if config.memory_check:  # the trial fails with the reason instead of exhausting the machine
+        check_arch(arch, config.train_config().batch_size,
+                   training=True, device=config.device)
+    model = build_model(arch, seed=seed)
+    shape = (data.channels, data.resolution, data.resolution)
+    params = count_params(model)
+    macs = count_flops(model, (1, *shape), module_depth=0).total
+    with hold_exclusive(slot):  # no training on this machine while we time
+        latency = measure_latency(model, shape, device=config.device,
+                                  threads=config.latency_threads, min_time_s=config.latency_time_s,
+                                  warmup_s=0.05, precision=config.latency_precision)
+    return Measured(model, params, macs, latency, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What training gave: validation accuracy after each epoch, and the seconds it took."""
+
+    val_acc_per_epoch: tuple[float, ...]
+    train_time_s: float
+
+
+class StopEarly(Exception):
+    """Raised from a trial's epoch report when the pruner stops it; ``seconds`` is the training
+    time spent so far (set by the evaluator)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = 0.0
+
+
+class Evaluator(Protocol):
+    """How a trial gets its figures: :class:`LocalEvaluator` trains and times for real;
+    :class:`nasbench.replay.TableEvaluator` looks them up in a bench table."""
+
+    def measure(self, arch: Arch, seed: int) -> Measured:
+        """Build, count and time ``arch``."""
+        ...
+
+    def train(self, arch: Arch, measured: Measured, seed: int,
+              on_epoch: Callable[[int, float], None]) -> Trained:
+        """Train it, reporting validation accuracy after each epoch (``on_epoch`` may raise)."""
+        ...
+
+
+class LocalEvaluator:
+    """Trains and times on this machine, holding the quiet ``slot`` as it goes."""
+
+    def __init__(self, config: SearchConfig, data: DataSplits, slot: QuietSlot | None = None,
+                 interrupts: SafeInterrupts | None = None) -> None:
+        self.config, self.data, self.slot = config, data, slot
+        self.interrupts = interrupts or SafeInterrupts()
+        self.train_config = config.train_config()
+
+    def measure(self, arch: Arch, seed: int) -> Measured:
+        """See :func:`measure_arch` (Ctrl-C stops it at once)."""
+        with self.interrupts.allowed():
+            return measure_arch(arch, self.data, self.config, seed, self.slot)
+
+    def train(self, arch: Arch, measured: Measured, seed: int,
+              on_epoch: Callable[[int, float], None]) -> Trained:
+        """Proxy training of the measured model (see :func:`nasbench.train.train_model`);
+        Ctrl-C stops it at once, but not in the middle of ``on_epoch``'s storage write."""
+        start = time.perf_counter()
+        try:
+            with self.interrupts.allowed():
+                result = train_model(measured.model, self.data, self.train_config, seed=seed,
+                                     device=self.config.device, threads=self.config.threads,
+                                     on_epoch=self.interrupts.held(on_epoch), slot=self.slot)
+        except StopEarly as stop:
+            stop.seconds = time.perf_counter() - start
+            raise
+        return Trained(result.val_accuracy_per_epoch, result.train_time_s)
+
+
+RECALIBRATE_S = 30.0
+"""Seconds between two timings of the latency model's reference architecture in a search."""
+
+
+class Objective:
+    """The trial function: sample, count, measure, train; stores a :class:`TrialRecord` on
+    the trial. The figures come from ``evaluator`` (real, or a bench table in a replay)."""
+
+    def __init__(self, config: SearchConfig, shape: Any, evaluator: Evaluator,
+                 pruner: ParetoPruner | None = None) -> None:
+        self.config = config
+        self.shape = shape
+        self.evaluator = evaluator
+        self.pruner = pruner
+        self.space = get_space(config.space)
+        self.epochs = config.train_config().epochs
+        self.latency_model = config.load_latency_model(shape)
+        self._calibrated_at = -math.inf
+
+    def _predict(self, arch: Arch) -> float | None:
+        """The latency model's prediction for ``arch`` (``None`` without a model, or for an
+        architecture with a part the model never measured: it is then measured as usual)."""
+        if self.latency_model is None:
+            return None
+        if time.perf_counter() - self._calibrated_at > RECALIBRATE_S:  # follow the host's speed
+            scale = self.latency_model.calibrate(self.latency_model.settings(),  # checked at load
+                                                 getattr(self.evaluator, "slot", None))
+            self._calibrated_at = time.perf_counter()
+            logger.info("latency model: host speed now x%.3f of the fit's", scale)
+        try:
+            return self.latency_model.predict(arch)
+        except LatencyModelError as exc:
+            logger.info("no prediction: %s", exc)
+            return None
+
+    def _constraints(self, params: int, macs: int, latency_ms: float) -> dict[str, float]:
+        c = self.config
+        limits = {"latency_ms": (latency_ms, c.max_latency_ms), "params": (params, c.max_params),
+                  "macs": (macs, c.max_macs)}
+        return {k: float(v - limit) for k, (v, limit) in limits.items() if limit is not None}
+
+    def _reuse(self, trial: optuna.Trial, arch: str,
+               others: Sequence[optuna.trial.FrozenTrial]) -> tuple[float, float] | None:
+        for other in others:
+            if (other.state == TrialState.COMPLETE and other.user_attrs.get("arch") == arch
+                    and other.number != trial.number):
+                earlier = TrialRecord.from_trial(other)
+                copy = dataclasses.replace(earlier.measured(), measure_time_s=0.0,
+                                           reused_from=earlier.reused_from if earlier.reused_from
+                                           is not None else other.number)
+                copy.save(trial)
+                for key, value in other.constraints.items():
+                    trial.set_constraint(key, value)
+                logger.info("trial %d: %s already evaluated in trial %d, reused", trial.number,
+                            arch, other.number)
+                assert other.values is not None
+                return other.values[0], other.values[1]
+        return None
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
+        try:
+            others = trial.study.get_trials(deepcopy=False,  # one read for both questions
+                                            states=(TrialState.COMPLETE, TrialState.RUNNING))
+            self._check_budget(trial, others)
+            return self._run(trial, others)
+        except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt:
+            TrialRecord(fail_reason="interrupted by the user (Ctrl-C); not retried").save(trial)
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            TrialRecord(fail_reason=reason).save(trial)
+            logger.warning("trial %d failed: %s", trial.number, reason)
+            raise
+
+    def _check_budget(self, trial: optuna.Trial, others: Sequence[optuna.trial.FrozenTrial]) -> None:
+        """With several workers, two can start the last trial at once: the later one stops.
+        ``others``: the study's complete and running trials."""
+        ahead = sum(t.number < trial.number and trial_counted(t) for t in others)
+        if ahead >= self.config.budget:
+            TrialRecord(note="not run: other workers reached the budget").save(trial)
+            raise optuna.TrialPruned("budget reached by other workers")
+
+    def _run(self, trial: optuna.Trial,
+             others: Sequence[optuna.trial.FrozenTrial]) -> tuple[float, float]:
+        arch = self.space.sample(trial, self.shape)
+        key = arch.to_string()
+        TrialRecord(arch=key).save(trial)
+        reused = self._reuse(trial, key, others)
+        if reused is not None:
+            return reused
+        predicted = self._predict(arch)
+        if predicted is not None:
+            TrialRecord(latency_predicted_ms=predicted).save(trial)
+            limit = self.config.max_latency_ms
+            assert limit is not None
+            if predicted > limit * (1 + self.latency_model.error):
+                TrialRecord(predicted_only=True).save(trial)
+                for name, value in self._constraints(0, 0, predicted).items():
+                    trial.set_constraint(name, value if name == "latency_ms" else 0.0)
+                logger.info("trial %d: predicted %.3f ms, over %.3f ms by more than the model's "
+                            "error: not trained", trial.number, predicted, limit)
+                return 0.0, predicted  # infeasible: never on a front, not in the budget
+        seed = self.config.seed + trial.number
+        measured = self.evaluator.measure(arch, seed)
+        latency = measured.latency
+        if predicted is not None:  # what is measured now sets the level of later predictions
+            assert self.latency_model is not None
+            level = self.latency_model.observe(arch, latency.median_ms)
+            logger.info("latency model: predicted %.3f ms, measured %.3f ms; level now x%.3f",
+                        predicted, latency.median_ms, level)
+        TrialRecord(params=measured.params, macs=measured.macs, latency=latency,
+                    measure_time_s=measured.seconds).save(trial)
+        for name, value in self._constraints(measured.params, measured.macs, latency.median_ms).items():
+            trial.set_constraint(name, value)
+        epochs: list[float] = []
+
+        def on_epoch(epoch: int, accuracy: float) -> None:
+            epochs.append(accuracy)
+            TrialRecord(val_acc_per_epoch=tuple(epochs)).save(trial)
+            if self.pruner is not None and epoch + 1 < self.epochs:
+                reason = self.pruner.check(trial.study, trial)
+                if reason is not None:
+                    raise StopEarly(reason)
+
+        try:
+            trained = self.evaluator.train(arch, measured, seed, on_epoch)
+        except StopEarly as stop:  # a complete trial, its accuracy that of its last epoch
+            TrialRecord(train_time_s=stop.seconds, stopped_early=True,
+                        stop_reason=stop.reason).save(trial)
+            return epochs[-1], latency.median_ms
+        TrialRecord(train_time_s=trained.train_time_s, stopped_early=False).save(trial)
+        return trained.val_acc_per_epoch[-1], latency.median_ms

@@ -1,0 +1,94 @@
+"""A search's study: created with its settings recorded, or resumed with them checked."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+import optuna
+
+from nasbench import __version__
+from nasbench.errors import SearchError
+from nasbench.pruners import DEFAULT_PRUNER
+from nasbench.samplers import make_sampler, sampler_seed
+from nasbench.settings import OBJECTIVES, SearchConfig, search_config_of, upgrade_settings
+from nasbench.storage import join_storage_study, open_storage_study
+from nasbench.study_record import SEARCH, StudyRecord
+from nasbench.train import DEFAULT_BN_CALIBRATION, epochs_before_calibration
+
+
+def open_study(config: SearchConfig) -> optuna.Study:
+    """Create or resume the study of ``config``; refuses one made with other settings."""
+    return open_storage_study(config.storage_url, config.study_name, config.heartbeat_s,
+                              directions=["maximize", "minimize"],
+                              sampler=make_sampler(config.sampler, sampler_seed(config, 0)),
+                              run_dir=None if config.storage else config.run_dir,
+                              set_up=lambda study: _set_up_search(study, config))
+
+
+def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
+    """Record the settings on a new search study, or check them against a resumed one."""
+    record = StudyRecord.of(study)
+    if record.kind not in (None, SEARCH):
+        raise SearchError(f"study {config.study_name!r} is a {record.kind}, not a search; use "
+                          f"another --study name")
+    recorded = upgrade_settings(record.identity)
+    if recorded is None:
+        with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(OBJECTIVES))
+        own = _study_own(config, {})
+        StudyRecord(kind=SEARCH, space=config.space, dataset=config.dataset,
+                    objectives=OBJECTIVES, version=__version__,
+                    settings={**config.settings(), **own},
+                    identity={**config.identity(), **own}).save(study)
+        return
+    recorded = {**recorded, "epochs": _study_own(dataclasses.replace(config, epochs=None),
+                                                 recorded)["epochs"]}
+    left = {*_STUDY_OWN, "epochs"}  # None: the study's own
+    differing = [k for k, v in config.identity().items()
+                 if recorded.get(k) != v and not (k in left and v is None)]
+    if differing:
+        detail = ", ".join(f"{k}={recorded.get(k)!r} (now {getattr(config, k)!r})" for k in differing)
+        raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
+                          f"use another --study name or the original settings")
+    if (record.settings or {}).get("budget") != config.budget and config.worker_index == 0:
+        StudyRecord(settings={**config.settings(), **_study_own(config, recorded)}).save(study)  # a
+        # new budget extends the study
+
+
+_STUDY_OWN = {"pruner": DEFAULT_PRUNER, "bn_calibration": DEFAULT_BN_CALIBRATION}
+"""Settings that ``None`` leaves to the study: a resumed study keeps its own, a new one gets
+these defaults (so that the same command resumes a study made before a default changed)."""
+
+
+def _study_own(config: SearchConfig, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The values of :data:`_STUDY_OWN` settings and of ``epochs``: given, else recorded (what
+    it meant when recorded), else today's default."""
+    own = {}
+    for key, default in _STUDY_OWN.items():
+        value = getattr(config, key)
+        own[key] = value if value is not None else recorded.get(key, default)
+    if config.epochs is not None:
+        own["epochs"] = config.epochs
+    elif recorded:  # a study made before calibration recorded None: the dataset's default then
+        own["epochs"] = recorded.get("epochs") or epochs_before_calibration(config.dataset)
+    else:
+        own["epochs"] = config.train_config().epochs
+    return own
+
+
+def settled(config: SearchConfig, study: optuna.Study) -> SearchConfig:
+    """``config`` with what it left to the study filled in from it (pruner, BatchNorm
+    calibration)."""
+    recorded = upgrade_settings(StudyRecord.of(study).identity) or {}
+    return dataclasses.replace(config, **_study_own(config, recorded))
+
+
+def config_from_study(storage: str, study_name: str, runs_dir: str = "runs",
+                      threads: int | None = None, worker_index: int = 1) -> SearchConfig:
+    """The search settings recorded on an existing study, for a worker that joins it."""
+    study = join_storage_study(storage, study_name, 10)
+    return search_config_of(StudyRecord.of(study), study_name, storage=storage, runs_dir=runs_dir,
+                            worker_index=worker_index, threads=threads)
