@@ -32,7 +32,7 @@ def oracle_epochs(report, keep: float, epochs: int | None = None) -> list[int]:
     """Per no-pruning run: the epochs an oracle needs to keep ``keep`` of its hypervolume."""
     import numpy as np
 
-    from nasbench.bench import load_bench
+    from nasbench.bench_table import load_bench
     from nasbench.replay import table_epochs
     from nasbench.results import hypervolume, pareto_mask
 

@@ -40,6 +40,7 @@ order, and ``decode(encode(a)) == a`` for every valid spec.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -207,7 +208,6 @@ class Arch:
 
     def digest(self) -> str:
         """A short stable name for this architecture: 10 hex digits of its string's SHA-256."""
-        import hashlib
 
         return hashlib.sha256(encode(self).encode()).hexdigest()[:10]
 

@@ -4,13 +4,14 @@ tables or JSON.
 Every expected failure reaches :func:`main` as a ``ValueError`` (or ``OSError``) naming the
 problem and the fix, and is printed as one line, ``error: …``, with exit code 2.
 
-The library is imported inside each command, on purpose: ``--help`` and the commands that
-only read a table must not pay for importing torch.
+The library is imported inside each command, on purpose (see :data:`DEFERRED_IMPORTS`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib.util
 import logging
 import os
 import sys
@@ -21,6 +22,10 @@ from nasbench.arguments import EXIT_USAGE, build_parser
 from nasbench.console import (Live, confirming, interruptible, print_json, quiet_optuna, slot, steps,
                               work)
 from nasbench.rules import check_workers
+
+
+DEFERRED_IMPORTS = ("every command imports the library it calls inside itself: --help and the "
+                    "commands that only read a table must not pay for importing torch")
 
 
 class UsageError(ValueError):
@@ -64,8 +69,6 @@ def cmd_blocks(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """Params, multiply-adds and latency of one architecture."""
-    import dataclasses
-
     from nasbench.profiling import LatencyOptions, profile_arch
     from nasbench.references import load_arch
 
@@ -80,8 +83,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def _config(kind: Any, args: argparse.Namespace) -> Any:
     """A config dataclass from the options of the same names."""
-    import dataclasses
-
     return kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)
                    if hasattr(args, f.name)})
 
@@ -135,7 +136,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Evaluate every architecture of a space (or a seeded sample): the tabular benchmark."""
-    from nasbench.bench import BenchConfig, finish_bench, run_bench, start_bench
+    from nasbench.bench import finish_bench, run_bench, start_bench
+    from nasbench.settings import BenchConfig
     from nasbench.storage import count_states, finished
     from nasbench.study_record import StudyRecord
 
@@ -181,8 +183,9 @@ def _open_run(args: argparse.Namespace) -> Any:
 
 def cmd_results(args: argparse.Namespace) -> int:
     """Print and export the table of a run or a bench."""
-    from nasbench.bench import table_of
+    from nasbench.bench_table import table_of
     from nasbench.results import write_table
+    from nasbench.study_record import StudyRecord
 
     study = _open_run(args)
     frame, front, bench = table_of(study)
@@ -197,7 +200,7 @@ def cmd_results(args: argparse.Namespace) -> int:
               if args.pareto else f"Study {study.study_name!r} has no trials yet.")
     else:
         body = (text.bench_table_text(frame, shown) if bench
-                else text.front_table(frame, study.user_attrs.get("n_val")) if args.pareto
+                else text.front_table(frame, StudyRecord.of(study).n_val) if args.pareto
                 else text.results_table(frame, shown))
         print(body + "".join(f"\nwritten: {p}" for p in paths))
     return 0
@@ -268,8 +271,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve the Streamlit dashboard (the page shipped inside the package): this process
     becomes the Streamlit server, so Ctrl-C and signals reach it directly."""
-    import importlib.util
-
     page = importlib.util.find_spec("nasbench.dashboard").origin  # found, not imported
     print(f"Dashboard on http://{args.address}:{args.port}/ (runs: {args.runs}); Ctrl-C stops it",
           file=sys.stderr, flush=True)

@@ -20,8 +20,14 @@ import pandas as pd
 import streamlit as st
 
 from nasbench import plots
-from nasbench.results import best_within, ResultsTable
+from nasbench.arch import decode
+from nasbench.bench_table import as_results_frame, bench_table, load_bench
+from nasbench.profiling import module_costs as costs
+from nasbench.replay import search_hv_fraction
+from nasbench.results import ResultsTable, best_within
+from nasbench.settings import constraints_of
 from nasbench.storage import find_runs, open_run
+from nasbench.table import StorageUnreachable
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -35,7 +41,6 @@ def results_table(source: str, study: str | None) -> ResultsTable:
 def bench_frame(source: str, study: str | None, stamp: float) -> pd.DataFrame:
     """A bench shown as one trial per architecture (mean accuracy, median latency), re-read
     when the storage file changes, or after 3 s."""
-    from nasbench.bench import as_results_frame, bench_table
 
     return as_results_frame(bench_table(open_run(source, study)))
 
@@ -47,8 +52,6 @@ def load_frame(source: str, study: str | None = None) -> tuple[pd.DataFrame, str
     A search's table is brought up to date incrementally (only new and running trials are
     read); a bench is read whole. Raises ``ValueError`` when the run cannot be opened at all.
     """
-    from nasbench.bench import KIND
-    from nasbench.table import StorageUnreachable
 
     table = results_table(source, study)
     warning = None
@@ -60,21 +63,17 @@ def load_frame(source: str, study: str | None = None) -> tuple[pd.DataFrame, str
             raise ValueError(str(exc)) from None
         warning = (f"{exc}; showing the figures read at {table.last_read:%H:%M:%S}, "
                    f"retrying at each refresh")
-    attrs = table.user_attrs
-    if attrs.get("kind") == KIND:
+    record = table.record
+    if record.is_bench:
         frame = bench_frame(source, study, _stamp(source))
-    settings = attrs.get("settings") or {}
-    frame.attrs.update(kind=attrs.get("kind", "search"), space=attrs.get("space"),
-                       dataset=attrs.get("dataset"),
-                       constraints={k: settings.get(k) for k in ("max_latency_ms", "max_params",
-                                                                 "max_macs")})
+    frame.attrs.update(kind=record.kind, space=record.space, dataset=record.dataset,
+                       constraints=constraints_of(record))
     return frame, table.study.study_name, warning
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def find_bench(source: str, space: str, dataset: str, device_name: str) -> tuple[str, pd.DataFrame, dict] | None:
     """A finished bench in ``source`` of the same space, dataset and device, if there is one."""
-    from nasbench.bench import load_bench
 
     for run in find_runs(source):
         if not (run / "bench.json").is_file():
@@ -92,7 +91,6 @@ def find_bench(source: str, space: str, dataset: str, device_name: str) -> tuple
 def exact_front_section(frame: pd.DataFrame, source: str) -> pd.DataFrame | None:
     """For a search whose space was benched here: its hypervolume as a fraction of the exact
     front's; returns the exact front to overlay."""
-    from nasbench.replay import search_hv_fraction
 
     devices = frame["device_name"].dropna()
     if "://" in source or frame.attrs.get("kind") != "search" or devices.empty:
@@ -110,8 +108,6 @@ def exact_front_section(frame: pd.DataFrame, source: str) -> pd.DataFrame | None
 
 @st.cache_data(show_spinner=False)
 def module_costs(arch: str) -> pd.DataFrame:
-    from nasbench.arch import decode
-    from nasbench.profiling import module_costs as costs
 
     return pd.DataFrame(costs(decode(arch), depth=2))
 

@@ -9,6 +9,7 @@ decode again.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import logging
 import pickle
@@ -19,6 +20,8 @@ import numpy as np
 import torch
 
 from nasbench.files import atomic_write
+from nasbench.memory import check_fits
+from nasbench.splits import stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,6 @@ class DataSplits:
 def _digits_file() -> Path | None:
     """scikit-learn's own copy of the digits (``datasets/data/digits.csv.gz``: 1,797 rows of 64
     pixels 0-16 and the label), found without importing scikit-learn (1.5 s here)."""
-    import importlib.util
 
     spec = importlib.util.find_spec("sklearn")
     for folder in (spec.submodule_search_locations or []) if spec else []:
@@ -88,7 +90,7 @@ def _read_digits() -> tuple[np.ndarray, np.ndarray, None, None, tuple[str, ...]]
         table = np.loadtxt(path, delimiter=",")
         pixels, target = table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
     else:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # deferred: scikit-learn takes 1.5 s to import
 
         digits = load_digits()
         pixels, target = digits.images, digits.target.astype(np.int64)
@@ -173,7 +175,7 @@ def _list_folder(split_dir: Path, classes: tuple[str, ...] | None) -> list[tuple
 
 
 def _decode_images(items: list[tuple[Path, int]], resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # deferred: only image folders need it
 
     images = np.empty((len(items), 3, resolution, resolution), dtype=np.uint8)
     for i, (path, _) in enumerate(items):
@@ -262,7 +264,6 @@ def _cached_read(kind: str, root: Path, resolution: int, cache_dir: Path | None)
 
 def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (keep, held out) with ``fraction`` of every class held out (at least one each)."""
-    from nasbench.splits import stratified_split
 
     n_classes = len(np.unique(y))
     return stratified_split(y, max(n_classes, int(round(fraction * len(y)))), seed)
@@ -321,7 +322,6 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
     x_val, y_val = _subset(x_val, y_val, max_val, len(classes), seed + 3, "--max-val-samples")
     if resolution and x_train.shape[-1] != resolution:
         if memory_check:  # uint8 resized copies, then float32 tensors of every split
-            from nasbench.memory import check_fits
 
             images = len(x_train) + len(x_val) + len(x_test)
             check_fits(images * x_train.shape[1] * resolution ** 2 * 9,

@@ -111,7 +111,7 @@ def check_device(device: str) -> None:
     if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
         raise ValueError(f"unknown device {device!r}; use cpu or cuda")
     if device != "cpu":
-        import torch
+        import torch  # deferred: env is read by modules that must not load torch
 
         if not torch.cuda.is_available():
             raise ValueError("--device cuda was asked for but no CUDA GPU is available; "
@@ -121,7 +121,7 @@ def check_device(device: str) -> None:
 def current_conditions(device: str, threads: int, batch: int, dtype: str, memory_format: str,
                        allocator: str) -> Conditions:
     """Describe the machine and settings of a measurement about to be taken."""
-    import torch
+    import torch  # deferred: env is read by modules that must not load torch
 
     if device.startswith("cuda"):
         device_name = torch.cuda.get_device_name(torch.device(device))

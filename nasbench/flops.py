@@ -66,7 +66,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], module_depth: in
         with warnings.catch_warnings(), torch.no_grad():
             # fvcore traces with torch.jit, deprecated in torch 2.13: silence its warnings here.
             warnings.simplefilter("ignore")
-            from fvcore.nn import FlopCountAnalysis  # on use: slow to import, warns on import
+            from fvcore.nn import FlopCountAnalysis  # deferred: slow to import, warns on import
 
             analysis = FlopCountAnalysis(model, inputs)
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)

@@ -139,6 +139,19 @@ def check_options(device: str, threads: int, batch: int, dtype: str, memory_form
         raise ValueError("float16 is for CUDA; on CPU use float32 or bfloat16")
 
 
+def prepare(model: nn.Module, input_shape: tuple[int, int, int], device: str = "cpu",
+            threads: int = 1, batch: int = 1, dtype: str = "float32",
+            memory_format: str = "contiguous") -> tuple[nn.Module, torch.Tensor]:
+    """A copy of ``model`` in eval mode on ``device`` in ``dtype`` and ``memory_format``, and a
+    random input of shape ``(batch, *input_shape)`` in the same: what every latency figure
+    times. Raises ``ValueError`` on options that cannot be measured (:func:`check_options`)."""
+    check_options(device, threads, batch, dtype, memory_format)
+    fmt, torch_dtype = MEMORY_FORMATS[memory_format], DTYPES[dtype]
+    net = copy.deepcopy(model).eval().to(device=device, dtype=torch_dtype, memory_format=fmt)
+    x = torch.randn((batch, *input_shape), device=device, dtype=torch_dtype).to(memory_format=fmt)
+    return net, x
+
+
 def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, device: str = "cpu",
                     threads: int = 1, batch: int = 1, dtype: str = "float32",
                     memory_format: str = "contiguous", min_time_s: float = 1.0,
@@ -156,11 +169,8 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
     ``threads`` fixes torch's intra-op thread count for the measurement. The allocator is recorded as it is (see
     :func:`nasbench.env.tune_allocator`, which entry points apply once).
     """
-    check_options(device, threads, batch, dtype, memory_format)
     allocator = "cuda caching allocator" if device != "cpu" else allocator_state()
-    fmt, torch_dtype = MEMORY_FORMATS[memory_format], DTYPES[dtype]
-    net = copy.deepcopy(model).eval().to(device=device, dtype=torch_dtype, memory_format=fmt)
-    x = torch.randn((batch, *input_shape), device=device, dtype=torch_dtype).to(memory_format=fmt)
+    net, x = prepare(model, input_shape, device, threads, batch, dtype, memory_format)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -214,10 +224,7 @@ class Probe:
     def __init__(self, model: nn.Module, input_shape: tuple[int, int, int], device: str = "cpu",
                  threads: int = 1, batch: int = 1, dtype: str = "float32",
                  memory_format: str = "contiguous") -> None:
-        check_options(device, threads, batch, dtype, memory_format)
-        fmt, torch_dtype = MEMORY_FORMATS[memory_format], DTYPES[dtype]
-        self.net = copy.deepcopy(model).eval().to(device=device, dtype=torch_dtype, memory_format=fmt)
-        self.x = torch.randn((batch, *input_shape), device=device, dtype=torch_dtype).to(memory_format=fmt)
+        self.net, self.x = prepare(model, input_shape, device, threads, batch, dtype, memory_format)
         self.device, self.threads = device, threads
         self.timer = (_cpu_block_timer(self.net, self.x) if device == "cpu"
                       else _cuda_block_timer(self.net, self.x))

@@ -23,6 +23,7 @@ every one it trains) set the level of later predictions (:meth:`LatencyModel.obs
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -32,8 +33,19 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from torch import nn
 
-from nasbench.arch import Arch, BlockConfig, resolve_blocks
+from nasbench.arch import Arch, BlockConfig, decode, resolve_blocks
+from nasbench.build import build_model
+from nasbench.data import load_dataset
+from nasbench.env import allocator_state, current_conditions
+from nasbench.files import atomic_write
+from nasbench.formulas import arch_cost
+from nasbench.latency import Probe, check_options, measure_latency
+from nasbench.quiet import hold_exclusive
+from nasbench.references import load_arch
+from search_spaces import SPACES, DataShape, UniformDraw, get_space
+from search_spaces.base import StageChoices
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +120,7 @@ class Part:
 def arch_parts(arch: Arch) -> list[Part]:
     """The parts of ``arch`` as modules, cut out of the network ``build_model`` makes, so they
     are exactly the layers the whole network runs."""
-    from torch import nn
 
-    from nasbench.build import build_model
 
     net = build_model(arch, seed=0).eval()
     blocks = resolve_blocks(arch)
@@ -135,7 +145,6 @@ def space_parts(space: Any, shape: Any, draws: int = 0, seed: int = 0) -> dict[s
     repeated block); other spaces are sampled (``draws`` uniform architectures, default 5,000)
     and every part seen is kept.
     """
-    from search_spaces.base import StageChoices
 
     parts: dict[str, Part] = {}
 
@@ -151,7 +160,6 @@ def space_parts(space: Any, shape: Any, draws: int = 0, seed: int = 0) -> dict[s
         for arch in _stage_walk(space, shape):
             add(arch)
         return parts
-    from search_spaces import UniformDraw
 
     rng = np.random.default_rng(seed)
     for _ in range(draws or 5000):
@@ -163,8 +171,6 @@ def _stage_walk(space: Any, shape: Any) -> list[Arch]:
     """Architectures that together hold every block configuration of a per-stage-choices
     space: for each stage and each of its choices, with each width the stage before allows,
     and depth 2 so the repeated block appears too (other stages at their first choice)."""
-    import dataclasses
-    import itertools
 
     base = space.sample(_First(), shape)
     archs = []
@@ -237,8 +243,6 @@ class LatencyModel:
         """The correction's inputs for ``arch`` (``macs`` counted when not given)."""
         total, rows = self.sum_ms(arch)
         if macs is None:
-            from nasbench.formulas import arch_cost
-
             macs = arch_cost(arch).macs
         return {"sum_ms": total, "parts": float(len(rows)), "macs_m": macs / 1e6, "one": 1.0}
 
@@ -268,7 +272,6 @@ class LatencyModel:
         """Time ``count`` architectures of the model's space now (drawn with :data:`LEVEL_SEED`)
         and :meth:`observe` them: the level for a prediction that has no search's measurements
         to learn from. Returns the level (1 with fewer than :data:`LEVEL_MIN`)."""
-        from search_spaces import DataShape, get_space
 
         for arch in draw_archs(get_space(self.space), DataShape(*self.shape), count, LEVEL_SEED):
             self.observe(arch, measure_arch(arch, settings, slot))
@@ -285,7 +288,6 @@ class LatencyModel:
         if self.reference is None:
             return None
         if self._speed is None or self._speed.settings != settings:
-            from nasbench.arch import decode
 
             self._speed = HostSpeed(decode(self.reference["arch"]), settings, slot)
         return self._speed
@@ -312,7 +314,6 @@ class LatencyModel:
 
     def save(self, path: str | Path) -> Path:
         """Write the model as JSON (atomically)."""
-        from nasbench.files import atomic_write
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -388,7 +389,6 @@ def _reference(value: Any) -> dict[str, Any] | None:
     """A stored reference, checked: an architecture string and a positive time."""
     if value is None:
         return None
-    from nasbench.arch import decode
 
     ms = float(value["ms"])
     if not (ms > 0 and math.isfinite(ms)):
@@ -413,15 +413,12 @@ class MeasureSettings:
 
     def conditions(self) -> dict[str, Any]:
         """What a measurement under these settings records."""
-        from nasbench.env import allocator_state, current_conditions
 
         return current_conditions(self.device, self.threads, self.batch, self.dtype,
                                   self.memory_format, allocator_state()).to_dict()
 
     def measure(self, module: Any, input_shape: tuple[int, int, int], slot: Any = None) -> float:
         """Median ms of ``module`` at these settings, holding the quiet ``slot`` alone."""
-        from nasbench.latency import measure_latency
-        from nasbench.quiet import hold_exclusive
 
         with hold_exclusive(slot):
             return measure_latency(module, input_shape, device=self.device, threads=self.threads,
@@ -437,8 +434,6 @@ class HostSpeed:
 
     def __init__(self, arch: Arch, settings: MeasureSettings, slot: Any = None,
                  bursts: int = 3) -> None:
-        from nasbench.build import build_model
-        from nasbench.latency import Probe
 
         self.arch, self.settings, self.slot, self.bursts = arch, settings, slot, bursts
         self.probe = Probe(build_model(arch, seed=0),
@@ -448,7 +443,6 @@ class HostSpeed:
 
     def time_ms(self) -> float:
         """The reference's median time now, in ms."""
-        from nasbench.quiet import hold_exclusive
 
         with hold_exclusive(self.slot):
             return float(np.median([self.probe.burst() for _ in range(self.bursts)]))
@@ -495,7 +489,6 @@ def measure_referenced(count: int, measure_one: Callable[[int], float], speed: A
 
 def draw_archs(space: Any, shape: Any, count: int, seed: int) -> list[Arch]:
     """``count`` distinct architectures drawn uniformly from ``space`` with ``seed``."""
-    from search_spaces import UniformDraw
 
     rng = np.random.default_rng(seed)
     seen: dict[str, Arch] = {}
@@ -509,7 +502,6 @@ def draw_archs(space: Any, shape: Any, count: int, seed: int) -> list[Arch]:
 
 def measure_arch(arch: Arch, settings: MeasureSettings, slot: Any = None) -> float:
     """Median ms of ``arch``, whole."""
-    from nasbench.build import build_model
 
     return settings.measure(build_model(arch, seed=0),
                             (arch.in_channels, arch.resolution, arch.resolution), slot)
@@ -527,7 +519,7 @@ def measure_archs(archs: Sequence[Arch], settings: MeasureSettings, speed: HostS
 def _solve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Least squares of relative error, coefficients at least 0 (time never shrinks with more
     work, so a prediction is never negative): minimise sum ((x @ c - y) / y)^2, c >= 0."""
-    from scipy.optimize import nnls
+    from scipy.optimize import nnls  # deferred: scipy is slow to import
 
     coef, _ = nnls(x / y[:, None], np.ones_like(y))
     return coef
@@ -590,8 +582,6 @@ def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int
               on_progress: Callable[[str, int, int], None] | None = None) -> LatencyModel:
     """Measure every part of the space and ``archs`` whole architectures (drawn with
     ``seed``), fit the correction, and estimate its error by ``folds``-fold cross-validation."""
-    from nasbench.formulas import arch_cost
-    from search_spaces import get_space
 
     space = get_space(space_name)
     start = time.perf_counter()
@@ -693,11 +683,8 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
     (for a version-1 model, without a reference, the scale is 1) and by the level of the
     architectures measured before it in the first pass (:func:`online_levels`), as a search
     predicts."""
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # deferred: scipy is slow to import
 
-    from nasbench.arch import decode
-    from nasbench.formulas import arch_cost
-    from search_spaces import DataShape, get_space
 
     fit_seed = int(model.fit.get("seed", 0))
     seed = fit_seed + 1000 if seed is None else seed
@@ -757,10 +744,6 @@ def fit_to_file(space: str, dataset: str, data_dir: str | None, resolution: int 
     here (:func:`fit_model`) and saved to ``out`` (default
     ``runs/latency-models/<space>-<dataset>-r<resolution>.json``). Raises ``ValueError`` on a
     bad space, measurement option or file name, before anything is timed."""
-    from nasbench.data import load_dataset  # deferred: data loading is needed only for a fit
-    from nasbench.latency import check_options
-    from search_spaces import SPACES, DataShape
-
     if space not in SPACES:
         raise ValueError(f"unknown space {space!r}; choose one of {', '.join(SPACES)}")
     check_options(settings.device, settings.threads, settings.batch, settings.dtype,
@@ -782,8 +765,6 @@ def predict_archs(path: str | Path, specs: Sequence[str], level_archs: int = 10,
     ``level_archs`` architectures of its space timed now (0: no level). Raises ``ValueError``
     on a bad count, a damaged model or one of other conditions, an architecture with a part
     the model never measured, before anything is timed."""
-    from nasbench.references import load_arch  # deferred: reference specs are read only here
-
     if level_archs != 0 and not LEVEL_MIN <= level_archs <= 1000:
         raise ValueError(f"--level-archs must be 0 (no level) or between {LEVEL_MIN} and 1000, "
                          f"got {level_archs}")

@@ -56,7 +56,7 @@ def available_bytes(device: str = "cpu") -> int | None:
     """Memory available now: ``MemAvailable`` on Linux, the free memory of a CUDA device;
     ``None`` where it cannot be read."""
     if device.startswith("cuda"):
-        import torch
+        import torch  # deferred: the estimates themselves need no torch
 
         return int(torch.cuda.mem_get_info(torch.device(device))[0])
     try:

@@ -278,7 +278,7 @@ def hypervolume_chart(frames: Mapping[str, pd.DataFrame]) -> go.Figure:
 def rank_correlations(frame: pd.DataFrame) -> pd.DataFrame:
     """Spearman and Kendall rank correlation of MACs with measured latency, overall and per
     block kind mix (groups of at least 3 trials)."""
-    from scipy.stats import kendalltau, spearmanr
+    from scipy.stats import kendalltau, spearmanr  # deferred: scipy is slow to import
 
     done = enrich(frame)
     done = done[measured_mask(done)].dropna(subset=["macs", "latency_ms"])

@@ -7,7 +7,10 @@ multiply-adds agree with the papers to the precision they give; the tests check 
 
 from __future__ import annotations
 
-from nasbench.arch import Arch, decode
+import os
+from pathlib import Path
+
+from nasbench.arch import Arch, decode, from_json
 
 _V3_LARGE_STAGES = (
     "ir_r1_k3_s1_e1_c16_arelu",
@@ -78,10 +81,7 @@ def load_arch(text: str) -> Arch:
 
     Raises ``ValueError`` naming the problem and what to give instead.
     """
-    import os
-    from pathlib import Path
 
-    from nasbench.arch import from_json
 
     if text in REFERENCES:
         return reference(text)

@@ -27,7 +27,7 @@ from nasbench.pruners import DEFAULT_PRUNER, make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import hypervolume
 from nasbench.rules import eligible_mask, measured
-from nasbench.bench import load_bench
+from nasbench.bench_table import load_bench
 from nasbench.errors import SearchError
 from nasbench.objective import Measured, Objective, StopEarly, Trained
 from nasbench.samplers import SAMPLERS, make_sampler

@@ -122,9 +122,9 @@ class ResultsTable:
         return self.reader.study
 
     @property
-    def user_attrs(self) -> dict[str, Any]:
-        """The study's user attributes as of the last refresh."""
-        return self.reader.user_attrs
+    def record(self) -> StudyRecord:
+        """The study's record as of the last refresh."""
+        return StudyRecord.from_attrs(self.reader.user_attrs)
 
     def refresh(self) -> pd.DataFrame:
         """The table as the storage holds it now (the same frame object when nothing changed).

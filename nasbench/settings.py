@@ -281,6 +281,12 @@ def upgrade_bench_settings(recorded: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in {**_BENCH_DEFAULTS_BEFORE, **recorded}.items() if k in known}
 
 
+def constraints_of(record: StudyRecord) -> dict[str, Any]:
+    """A search's constraints as recorded on its study (``None`` where unset)."""
+    settings = upgrade_settings(record.settings) or {}
+    return {k: settings.get(k) for k in ("max_latency_ms", "max_params", "max_macs")}
+
+
 def search_config_of(record: StudyRecord, name: str, **where: Any) -> SearchConfig:
     """The search settings recorded on study ``name`` (``where``: this process's ``storage``,
     ``runs_dir``, ``threads``, ``worker_index``). Raises :class:`SearchError` for a study that

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from nasbench.record import TrialRecord
-from nasbench.results import pareto_mask
+from nasbench.results import pareto_frame, pareto_mask
 from nasbench.rules import counted, flags, trial_eligible
 
 MACS_NOTE = "fvcore flops, 1 multiply-add = 1 flop"
@@ -158,7 +158,6 @@ def _duration(seconds: float) -> str:
 def front_table(frame: pd.DataFrame, n_val: int | None = None) -> str:
     """The Pareto front of a results table with the 95 % intervals of its figures, then the
     trials on the front within noise, and what the columns mean."""
-    from nasbench.results import pareto_frame
 
     front = pareto_frame(frame)
     if front.empty:
@@ -349,7 +348,7 @@ def latency_model_fit(model: Any, path: Any) -> str:
 
 def latency_model_eval(result: Any, model: Any) -> str:
     """How well a latency model predicts fresh architectures, beside the measurement's ceiling."""
-    from nasbench import latency_model as lm
+    from nasbench import latency_model as lm  # deferred: text must not load torch
 
     fixed_label = "  same, at the fit's host speed"
     return "\n".join([

@@ -345,6 +345,13 @@ def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, d
                        epochs=config.epochs, history=tuple(history))
 
 
+def proxy_seconds(step_s: float, n_train: int, n_val: int, batch: int, epochs: int) -> float:
+    """Seconds of ``epochs`` epochs at ``step_s`` per training step: every epoch trains
+    ``ceil(n_train / batch)`` steps and validates ``n_val`` images, a forward pass costing about
+    a third of a step."""
+    return epochs * (math.ceil(n_train / batch) + n_val / batch / 3) * step_s
+
+
 def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainConfig,
                      threads: int | None = None, steps: int = 3) -> float:
     """Expected seconds of one full proxy training (``config.epochs`` epochs of ``data``): the
@@ -374,10 +381,8 @@ def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainCon
                         loss.backward()
                         optimizer.step()
                         times.append(time.perf_counter() - start)
-                step_s = statistics.median(times[1:])
-                train_steps = math.ceil(len(data.y_train) / batch)
-                val_steps = len(data.y_val) / batch / 3  # a forward pass: about a third of a step
-                per_trial.append(config.epochs * (train_steps + val_steps) * step_s)
+                per_trial.append(proxy_seconds(statistics.median(times[1:]), len(data.y_train),
+                                               len(data.y_val), batch, config.epochs))
     finally:
         torch.set_num_threads(previous_threads)
     return statistics.median(per_trial)

@@ -106,6 +106,23 @@ def test_unknown_space_is_a_clear_error() -> None:
         get_space("nope")
 
 
-def test_spaces_are_frozen_records() -> None:
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_spaces_are_frozen_records(name: str) -> None:
+    """Every registered space: a frozen dataclass whose every field is immutable (tuples, not
+    lists), so a space can never change under a running search."""
+    space = get_space(name)
+    assert dataclasses.is_dataclass(space) and type(space).__dataclass_params__.frozen
     with pytest.raises(dataclasses.FrozenInstanceError):
-        TinySpace().name = "x"  # type: ignore[misc]
+        space.name = "x"  # type: ignore[misc]
+
+    def mutable(value: object) -> bool:
+        if isinstance(value, (list, dict, set)):
+            return True
+        if isinstance(value, tuple):
+            return any(mutable(v) for v in value)
+        if dataclasses.is_dataclass(value):
+            return (not type(value).__dataclass_params__.frozen
+                    or any(mutable(getattr(value, f.name)) for f in dataclasses.fields(value)))
+        return False
+
+    assert not [f.name for f in dataclasses.fields(space) if mutable(getattr(space, f.name))]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -18,6 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.e2e
 def test_python_dash_m_is_the_same_command() -> None:
     module = subprocess.run([sys.executable, "-m", "nasbench", "spaces", "--json"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
@@ -28,6 +29,7 @@ def test_python_dash_m_is_the_same_command() -> None:
     assert bad.returncode == 2 and bad.stderr.startswith("error: --budget")
 
 
+@pytest.mark.e2e
 def test_spaces_lists_sizes() -> None:
     proc = run("spaces")
     assert proc.returncode == 0, proc.stderr
@@ -38,6 +40,7 @@ def test_spaces_lists_sizes() -> None:
     assert rows["mixed"]["architectures"] == 270 ** 4
 
 
+@pytest.mark.e2e
 def test_blocks_table_csv_and_json(tmp_path: Path) -> None:
     out = tmp_path / "blocks.csv"
     proc = run("blocks", "--cin", "16", "--cout", "32", "--size", "14", "--min-time", "0.1",
@@ -57,6 +60,7 @@ def test_blocks_table_csv_and_json(tmp_path: Path) -> None:
     assert data["rows"][1]["macs_ratio"] == pytest.approx(1 / 32 + 1 / 25)
 
 
+@pytest.mark.e2e
 def test_profile_reference_and_json_file(tmp_path: Path) -> None:
     proc = run("profile", "mobilenet_v2", "--resolution", "64", "--min-time", "0.1")
     assert proc.returncode == 0, proc.stderr
@@ -70,6 +74,7 @@ def test_profile_reference_and_json_file(tmp_path: Path) -> None:
     assert data["latency"]["conditions"]["threads"] == 1
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args,words", [
     (("profile", "resnet50"), "unknown architecture"),
     (("profile", "res16_in3_cls10:stem_c8_k3_s1_arelu:ds_r1_k3_s2_e6_c16_arelu:head"), "meaningless"),

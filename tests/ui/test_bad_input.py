@@ -15,7 +15,7 @@ import pytest
 from nasbench.search_study import open_study
 from nasbench.settings import SearchConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARCH = "res8_in1_cls10:stem_c16_k3_s1_arelu:ir_r1_k3_s1_e3_c16_arelu:head"
 
 
@@ -39,7 +39,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "bad.json").write_text("{not json")
     (root / "null.json").write_text("null")
     (root / "nullstem.json").write_text('{"stem": null, "stages": []}')
-    damaged = bytearray((Path(__file__).parent / "fixtures" / "study-v0.1.db").read_bytes())
+    damaged = bytearray((Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db").read_bytes())
     damaged[4096 * 5:4096 * 12] = bytes((b * 7 + 13) % 256 for b in damaged[4096 * 5:4096 * 12])
     (root / "runs" / "damaged").mkdir(parents=True)
     (root / "runs" / "damaged" / "study.db").write_bytes(bytes(damaged))  # header intact
@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Image.new("1", (20000, 20000)).save(root / "bombdata" / "train" / "a" / "bomb.png")
     (root / "runs" / "legacy").mkdir()
     (root / "runs" / "legacy" / "study.db").write_bytes(
-        (Path(__file__).parent / "fixtures" / "study-v0.1.db").read_bytes())
+        (Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db").read_bytes())
     (root / "listexport").mkdir()
     (root / "listexport" / "arch.json").write_text("[1, 2]")
     return root
@@ -234,6 +234,7 @@ def test_bad_input(world: Path, args: list[str], words: str, capsys: pytest.Capt
     assert (_snapshot(ROOT / "runs") if (ROOT / "runs").is_dir() else {}) == repo_runs
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", ["unknown sampler", "export with no finished trial",
                                   "unknown command", "results of a damaged database",
                                   "confirm with no complete trial"])

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasbench.bench import load_bench, run_bench
+from nasbench.bench import run_bench
+from nasbench.bench_table import load_bench
 from nasbench.settings import BenchConfig
 from nasbench.replay import replay, replay_once, summarize
 from nasbench.results import hypervolume, pareto_mask, results_frame
@@ -23,7 +24,7 @@ from nasbench.errors import SearchError
 from nasbench.settings import SearchConfig
 from search_spaces import SPACES, StageChoices, TinySpace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _MINI = (
     StageChoices(kinds=("conv", "ds", "ir"), kernels=(3, 5), expansions=(3.0,), se_ratios=(0.0,),
                  depths=(1,), widths=(8,)),
@@ -102,6 +103,7 @@ def test_bench_evaluates_every_architecture_once(mini) -> None:  # type: ignore[
     assert csv.splitlines()[0].startswith("arch,pareto,")
 
 
+@pytest.mark.e2e
 def test_results_shows_a_bench(mini) -> None:  # type: ignore[no-untyped-def]
     config, outcome = mini
     proc = subprocess.run([sys.executable, "cli.py", "results", str(config.run_dir), "--pareto"],
@@ -159,6 +161,7 @@ def test_hypervolume_equals_brute_force_and_optuna(points: list) -> None:
     assert ours == pytest.approx(compute_hypervolume(losses, np.array([0.0, ref])))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args,words", [
     (["bench", "--seeds", "0"], "--seeds must be between 1 and 20"),
     (["bench", "--space", "mixed"], "too many to evaluate all; add --sample N"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nasbench.settings import BenchConfig
 from nasbench.data import load_dataset
-from nasbench.settings import SearchConfig
+from nasbench.settings import BenchConfig, SearchConfig
 from nasbench.train import (CPU_PROXY_BATCH, CPU_PROXY_EPOCHS, CPU_PROXY_TRAIN, CPU_PROXY_VAL,
-                            Proxy, cpu_proxy, default_train_config, expected_seconds)
+                            Proxy, cpu_proxy, default_train_config, expected_seconds,
+                            proxy_seconds, train_model)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_proxy_defaults_apply_on_a_cpu_to_real_datasets_only() -> None:
@@ -61,17 +60,30 @@ def test_training_and_validation_subsets_are_stratified(tmp_path: Path) -> None:
         load_dataset("folder", tmp_path, resolution=8, cache_dir=None, max_val=2)
 
 
-def test_expected_seconds_scales_with_the_work(tmp_path: Path) -> None:
+def test_expected_seconds_scales_with_the_work() -> None:
+    """Epochs, training steps (whole batches) and validation images, exactly."""
+    assert proxy_seconds(0.1, 100, 30, 32, 1) == pytest.approx(0.1 * (4 + 30 / 32 / 3))
+    assert proxy_seconds(0.1, 100, 30, 32, 6) == pytest.approx(6 * proxy_seconds(0.1, 100, 30, 32, 1))
+    assert proxy_seconds(0.2, 96, 0, 32, 1) == pytest.approx(0.6)  # 3 steps, no validation
+    assert proxy_seconds(0.2, 97, 0, 32, 1) == pytest.approx(0.8)  # a last, partial batch
+
+
+@pytest.mark.timing
+def test_expected_seconds_is_close_to_the_training_it_expects(tmp_path: Path) -> None:
+    """The estimate printed before a search against the same training, timed for real."""
     from nasbench.arch import decode
     from nasbench.build import build_model
 
-    _folder(tmp_path)
+    _folder(tmp_path, per_class=40)
     data = load_dataset("folder", tmp_path, resolution=8, cache_dir=None)
     model = build_model(decode("res8_in3_cls3:stem_c8_k3_s1_arelu:ds_r1_k3_s2_c16_arelu:head"))
-    seconds = expected_seconds([model], data, default_train_config("folder", 2), threads=1)
-    assert 0 < seconds < 60 and math.isfinite(seconds)
+    config = default_train_config("folder", 3, batch_size=8, bn_calibration=0)
+    expected = expected_seconds([model], data, config, threads=1)
+    actual = train_model(model, data, config, seed=0, threads=1).train_time_s
+    assert 1 / 3 < expected / actual < 3, (expected, actual)
 
 
+@pytest.mark.e2e
 def test_a_search_on_a_real_dataset_prints_its_proxy_and_expected_time(tmp_path: Path) -> None:
     _folder(tmp_path / "data", per_class=40)
     proc = subprocess.run([sys.executable, "cli.py", "search", "--dataset", "folder", "--data-dir",

@@ -16,8 +16,9 @@ from nasbench.latency_model import LatencyModelError
 from nasbench.errors import SearchError
 from nasbench.search import run_search
 from nasbench.settings import SearchConfig
-from search_spaces import UniformDraw
-from search_spaces import DataShape, get_space
+from nasbench.formulas import arch_cost
+from scipy.stats import spearmanr
+from search_spaces import DataShape, UniformDraw, get_space
 
 pytestmark = pytest.mark.timing  # measures and compares latencies: run alone (tests/run.sh)
 
@@ -73,12 +74,16 @@ def test_a_fitted_model_is_plain_json_and_predicts(tiny_model: Path) -> None:
     arch = get_space("tiny").sample(UniformDraw(np.random.default_rng(5)), SHAPE)
     total, rows = model.sum_ms(arch)
     assert [k for k, _ in rows] == lm.part_keys(arch) and total == pytest.approx(sum(v for _, v in rows))
-    assert 0 < model.predict(arch) < 100
+    features = model.features(arch)  # the correction's inputs: the sum, the parts, the MACs
+    assert features == {"sum_ms": pytest.approx(total), "parts": len(rows), "one": 1.0,
+                        "macs_m": arch_cost(arch).macs / 1e6}
+    correction = sum(model.coefficients[k] * features[k] for k in lm.FEATURES)
+    assert correction > 0 and model.predict(arch) == pytest.approx(correction)  # not calibrated yet
+    assert sorted(model.coefficients) == sorted(lm.FEATURES)
+    assert model.fit["correction"] in lm.CORRECTIONS
 
 
 def test_predictions_rank_measured_latencies(tiny_model: Path) -> None:
-    from scipy.stats import spearmanr
-
     model = lm.load_model(tiny_model)
     archs = lm.draw_archs(get_space("tiny"), SHAPE, 12, seed=77)
     # three interleaved passes, median per architecture: this host's speed swings within seconds
@@ -94,9 +99,22 @@ def test_eval_refuses_the_fit_seed_and_reports_the_ceiling(tiny_model: Path) -> 
         lm.evaluate_model(model, FAST, archs=4, seed=0)
     result = lm.evaluate_model(model, FAST, archs=6)
     assert result.seed == 1000 and result.archs == 6 and len(result.rows) == 6
-    assert 0 <= result.within_5 <= result.within_10 <= 1 and 0 <= result.repeat_within_10 <= 1
-    assert 0 <= result.fixed_within_10 <= 1 and result.host_drift >= 0
-    assert 0 <= result.unleveled_within_10 <= 1
+    rows = pd.DataFrame(result.rows)  # every figure is what the rows say
+    measured = rows["measured_ms"]
+
+    def within(predicted: pd.Series, limit: float = 0.10) -> float:
+        return float(((predicted / measured - 1).abs() <= limit).mean())
+
+    assert result.within_5 == within(rows["predicted_ms"], 0.05)
+    assert result.within_10 == within(rows["predicted_ms"])
+    assert result.unleveled_within_10 == within(rows["predicted_unleveled_ms"])
+    assert result.fixed_within_10 == within(rows["predicted_at_fit_speed_ms"])
+    assert result.repeat_within_10 == float(((measured / rows["measured_again_ms"] - 1).abs() <= 0.1).mean())
+    assert result.median_abs_error == pytest.approx((rows["predicted_ms"] / measured - 1).abs().median())
+    assert result.spearman == pytest.approx(spearmanr(rows["predicted_ms"], measured).statistic)
+    assert result.repeat_spearman == pytest.approx(spearmanr(rows["measured_again_ms"], measured).statistic)
+    bursts = rows[["reference_ms", "reference_again_ms"]].to_numpy()
+    assert result.host_drift >= bursts.max() / bursts.min() - 1 - 1e-9
     for row in result.rows:  # the prediction at the fit's speed, scaled by the reference ...
         assert row["predicted_unleveled_ms"] == pytest.approx(
             row["predicted_at_fit_speed_ms"] * row["reference_ms"] / model.reference["ms"])
@@ -368,7 +386,7 @@ def test_the_dashboard_plots_predicted_against_measured(tiny_model: Path, tmp_pa
     points = figure.data[2]
     trained = frame[frame["latency_ms"].notna()]
     assert sorted(points.x) == sorted(trained["latency_search_ms"])
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard.py"),
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard.py"),
                            default_timeout=120)
     at.query_params["source"] = str(tmp_path)
     at.run()

@@ -13,8 +13,8 @@ import pytest
 
 from nasbench.quiet import QuietSlot
 
-ROOT = Path(__file__).resolve().parents[1]
-QUICK = ["--space", "tiny", "--epochs", "1", "--sampler", "random", "--no-confirm"]  # confirmation: tests/test_noise.py
+ROOT = Path(__file__).resolve().parents[2]
+QUICK = ["--space", "tiny", "--epochs", "1", "--sampler", "random", "--no-confirm"]  # confirmation: tests/study/test_noise.py
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -36,6 +36,7 @@ def _check_exact(storage: str, study_name: str, budget: int) -> None:
             assert {"arch", "params", "macs", "latency"} <= set(t.user_attrs)
 
 
+@pytest.mark.e2e
 def test_three_workers_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     proc = _cli("search", *QUICK, "--budget", "7", "--workers", "3", "--storage", postgres_url,
                 "--study", "pg3", "--runs-dir", str(tmp_path))
@@ -48,6 +49,7 @@ def test_three_workers_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     _check_exact(postgres_url, "pg3", 7)
 
 
+@pytest.mark.e2e
 def test_three_workers_on_the_local_default(tmp_path: Path) -> None:
     proc = _cli("search", *QUICK, "--budget", "7", "--workers", "3", "--study", "local3",
                 "--runs-dir", str(tmp_path))
@@ -56,6 +58,7 @@ def test_three_workers_on_the_local_default(tmp_path: Path) -> None:
     assert (tmp_path / "local3" / "results.csv").is_file()
 
 
+@pytest.mark.e2e
 def test_worker_killed_mid_trial_is_detected_and_retried(tmp_path: Path) -> None:
     # 3 epochs (not QUICK's 1): each trial's training lasts long enough for the poll to see it
     # (with 1 epoch, a CI run under load once saw none of the 4 in time).
@@ -104,6 +107,7 @@ def _take_a_trial_and_die(storage: str, study_name: str) -> int:
     return int(out.strip().splitlines()[-1])
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_a_worker_killed_before_its_first_heartbeat_is_detected_and_retried(
         db: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -130,6 +134,7 @@ def test_a_worker_killed_before_its_first_heartbeat_is_detected_and_retried(
         optuna.delete_study(study_name="early", storage=url)
 
 
+@pytest.mark.e2e
 def test_a_bench_worker_killed_before_its_first_heartbeat_is_retried(tmp_path: Path) -> None:
     """The same for a bench, whose trials are queued: the architecture the dead worker took is
     evaluated by the resumed bench, and the bench finishes."""
@@ -154,6 +159,7 @@ def test_a_bench_worker_killed_before_its_first_heartbeat_is_retried(tmp_path: P
     assert sum(t.state.name == "COMPLETE" for t in trials) == queued
 
 
+@pytest.mark.e2e
 def test_quiet_slot_excludes_training_while_measuring(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", f"""
 import time, sys

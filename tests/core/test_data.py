@@ -152,6 +152,7 @@ def test_stratified_split_bad_input() -> None:
         stratified_split(np.array([0, 0, 1, 1, 2, 2]), 6, 0)
 
 
+@pytest.mark.e2e
 def test_starting_a_search_does_not_import_scikit_learn() -> None:
     """Loading the embedded digits must not import sklearn.model_selection (2.5 s here)."""
     import subprocess

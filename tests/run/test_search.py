@@ -28,7 +28,7 @@ from nasbench.train import TrainConfig, TrainingDiverged, train_model
 from nasbench.build import build_model
 from search_spaces import SPACES, DataShape, TinySpace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = dict(space="tiny", epochs=1, latency_time_s=0.05, threads=1)
 
 
@@ -73,6 +73,7 @@ def _training(db: Path, exclude: set[int]) -> bool:
     return any(number not in exclude for (number,) in rows)
 
 
+@pytest.mark.e2e
 def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
     proc = _cli("search", "--budget", "3", "--space", "tiny", "--epochs", "1",
                 "--runs-dir", str(tmp_path), "--study", "e2e")
@@ -101,6 +102,7 @@ def test_search_budget_3_end_to_end(tmp_path: Path) -> None:
     assert {r["number"] for r in summary["pareto_front"]} == set(table[table["pareto"]]["number"])
 
 
+@pytest.mark.e2e
 def test_resume_after_kill_and_ctrl_c(tmp_path: Path) -> None:
     args = ("search", "--budget", "6", "--space", "tiny", "--epochs", "1", "--runs-dir",
             str(tmp_path), "--study", "resume", "--no-confirm")
@@ -241,19 +243,37 @@ def test_constraints_hold(tmp_path: Path, digits) -> None:  # type: ignore[no-un
     assert {t.number for t in study.best_trials} >= set(complete[complete["pareto"]]["number"])
 
 
-def test_duplicates_are_reused_not_retrained(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
-    config = SearchConfig(**QUICK, budget=3, runs_dir=str(tmp_path))
+def test_duplicates_are_reused_not_retrained(tmp_path: Path, digits,  # type: ignore[no-untyped-def]
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second draw of an architecture copies the first one's figures: it is not timed or
+    trained again (both counted where the search calls them), and not counted in the budget."""
+    import nasbench.objective as objective
+
+    calls = {"train": 0, "time": 0}
+    real_train, real_time = objective.train_model, objective.measure_latency
+
+    def counting(name, real):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(objective, "train_model", counting("train", real_train))
+    monkeypatch.setattr(objective, "measure_latency", counting("time", real_time))
+    config = SearchConfig(**QUICK, budget=3, sampler="random", runs_dir=str(tmp_path))
     study = open_study(config)
     params = {"s0_kind": "ds", "s0_kernel": 5, "s0_depth": 1, "s1_kind": "conv",
               "s1_kernel": 3, "s1_depth": 2}
     for _ in range(2):
         study.enqueue_trial(params)
     run_search(config, data=digits)
-    trials = open_study(config).get_trials()
+    trials = [t for t in open_study(config).get_trials() if t.state.name == "COMPLETE"]
+    reused = [t for t in trials if t.user_attrs.get("reused_from") is not None]
     assert trials[1].user_attrs["reused_from"] == 0
     assert trials[1].values == trials[0].values
     assert trials[1].user_attrs["arch"] == trials[0].user_attrs["arch"]
-    assert trials[1].duration < trials[0].duration
+    assert trials[1].user_attrs["measure_time_s"] == 0.0
+    assert len(trials) - len(reused) == config.budget == calls["train"] == calls["time"]
     frame = results_frame(open_study(config))
     assert not frame.loc[1, "pareto"]
 
@@ -276,14 +296,28 @@ def test_pareto_flags_equal_brute_force(points: list) -> None:
 
 
 def test_results_frame_pareto_matches_brute_force_on_a_real_study(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
-    config = SearchConfig(**QUICK, budget=6, sampler="random", seed=7, runs_dir=str(tmp_path))
+    """The front of a real study, brute force from the stored trials: among the complete
+    trials that evaluated an architecture themselves (not a reuse), trained fully (not stopped
+    early) and feasible, those no other such trial dominates."""
+    config = SearchConfig(**{**QUICK, "epochs": 3}, budget=8, sampler="random", seed=7,
+                          pruner="pareto", max_params=20_000, runs_dir=str(tmp_path))
+    study = open_study(config)
+    study.enqueue_trial({"s0_kind": "ds", "s0_kernel": 3, "s0_depth": 1, "s1_kind": "ds",
+                         "s1_kernel": 3, "s1_depth": 1})
+    study.enqueue_trial({"s0_kind": "ds", "s0_kernel": 3, "s0_depth": 1, "s1_kind": "ds",
+                         "s1_kernel": 3, "s1_depth": 1})  # a reuse
     run_search(config, data=digits)
+    trials = open_study(config).get_trials()
+    candidates = {t.number: (t.values[0], t.values[1]) for t in trials
+                  if t.state.name == "COMPLETE" and t.user_attrs.get("reused_from") is None
+                  and not t.user_attrs.get("stopped_early")
+                  and all(v <= 0 for v in t.constraints.values())}
+    front = {n for n, (acc, lat) in candidates.items()
+             if not any(a >= acc and l <= lat and (a > acc or l < lat) for a, l in candidates.values())}
     frame = results_frame(open_study(config))
-    for i, row in frame.iterrows():
-        dominated = ((frame["val_acc"] >= row["val_acc"]) & (frame["latency_ms"] <= row["latency_ms"])
-                     & ((frame["val_acc"] > row["val_acc"]) | (frame["latency_ms"] < row["latency_ms"]))
-                     & frame["feasible"].astype(bool)).any()
-        assert row["pareto"] == (not dominated and bool(row["feasible"]))
+    assert set(frame.loc[frame["pareto"], "number"]) == front
+    assert any(t.user_attrs.get("reused_from") is not None for t in trials)
+    assert any(not all(v <= 0 for v in t.constraints.values()) for t in trials if t.state.name == "COMPLETE")
     assert (tmp_path / config.study_name / "results.csv").is_file()
 
 
@@ -330,6 +364,7 @@ def test_an_exhausted_space_stops_with_a_clear_error(tmp_path: Path, digits, mon
     assert sum(t.state.name == "COMPLETE" for t in open_study(config).get_trials()) >= 40
 
 
+@pytest.mark.e2e
 def test_a_process_reopening_its_study_keeps_its_commits_when_another_closes(tmp_path: Path) -> None:
     """A search reopens its study (as ``finish_search`` does) while its first connection is open,
     and a reader in another process (``results``, the dashboard, a second worker) then closes its
@@ -354,6 +389,7 @@ def test_a_process_reopening_its_study_keeps_its_commits_when_another_closes(tmp
     assert seen == "[('COMPLETE',)]", seen
 
 
+@pytest.mark.e2e
 def test_two_processes_joining_at_once_draw_different_architectures(tmp_path: Path) -> None:
     """Two ``search`` processes on one study, started at the same moment (the README's way to add
     a machine): their first trials come from different sampler streams."""

@@ -20,7 +20,7 @@ from nasbench.search import run_search
 from nasbench.search_study import open_study
 from nasbench.settings import SearchConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------------------ pure functions
@@ -186,6 +186,7 @@ def test_confirmation_is_stored_and_used(searched: SearchConfig) -> None:
     assert StudyRecord.of(open_study(searched)).confirmation == result
 
 
+@pytest.mark.e2e
 def test_confirm_command_and_results_show_intervals(searched: SearchConfig) -> None:
     run = str(Path(searched.runs_dir) / "noisy")
     proc = subprocess.run([sys.executable, "cli.py", "confirm", run, "--confirm-rounds", "5"],

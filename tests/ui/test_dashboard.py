@@ -25,7 +25,7 @@ from nasbench.search import run_search
 from nasbench.search_study import open_study
 from nasbench.settings import SearchConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard.py")
 
 
@@ -236,7 +236,7 @@ def test_empty_missing_and_unreadable_cases(runs: Path, tmp_path: Path) -> None:
     assert "is not a study database (not SQLite)" in at.warning[0].value
     damaged = tmp_path / "damaged_runs" / "old"
     damaged.mkdir(parents=True)
-    data = bytearray((Path(__file__).parent / "fixtures" / "study-v0.1.db").read_bytes())
+    data = bytearray((Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db").read_bytes())
     data[4096 * 5:4096 * 12] = bytes((b * 7 + 13) % 256 for b in data[4096 * 5:4096 * 12])
     (damaged / "study.db").write_bytes(bytes(data))
     at = _app(damaged.parent).run()
@@ -260,6 +260,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (bash setup.sh --test)")
 def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright

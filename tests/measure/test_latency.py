@@ -8,7 +8,7 @@ import torch
 
 from nasbench.build import build_model
 from nasbench.arch import decode
-from nasbench.latency import measure_latency, summarize
+from nasbench.latency import measure_latency, prepare, summarize
 
 pytestmark = pytest.mark.timing  # measures and compares latencies: run alone (tests/run.sh)
 
@@ -80,10 +80,24 @@ def test_cpu_latency_runs_under_the_conditions_it_records() -> None:
 
 
 def test_channels_last_and_bfloat16_run() -> None:
-    result = measure_latency(build_model(SMALL), (3, 16, 16), memory_format="channels_last",
+    """What is timed really is in the dtype and memory format asked for (the model's weights,
+    its input and what it computes), and the figure says so."""
+    model = build_model(SMALL)
+    net, x = prepare(model, (3, 16, 16), batch=2, dtype="bfloat16", memory_format="channels_last")
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.dtype == torch.bfloat16 for c in convs)
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs
+               if c.weight.shape[-1] > 1)  # a 1x1 kernel is both layouts at once
+    assert x.shape == (2, 3, 16, 16) and x.dtype == torch.bfloat16
+    assert x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    with torch.inference_mode():
+        assert net(x).dtype == torch.bfloat16
+    assert next(model.parameters()).dtype == torch.float32  # the caller's model is untouched
+    plain, y = prepare(model, (3, 16, 16))
+    assert y.dtype == torch.float32 and y.is_contiguous()
+    result = measure_latency(model, (3, 16, 16), memory_format="channels_last",
                              dtype="bfloat16", min_time_s=0.05, min_samples=3, warmup_s=0.01)
-    assert result.conditions.memory_format == "channels_last"
-    assert result.conditions.dtype == "bfloat16"
+    assert (result.conditions.memory_format, result.conditions.dtype) == ("channels_last", "bfloat16")
 
 
 def test_more_work_takes_longer() -> None:
@@ -142,6 +156,7 @@ print(allocator_state(), "|", in_heap, "|", min(per_run), "|", sorted(per_run)[5
 """
 
 
+@pytest.mark.e2e
 def test_allocator_tuning_takes_effect() -> None:
     """Fresh processes, as the tuning is process-wide. Read back: with the thresholds raised a
     20 MB allocation comes from the heap (by default it is mapped on its own), and inference

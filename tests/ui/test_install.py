@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.e2e
 def test_installed_package_is_not_the_checkout(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     target, env = installed
     proc = subprocess.run([sys.executable, "-c", "import nasbench, search_spaces; "
@@ -47,6 +48,7 @@ def test_installed_package_is_not_the_checkout(installed: tuple[Path, dict[str, 
     assert not (target / "cli.py").exists() and not (target / "dashboard.py").exists()
 
 
+@pytest.mark.e2e
 def test_installed_search_with_two_workers(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     target, env = installed
     proc = subprocess.run([str(target / "bin" / "nasbench"), "search", "--space", "tiny",
@@ -63,6 +65,7 @@ def test_installed_search_with_two_workers(installed: tuple[Path, dict[str, str]
     assert listing.stdout.count('"state":"COMPLETE"') == 4
 
 
+@pytest.mark.e2e
 def test_installed_dashboard_serves_the_page(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     from streamlit.testing.v1 import AppTest
 

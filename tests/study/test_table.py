@@ -23,7 +23,7 @@ from nasbench.search_study import open_study
 from nasbench.settings import SearchConfig
 from nasbench.table import StorageUnreachable, TrialReader
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = dict(space="tiny", epochs=1, threads=1, latency_time_s=0.05, sampler="random")
 
 
@@ -87,6 +87,7 @@ def test_same_table_as_a_full_read_and_only_changes_are_read(storage_url: str,
     _same_table(table.refresh(), _full_read(_fresh(storage_url, name)))
 
 
+@pytest.mark.e2e
 def test_reader_while_workers_write_shows_no_half_written_trial(storage_url: str,
                                                                 tmp_path: Path) -> None:
     """Two worker processes write a study while the table is refreshed as fast as it can be:

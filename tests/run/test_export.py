@@ -25,7 +25,7 @@ from nasbench.search import run_search
 from nasbench.search_study import open_study
 from nasbench.settings import SearchConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = "res16_in3_cls5:stem_c8_k3_s1_ahswish"
 BLOCK_ARCHS = {
     "conv": f"{BASE}:conv_r2_k5_s2_c16_se0.25_arelu:head_c32_h24_d0.2_asilu",
@@ -107,6 +107,7 @@ def _torch_only_dir(tmp: Path) -> Path:
     return farm
 
 
+@pytest.mark.e2e
 @pytest.mark.timing  # compares the exported model's latency with the recorded one
 def test_export_of_a_run_imports_with_only_torch_and_matches(tmp_path: Path) -> None:
     config = SearchConfig(space="tiny", budget=3, epochs=1, threads=1, latency_time_s=0.3,
@@ -199,6 +200,7 @@ def test_weights_load_refuses_pickled_code(tmp_path: Path) -> None:
         load_weights(tmp_path / "weights.pt")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args,words", [
     (("export", "nope", "--out", "x"), "no study found"),
     (("train", "missing_dir/arch.json"), "not found"),
