@@ -53,6 +53,10 @@ KERNELS: tuple[int, ...] = (3, 5, 7)
 STRIDES: tuple[int, ...] = (1, 2)
 _FLOAT_DECIMALS = 3
 _MAX_CHANNELS = 8192
+MAX_STAGES = 32
+"""The most stages an architecture may have (MobileNetV2 has 7, EfficientNet-B7 7)."""
+MAX_BLOCKS = 256
+"""The most blocks (repeats summed over stages) an architecture may have (EfficientNet-B7: 55)."""
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -186,9 +190,16 @@ class Arch:
             object.__setattr__(self, "stages", tuple(self.stages))
         if not isinstance(self.stages, tuple) or not self.stages:
             raise ValueError("an architecture needs at least one stage")
+        if len(self.stages) > MAX_STAGES:
+            raise ValueError(f"an architecture may have at most {MAX_STAGES} stages, got "
+                             f"{len(self.stages)}")
         for stage in self.stages:
             if not isinstance(stage, Stage):
                 raise ValueError(f"stages must be Stage records, got {type(stage).__name__}")
+        blocks = sum(stage.repeats for stage in self.stages)
+        if blocks > MAX_BLOCKS:
+            raise ValueError(f"an architecture may have at most {MAX_BLOCKS} blocks (repeats summed "
+                             f"over its stages), got {blocks}")
         if not isinstance(self.stem, Stem) or not isinstance(self.head, Head):
             raise ValueError("stem must be a Stem and head a Head")
         _check_int("resolution", self.resolution, 1, 4096)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import re
 from typing import Any, Callable, Mapping
 
 from nasbench.rules import default_threads
@@ -38,6 +40,35 @@ def _train_samples(raw: str) -> int:
         return _positive_int(raw)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {raw!r}") from None
+
+
+def _port(raw: str) -> int:
+    """A TCP port, 1 to 65535."""
+    value = _whole(raw, 1, "a port from 1 to 65535")
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value}")
+    return value
+
+
+_HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def _address(raw: str) -> str:
+    """An address to bind: an IPv4 or IPv6 address or a host name, never empty (an empty
+    address would bind every interface)."""
+    value = raw.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("expected an address (an empty one binds every interface; "
+                                         "give 0.0.0.0 to mean that)")
+    if ":" in value or re.fullmatch(r"[0-9.]+", value):  # written as an IP address: must be one
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an IP address or a host name, got {raw!r}") from None
+        return value
+    if not _HOSTNAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"expected an IP address or a host name, got {raw!r}")
+    return value
 
 
 # ------------------------------------------------------------------ shared argument groups
@@ -296,8 +327,8 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
 
     p = sub.add_parser("dashboard", help="serve the dashboard (Streamlit) on this machine")
     p.add_argument("runs", nargs="?", default="runs", help="runs folder or storage URL (default runs)")
-    p.add_argument("--port", type=_positive_int, default=8501, help="port (default 8501)")
-    p.add_argument("--address", default="localhost",
+    p.add_argument("--port", type=_port, default=8501, help="port, 1-65535 (default 8501)")
+    p.add_argument("--address", type=_address, default="localhost",
                    help="address to bind (default localhost; 0.0.0.0 exposes it)")
     p.set_defaults(func=commands["dashboard"])
     return parser

@@ -38,7 +38,8 @@ from nasbench.bench_table import (CSV_FILE, META_FILE, TABLE_FILE, BenchRecord, 
 from nasbench.results import write_table
 from nasbench.samplers import make_sampler
 from nasbench.settings import MAX_ENUMERATE, BenchConfig, load_search_data
-from nasbench.storage import count_states, fail_dead_trials, join_storage_study, open_storage_study
+from nasbench.storage import (check_results_folder, count_states, fail_dead_trials,
+                              join_storage_study, open_storage_study)
 from nasbench.study_record import BENCH, StudyRecord
 from nasbench.train import epochs_before_calibration, evaluate, train_model
 from search_spaces import DataShape, UniformDraw, enumerate_space, get_space
@@ -68,6 +69,7 @@ def architectures(config: BenchConfig, shape: Any) -> list[str]:
 def open_bench(config: BenchConfig, data: DataSplits) -> optuna.Study:
     """Create the bench study (recording its settings and queueing every trial) or resume it;
     refuses a study made with other settings or by ``search``."""
+    check_results_folder(config.storage_url, config.run_dir, config.study_name)
     study = open_storage_study(config.storage_url, config.study_name, config.heartbeat_s,
                                directions=["minimize"], sampler=make_sampler("random", config.seed),
                                run_dir=None if config.storage else config.run_dir,
@@ -95,6 +97,7 @@ def _set_up_bench(study: optuna.Study, config: BenchConfig, data: DataSplits) ->
     if not record.is_bench:
         raise SearchError(f"study {config.study_name!r} is a search, not a bench; use another "
                           f"--study name")
+    bench_table(study)  # every stored value read before anything is written (DamagedValue)
     recorded = {**_IDENTITY_BEFORE, **(record.identity or {})}
     recorded["epochs"] = recorded["epochs"] or epochs_before_calibration(config.dataset)
     differing = [k for k, v in config.identity().items() if recorded.get(k) != v]

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from nasbench import text
 from nasbench.arguments import EXIT_USAGE, build_parser
+from nasbench.files import check_output_file
 from nasbench.console import (Live, confirming, interruptible, print_json, quiet_optuna, slot, steps,
                               work)
 from nasbench.rules import check_workers
@@ -47,18 +48,13 @@ def cmd_spaces(args: argparse.Namespace) -> int:
 def cmd_blocks(args: argparse.Namespace) -> int:
     """Compare standard, depthwise-separable and inverted-residual blocks for one job."""
     import pandas as pd
-    import torch
 
-    from nasbench.formulas import separable_ratio
-    from nasbench.profiling import LatencyOptions, check_block, compare_blocks
+    from nasbench.profiling import LatencyOptions, blocks_job
     from nasbench.results import write_table
 
-    devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
     shape = (args.cin, args.cout, args.kernel, args.size, args.stride, args.expansion, args.se)
-    options = _config(LatencyOptions, args)
-    check_block(*shape)
-    rows = compare_blocks(*shape, options, devices, slot=slot(), memory_check=args.memory_check)
-    ds_ratio = separable_ratio(args.cout, args.kernel)
+    rows, devices, ds_ratio = blocks_job(shape, _config(LatencyOptions, args), slot(),
+                                         args.memory_check)
     if args.csv:
         write_table(pd.DataFrame(rows), args.csv)
     print_json({"rows": rows, "closed_form_ds_ratio": ds_ratio}) if args.json else print(
@@ -234,6 +230,7 @@ def cmd_confirm(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a trial of a run as a standalone module, spec and torch.export program."""
     from nasbench.export import export_trial
+    from nasbench.files import OutputRefused
 
     study = _open_run(args)
     try:
@@ -241,6 +238,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                                 pick=args.pick, onnx=args.onnx, overwrite=args.force)
     except OSError as exc:
         raise _cannot_write(args.out, exc) from None
+    except OutputRefused:
+        raise
     except ValueError as exc:
         raise UsageError(f"cannot export from {args.run}: {exc}") from None
     if args.json:
@@ -332,12 +331,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tune_allocator()
     try:
+        for option, suffixes in (("csv", (".csv", ".parquet")), ("parquet", (".parquet",))):
+            if getattr(args, option, None):  # every output file: checked before any work
+                check_output_file(getattr(args, option), f"--{option}", suffixes)
         return args.func(args)
     except (ValueError, OSError) as exc:  # library errors name the problem and the fix
         if args.verbose:
             logging.getLogger(__name__).exception("failed")
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {text.error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

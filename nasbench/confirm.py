@@ -32,7 +32,7 @@ from nasbench.quiet import QuietSlot, hold_exclusive
 from nasbench.results import results_frame
 from nasbench.search import SearchOutcome, evaluated, outcome_of
 from nasbench.settings import SearchConfig, load_search_data, search_config_of
-from nasbench.storage import open_run, run_location
+from nasbench.storage import check_study_writable, open_run, run_location
 from nasbench.study_record import Confirmation, StudyRecord
 from nasbench.train import train_model
 
@@ -197,5 +197,6 @@ def confirm_run(run: str, study_name: str | None, runs_dir: str, rounds: int, se
     study = open_run(run, study_name, runs_dir)
     study_config(study)  # a search's study, or a one-line error
     storage, folder = run_location(run, runs_dir, study.study_name)
+    check_study_writable(storage)  # before the minutes of timing whose result it stores
     return confirm_and_finish(study, results_frame(study), lambda: outcome_of(study, storage, folder),
                               rounds, seeds, None, slot, on_start)

@@ -98,6 +98,10 @@ def _read_digits() -> tuple[np.ndarray, np.ndarray, None, None, tuple[str, ...]]
     return images, target, None, None, tuple(str(i) for i in range(10))
 
 
+MAX_CIFAR_BATCH = 60_000
+"""The most images one CIFAR-10 batch file may hold (the published ones hold 10,000)."""
+
+
 class _CifarUnpickler(pickle.Unpickler):
     """Unpickles CIFAR-10 python batches only: dicts, lists, bytes and numpy arrays."""
 
@@ -115,11 +119,27 @@ class _CifarUnpickler(pickle.Unpickler):
 
 
 def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if path.stat().st_size > MAX_CIFAR_BATCH * 3100 + 1_000_000:
+        raise ValueError(f"corrupt CIFAR-10 batch {path}: {path.stat().st_size:,} bytes, more than "
+                         f"{MAX_CIFAR_BATCH:,} images take; download the python version of "
+                         f"CIFAR-10 again")
     try:
         with path.open("rb") as handle:
             batch = _CifarUnpickler(io.BytesIO(handle.read()), encoding="bytes").load()
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        data, labels = batch[b"data"], batch[b"labels"]
+        # The published format exactly, checked before any conversion: a uint8 array of
+        # N x 3072 pixels and a flat list of N whole numbers. Anything else (nested lists that
+        # share references and unfold into gigabytes, floats that a cast would silently wrap)
+        # is refused.
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+                or data.shape[1] != 3 * 32 * 32 or len(data) > MAX_CIFAR_BATCH:
+            raise ValueError(f"'data' must be a uint8 array of N x 3072 pixels (N <= "
+                             f"{MAX_CIFAR_BATCH}), got {type(data).__name__}"
+                             + (f" {data.dtype} {data.shape}" if isinstance(data, np.ndarray) else ""))
+        if not isinstance(labels, list) or len(labels) != len(data) or not all(
+                type(label) is int for label in labels):
+            raise ValueError("'labels' must be a list of one whole number per image")
+        labels = np.asarray(labels, dtype=np.int64)
         images = data.reshape(len(data), 3, 32, 32)
     except (pickle.UnpicklingError, KeyError, ValueError, TypeError, EOFError, AttributeError,
             IndexError) as exc:

@@ -132,3 +132,13 @@ def current_conditions(device: str, threads: int, batch: int, dtype: str, memory
         batch=batch, dtype=dtype, memory_format=memory_format, torch_version=torch.__version__,
         allocator=allocator, python=platform.python_version(), machine=platform.machine(),
     )
+
+
+MAX_THREADS = 1024
+"""The most CPU threads any option may ask for (torch takes the count as a C int)."""
+
+
+def check_threads(threads: int, option: str = "--threads") -> None:
+    """Raise ``ValueError`` unless ``threads`` is a whole number from 1 to :data:`MAX_THREADS`."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"{option} must be between 1 and {MAX_THREADS}, got {threads}")

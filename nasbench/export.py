@@ -24,8 +24,8 @@ from nasbench import blocks as blocks_module
 from nasbench.arch import Arch, decode, encode, from_dict, to_dict
 from nasbench.build import Network, build_model, layout
 from nasbench.data import DataSplits, load_dataset
-from nasbench.env import check_device
-from nasbench.files import write_folder
+from nasbench.env import check_device, check_threads
+from nasbench.files import check_output_folder, write_folder
 from nasbench.record import TrialRecord
 from nasbench.references import load_arch
 from nasbench.results import results_frame, select_trial
@@ -43,6 +43,8 @@ ARCH_FILE = "arch.json"
 WEIGHTS_FILE = "weights.pt"
 PROGRAM_FILE = "model.pt2"
 ONNX_FILE = "model.onnx"
+EXPORT_FILES = frozenset({MODEL_FILE, ARCH_FILE, WEIGHTS_FILE, PROGRAM_FILE, ONNX_FILE})
+"""What an export folder holds: all that ``--force`` may replace."""
 _NAME = re.compile(r"[a-z0-9_]+")
 _SAFE_STRING = re.compile(r"[a-z0-9_.:]+")
 
@@ -144,7 +146,7 @@ def export_arch(arch: Arch, out_dir: str | Path, info: dict[str, Any] | None = N
     :class:`FileExistsError` otherwise). ``info`` (measurements, dataset, trial) goes into
     ``arch.json``. Returns the written paths by kind.
     """
-    out = Path(out_dir)
+    out = check_output_folder(out_dir, "--out", overwrite, EXPORT_FILES)
     info = dict(info or {})
     figures = {k: info[k] for k in ("trial", "val_acc", "latency_ms", "params", "macs") if k in info}
     source = model_source(arch, figures)
@@ -199,6 +201,7 @@ def export_trial(study: optuna.Study, out_dir: str | Path, trial: int | None = N
     Raises ``ValueError`` when nothing qualifies and :class:`FileExistsError` when ``out_dir``
     holds files and ``overwrite`` is false.
     """
+    check_output_folder(out_dir, "--out", overwrite, EXPORT_FILES)
     row = select_trial(results_frame(study), trial=trial, max_latency_ms=max_latency_ms, pick=pick)
     number = int(row["number"])
     record = TrialRecord.from_trial(study.get_trials(deepcopy=False)[number])
@@ -265,9 +268,13 @@ def train_to_export(spec: str, out: str | None = None, dataset: str | None = Non
     anything else goes to ``out`` (default ``runs/trained/<digest>/``), which must be new or
     empty unless ``overwrite``. ``on_start(description)`` is called before training.
     """
+    if threads is not None:
+        check_threads(threads)
     source = Path(spec)
     arch, info = read_export(source) if source.is_dir() else (load_arch(spec), {})
     target = Path(out or (source if source.is_dir() else Path(runs_dir) / "trained" / arch.digest()))
+    overwrite = overwrite or target == source  # an export is refreshed in place
+    check_output_folder(target, "--out", overwrite, EXPORT_FILES)
     dataset = dataset or info.get("dataset") or "digits"
     data_dir = data_dir or info.get("data_dir")
     data = load_dataset(dataset, data_dir, resolution, seed=seed, cache_dir=Path(runs_dir) / ".cache",
@@ -285,6 +292,5 @@ def train_to_export(spec: str, out: str | None = None, dataset: str | None = Non
                  "bn_calibration": config.bn_calibration,
                  "dataset": dataset, "data_dir": data_dir,
                  "normalize_mean": list(data.mean), "normalize_std": list(data.std)})
-    files = export_arch(arch, target, info, state_dict=final.model.state_dict(),
-                        overwrite=overwrite or target == source)
+    files = export_arch(arch, target, info, state_dict=final.model.state_dict(), overwrite=overwrite)
     return TrainedExport(final, data, config.epochs, files)

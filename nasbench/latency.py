@@ -19,13 +19,15 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from nasbench.env import Conditions, allocator_state, check_device, current_conditions
+from nasbench.env import Conditions, allocator_state, check_device, check_threads, current_conditions
 
 logger = logging.getLogger(__name__)
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
 }
+MAX_BATCH = 65_536
+"""The largest batch a latency is measured at."""
 MEMORY_FORMATS: dict[str, torch.memory_format] = {
     "contiguous": torch.contiguous_format, "channels_last": torch.channels_last,
 }
@@ -132,8 +134,9 @@ def check_options(device: str, threads: int, batch: int, dtype: str, memory_form
     if memory_format not in MEMORY_FORMATS:
         raise ValueError(f"unknown memory format {memory_format!r}; choose one of "
                          f"{', '.join(MEMORY_FORMATS)}")
-    if threads < 1 or batch < 1:
-        raise ValueError(f"threads and batch must be at least 1, got {threads} and {batch}")
+    check_threads(threads)
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise ValueError(f"--batch must be between 1 and {MAX_BATCH}, got {batch}")
     check_device(device)
     if dtype == "float16" and device == "cpu":
         raise ValueError("float16 is for CUDA; on CPU use float32 or bfloat16")

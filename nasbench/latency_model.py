@@ -38,10 +38,11 @@ from torch import nn
 from nasbench.arch import Arch, BlockConfig, decode, resolve_blocks
 from nasbench.build import build_model
 from nasbench.data import load_dataset
-from nasbench.env import allocator_state, current_conditions
-from nasbench.files import atomic_write
+from nasbench.env import allocator_state, check_threads, current_conditions
+from nasbench.files import atomic_write, check_output_file
 from nasbench.formulas import arch_cost
-from nasbench.latency import Probe, check_options, measure_latency
+from nasbench.latency import (DTYPES, MAX_BATCH, MEMORY_FORMATS, Probe, check_options,
+                              measure_latency)
 from nasbench.quiet import hold_exclusive
 from nasbench.references import load_arch
 from search_spaces import SPACES, DataShape, UniformDraw, get_space
@@ -380,9 +381,38 @@ def load_model(path: str | Path) -> LatencyModel:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise LatencyModelError(f"{path} is a damaged latency model (missing or bad {exc}); "
                                 f"fit the model again") from None
-    if len(model.shape) != 3:
-        raise LatencyModelError(f"{path} is a damaged latency model (bad shape); fit the model again")
+    problem = _model_problem(model)
+    if problem:
+        raise LatencyModelError(f"{path} is a damaged latency model ({problem}); fit the model again")
     return model
+
+
+def _model_problem(model: LatencyModel) -> str | None:
+    """What makes a loaded model unusable, or ``None``: every figure must be one a fit can
+    write (finite, coefficients of at least 0 and not all 0, part times above 0) and its
+    conditions ones latency can be measured under."""
+    if len(model.shape) != 3 or not all(v > 0 for v in model.shape):
+        return "bad shape"
+    coefficients = list(model.coefficients.values())
+    if not all(math.isfinite(c) and c >= 0 for c in coefficients) or not any(c > 0 for c in coefficients):
+        return "a coefficient that is negative, not finite, or all of them 0"
+    if not model.parts_ms or not all(math.isfinite(v) and v > 0 for v in model.parts_ms.values()):
+        return "a part time that is not a positive, finite number of ms"
+    if model.reference is not None and not (math.isfinite(model.reference["ms"]) and model.reference["ms"] > 0):
+        return "a reference time that is not a positive, finite number of ms"
+    try:  # what a measurement could have been made under (whether this machine has it or not)
+        settings = model.settings()
+        check_threads(settings.threads, "threads")
+        if settings.dtype not in DTYPES or settings.memory_format not in MEMORY_FORMATS:
+            raise ValueError(f"dtype {settings.dtype!r}, memory format {settings.memory_format!r}")
+        if not isinstance(settings.device, str) or not settings.device.startswith(("cpu", "cuda")):
+            raise ValueError(f"device {settings.device!r}")
+        if isinstance(settings.batch, bool) or not isinstance(settings.batch, int) \
+                or not 1 <= settings.batch <= MAX_BATCH:
+            raise ValueError(f"batch {settings.batch!r}")
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"conditions no measurement has: {exc}"
+    return None
 
 
 def _reference(value: Any) -> dict[str, Any] | None:
@@ -577,12 +607,24 @@ def choose_correction(x: np.ndarray, y: np.ndarray, seed: int,
     return chosen, _fit_correction(chosen, x, y), {k: np.abs(v / y - 1) for k, v in held.items()}
 
 
+MAX_ARCHS = 5000
+"""The most architectures a fit or an eval times (each takes about a second)."""
+
+
+def check_archs(count: int, option: str, low: int) -> None:
+    """Raise :class:`LatencyModelError` unless ``count`` is a whole number in
+    [``low``, :data:`MAX_ARCHS`]."""
+    if isinstance(count, bool) or not isinstance(count, int) or not low <= count <= MAX_ARCHS:
+        raise LatencyModelError(f"{option} must be between {low} and {MAX_ARCHS} architectures, "
+                                f"got {count}")
+
+
 def fit_model(space_name: str, shape: Any, settings: MeasureSettings, archs: int = 80,
               seed: int = 0, folds: int = 5, slot: Any = None,
               on_progress: Callable[[str, int, int], None] | None = None) -> LatencyModel:
     """Measure every part of the space and ``archs`` whole architectures (drawn with
     ``seed``), fit the correction, and estimate its error by ``folds``-fold cross-validation."""
-
+    check_archs(archs, "--archs", low=2 * folds)
     space = get_space(space_name)
     start = time.perf_counter()
     conditions = settings.conditions()
@@ -685,7 +727,7 @@ def evaluate_model(model: LatencyModel, settings: MeasureSettings, archs: int = 
     predicts."""
     from scipy.stats import spearmanr  # deferred: scipy is slow to import
 
-
+    check_archs(archs, "--archs", low=3)
     fit_seed = int(model.fit.get("seed", 0))
     seed = fit_seed + 1000 if seed is None else seed
     if seed == fit_seed:
@@ -748,11 +790,13 @@ def fit_to_file(space: str, dataset: str, data_dir: str | None, resolution: int 
         raise ValueError(f"unknown space {space!r}; choose one of {', '.join(SPACES)}")
     check_options(settings.device, settings.threads, settings.batch, settings.dtype,
                   settings.memory_format)
+    check_archs(archs, "--archs", low=10)
+    if out is not None:
+        check_output_file(out, "--out", (".json",))
     data = load_dataset(dataset, data_dir, resolution, cache_dir=Path(runs_dir) / ".cache")
     shape = DataShape(data.resolution, data.channels, len(data.classes))
-    path = Path(out or Path(runs_dir) / "latency-models" / f"{space}-{dataset}-r{shape.resolution}.json")
-    if path.suffix != ".json":
-        raise ValueError(f"--out {path} must end in .json (the model is plain JSON)")
+    path = check_output_file(out or Path(runs_dir) / "latency-models" /
+                             f"{space}-{dataset}-r{shape.resolution}.json", "--out", (".json",))
     model = fit_model(space, shape, settings, archs=archs, seed=seed, slot=slot,
                       on_progress=on_progress)
     return model, model.save(path)

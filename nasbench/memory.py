@@ -11,6 +11,12 @@ from nasbench.arch import Arch, resolve_blocks
 from nasbench.formulas import arch_cost
 
 BYTES = 4  # float32
+TRAINING_COPIES = 4
+"""Copies of the parameters in training: the weights, their gradients, Adam's two moments."""
+INFERENCE_COPIES = 3
+"""Copies of the parameters when a network is only run: the model, the copy that latency is
+measured on, and fvcore's traced graph while multiply-adds are counted (``profile`` peaked at
+2.3 x the parameters)."""
 OVERRIDE = "--no-memory-check"
 
 
@@ -44,7 +50,7 @@ def estimate(arch: Arch, batch: int, training: bool) -> MemoryEstimate:
             tensors += [out] * 2
     if arch.head.channels:
         tensors += [arch.head.channels * arch.final_resolution() ** 2] * 3
-    params = arch_cost(arch).params * BYTES * (4 if training else 1)  # weights, grads, Adam's 2
+    params = arch_cost(arch).params * BYTES * (TRAINING_COPIES if training else INFERENCE_COPIES)
     if training:
         activations = sum(tensors) * batch * BYTES
     else:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from nasbench.arch import Arch, BlockConfig, Stage, Stem, resolve_blocks
 from nasbench.build import build_block, build_model, count_params
 from nasbench.flops import count_flops
-from nasbench.formulas import block_cost
+from nasbench.formulas import arch_cost, block_cost, separable_ratio
 from nasbench.latency import LatencyResult, check_options, measure_latency
 from nasbench.memory import check_arch, check_fits
 from nasbench.quiet import QuietSlot, hold_exclusive
@@ -44,6 +46,19 @@ class LatencyOptions:
                                    memory_format=self.memory_format, min_time_s=self.min_time_s)
 
 
+MAX_MACS = 100_000_000_000
+"""The most multiply-adds per image that ``profile`` and ``blocks`` time (about 25 ResNet-50s:
+minutes per run on a CPU)."""
+
+
+def check_work(macs: int, what: str, fix: str) -> None:
+    """Raise ``ValueError`` when ``macs`` per image exceed :data:`MAX_MACS`, before anything is
+    built."""
+    if macs > MAX_MACS:
+        raise ValueError(f"{what} takes {macs:,} multiply-adds per image, more than the "
+                         f"{MAX_MACS:,} nasbench times; {fix}")
+
+
 def profile_arch(arch: Arch, options: LatencyOptions, module_depth: int = 2,
                  slot: QuietSlot | None = None, memory_check: bool = True) -> dict[str, Any]:
     """Params, multiply-adds (total, per operator, per module) and latency of ``arch``
@@ -53,6 +68,7 @@ def profile_arch(arch: Arch, options: LatencyOptions, module_depth: int = 2,
         raise ValueError(f"--depth must be between 0 and 10, got {module_depth}")
     if memory_check:
         check_arch(arch, options.batch, training=False, device=options.device)
+    check_work(arch_cost(arch).macs, "this network", "lower --resolution or the widths")
     model = build_model(arch)
     shape = (arch.in_channels, arch.resolution, arch.resolution)
     flops = count_flops(model, (1, *shape), module_depth=module_depth)
@@ -84,14 +100,15 @@ def block_configs(c_in: int, c_out: int, kernel: int, size: int, stride: int, ex
 
 
 def check_block(c_in: int, c_out: int, kernel: int, size: int, stride: int, expansion: float,
-                se_ratio: float = 0.0) -> None:
+                se_ratio: float = 0.0) -> list[BlockConfig]:
     """Raise ``ValueError`` naming the bad value and the options to change when the blocks of
     :func:`block_configs` cannot be built."""
     try:  # the spec's own checks name the bad value; this adds which options to change
-        block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio)
+        configs = block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio)
     except ValueError as exc:
         raise ValueError(f"invalid block: {exc}; use --kernel 3/5/7, --stride 1/2, --expansion "
                          f"1-16, --se 0-1 and widths/size of at least 1") from None
+    return configs
 
 
 def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int = 56,
@@ -103,13 +120,17 @@ def compare_blocks(c_in: int = 32, c_out: int = 64, kernel: int = 3, size: int =
     Invalid settings (kernel, stride, widths…) raise ``ValueError`` from the spec's checks."""
     options = options or LatencyOptions()
     rows: list[dict[str, Any]] = []
-    for cfg in block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio):
+    configs = block_configs(c_in, c_out, kernel, size, stride, expansion, se_ratio)
+    for cfg in configs:  # every block checked before any is built
         if memory_check:
             per_image = (cfg.in_channels * cfg.in_size ** 2 + 3 * cfg.mid_channels * cfg.in_size ** 2
                          + cfg.out_channels * cfg.out_size ** 2)
             check_fits(block_cost(cfg).params * 4 + per_image * options.batch * 4,
                        f"this {cfg.kind} block at batch {options.batch}",
                        "lower --batch, --size or the widths", options.device)
+    check_work(max(block_cost(c).macs for c in configs), "the largest of these blocks",
+               "lower --size, --cin, --cout or --expansion")
+    for cfg in configs:
         block = build_block(cfg)
         shape = (c_in, size, size)
         measured = count_flops(block, (1, *shape), module_depth=0).total
@@ -149,3 +170,16 @@ def module_costs(arch: Arch, depth: int = 2) -> list[dict[str, Any]]:
         if params or macs or name == "":
             rows.append({"module": name or "(total)", "params": params, "macs": macs})
     return rows
+
+
+def blocks_job(shape: tuple[int, int, int, int, int, float, float], options: LatencyOptions,
+               slot: QuietSlot | None = None,
+               memory_check: bool = True) -> tuple[list[dict[str, Any]], tuple[str, ...], float]:
+    """``blocks``: the three block kinds for one job (``shape``: c_in, c_out, kernel, size,
+    stride, expansion, SE ratio) compared on every device here (:func:`compare_blocks`), and
+    the closed-form ratio of a depthwise-separable block's cost to a standard conv's. Raises
+    ``ValueError`` on a block that cannot be built or is too large to time, before anything is."""
+    check_block(*shape)
+    devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+    rows = compare_blocks(*shape, options, devices, slot=slot, memory_check=memory_check)
+    return rows, devices, separable_ratio(shape[1], shape[2])

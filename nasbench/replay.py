@@ -336,6 +336,15 @@ def replay_table(path: str, samplers: tuple[str, ...], budget: int, repeats: int
     with ``epochs``, as searches of that many epochs (:func:`cut_to_epochs`)."""
     table, meta = load_bench(path)
     constraints = {k: v for k, v in (constraints or {}).items() if v is not None}
+    for name, value in constraints.items():  # before the table is asked what meets them
+        if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+            raise SearchError(f"--{name.replace('_', '-')} must be a positive, finite number, got {value}")
+    if feasible_rows(table, feasible_under(SearchConfig(**constraints))).empty:
+        done = feasible_rows(table)
+        given = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in constraints.items())
+        raise SearchError(f"no architecture of the table meets {given} (the fastest takes {done['latency_ms'].min():.3f} ms, the smallest has "
+                          f"{int(done['params'].min()):,} parameters and {int(done['macs'].min()):,} "
+                          f"multiply-adds); loosen the constraints")
     seen = table if epochs is None else cut_to_epochs(table, meta, epochs)
     runs = replay(seen, meta, samplers, budget, repeats, seed, constraints, pruner=pruner,
                   margin_z=margin_z)

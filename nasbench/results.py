@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from nasbench.errors import DamagedValue
 from nasbench.files import atomic_write
 from nasbench.noise import noise_front_mask, seeds_interval, wilson_interval
 from nasbench.record import TrialRecord, columns_of
@@ -26,6 +27,8 @@ _HEAD: tuple[str, ...] = ("number", "state", "space", "dataset", "val_acc", "fea
                            "latency_ci_low_ms", "latency_ci_high_ms")
 _TAIL: tuple[str, ...] = ("val_acc_search", "latency_search_ms", "val_acc_seeds", "retry_of",
                           "duration_s", "datetime_start")
+TRIAL_NUMBERS: tuple[str, ...] = ("reused_from", "retry_of")
+"""Columns that hold another trial's number, or nothing."""
 COLUMNS: tuple[str, ...] = _HEAD + TrialRecord.column_names() + _TAIL
 """The table's columns: trial-level ones, then those of :class:`~nasbench.record.TrialRecord`."""
 
@@ -148,7 +151,11 @@ class ResultsTable:
         for tid in gone:
             del self._rows[tid], self._built[tid]
         for tid in stale:  # only the trials read since the last refresh
-            self._rows[tid] = _row(trials[tid], *context)
+            try:
+                self._rows[tid] = _row(trials[tid], *context)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise DamagedValue(f"trial {trials[tid].number}: {type(exc).__name__}: "
+                                   f"{str(exc)[:80]}") from None
             self._built[tid] = trials[tid]
         rows = sorted(self._rows.values(), key=lambda r: r["number"])
         frame = pd.DataFrame.from_records(rows, columns=list(COLUMNS))
@@ -179,6 +186,8 @@ def annotate(frame: pd.DataFrame, n_val: int | None,
     """
     if frame.empty:
         return frame
+    for column in TRIAL_NUMBERS:  # whole numbers with gaps: never printed as 5.0
+        frame[column] = pd.array(pd.to_numeric(frame[column], errors="coerce").tolist(), dtype="Int64")
     frame["val_acc_search"] = frame["val_acc"]
     frame["latency_search_ms"] = frame["latency_ms"]
     frame["latency_ci_low_ms"] = frame["latency_median_ci_low_ms"]
@@ -245,7 +254,8 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` as CSV or Parquet (by suffix), atomically: never a half-written file."""
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".parquet"):
-        raise ValueError(f"unknown table format {path.suffix!r}; use a .csv or .parquet file name")
+        raise ValueError(f"cannot write a table to {path}: give a file name ending in .csv or "
+                         f".parquet")
     table = frame.copy()
     if path.suffix.lower() == ".csv":  # lists (accuracy per epoch…) as space-separated numbers
         for column in table.columns:

@@ -11,15 +11,18 @@ import optuna
 from nasbench import __version__
 from nasbench.errors import SearchError
 from nasbench.pruners import DEFAULT_PRUNER
+from nasbench.results import results_frame
+from nasbench.rules import measured_mask
 from nasbench.samplers import make_sampler, sampler_seed
 from nasbench.settings import OBJECTIVES, SearchConfig, search_config_of, upgrade_settings
-from nasbench.storage import join_storage_study, open_storage_study
+from nasbench.storage import check_results_folder, join_storage_study, open_storage_study
 from nasbench.study_record import SEARCH, StudyRecord
 from nasbench.train import DEFAULT_BN_CALIBRATION, epochs_before_calibration
 
 
 def open_study(config: SearchConfig) -> optuna.Study:
     """Create or resume the study of ``config``; refuses one made with other settings."""
+    check_results_folder(config.storage_url, config.run_dir, config.study_name)
     return open_storage_study(config.storage_url, config.study_name, config.heartbeat_s,
                               directions=["maximize", "minimize"],
                               sampler=make_sampler(config.sampler, sampler_seed(config, 0)),
@@ -34,6 +37,14 @@ def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
         raise SearchError(f"study {config.study_name!r} is a {record.kind}, not a search; use "
                           f"another --study name")
     recorded = upgrade_settings(record.identity)
+    if recorded is not None:
+        frame = results_frame(study)  # every stored value read before anything is written: a
+        # damaged one stops here (DamagedValue), not after the budget was recorded
+        done = int(measured_mask(frame).sum()) if not frame.empty else 0
+        if config.budget < done:
+            raise SearchError(f"--budget {config.budget} is below the {done} architectures study "
+                              f"{config.study_name!r} has evaluated; give --budget {done} or more "
+                              f"to go on, or read it with python cli.py results")
     if recorded is None:
         with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -44,8 +55,9 @@ def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
                     settings={**config.settings(), **own},
                     identity={**config.identity(), **own}).save(study)
         return
-    recorded = {**recorded, "epochs": _study_own(dataclasses.replace(config, epochs=None),
-                                                 recorded)["epochs"]}
+    # What the study recorded, as it meant it (never the defaults of this command: a config
+    # rebuilt here with epochs=None would take the CPU proxy's epochs again).
+    recorded = {**recorded, "epochs": _recorded_epochs(config.dataset, recorded)}
     left = {*_STUDY_OWN, "epochs"}  # None: the study's own
     differing = [k for k, v in config.identity().items()
                  if recorded.get(k) != v and not (k in left and v is None)]
@@ -72,11 +84,17 @@ def _study_own(config: SearchConfig, recorded: dict[str, Any]) -> dict[str, Any]
         own[key] = value if value is not None else recorded.get(key, default)
     if config.epochs is not None:
         own["epochs"] = config.epochs
-    elif recorded:  # a study made before calibration recorded None: the dataset's default then
-        own["epochs"] = recorded.get("epochs") or epochs_before_calibration(config.dataset)
+    elif recorded:
+        own["epochs"] = _recorded_epochs(config.dataset, recorded)
     else:
         own["epochs"] = config.train_config().epochs
     return own
+
+
+def _recorded_epochs(dataset: str, recorded: dict[str, Any]) -> int:
+    """The epochs a study recorded (one made before calibration recorded ``None``: the
+    dataset's default then)."""
+    return recorded.get("epochs") or epochs_before_calibration(dataset)
 
 
 def settled(config: SearchConfig, study: optuna.Study) -> SearchConfig:

@@ -9,13 +9,14 @@ and :func:`bench_config_of`, the one way to do so.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from nasbench.data import DATASETS, DataSplits, load_dataset
-from nasbench.env import allocator_state, check_device, current_conditions
+from nasbench.env import allocator_state, check_device, check_threads, current_conditions
 from nasbench.errors import SearchError
 from nasbench.latency_model import LatencyModel, LatencyModelError, load_model
 from nasbench.pruners import PRUNERS
@@ -118,8 +119,11 @@ class StudySettings(TrainedSettings):
             raise SearchError(str(exc)) from None
         if not 1 <= self.heartbeat_s <= 3600:
             raise SearchError(f"--heartbeat must be between 1 and 3600 seconds, got {self.heartbeat_s}")
-        if self.threads < 1 or self.latency_threads < 1:
-            raise SearchError("--threads and --latency-threads must be at least 1")
+        try:
+            check_threads(self.threads, "--threads")
+            check_threads(self.latency_threads, "--latency-threads")
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
         if self.epochs is not None and not 1 <= self.epochs <= 1000:
             raise SearchError(f"--epochs must be between 1 and 1000, got {self.epochs}")
         if self.train_batch is not None and not 2 <= self.train_batch <= 65536:
@@ -206,8 +210,13 @@ class SearchConfig(StudySettings):
             self.load_latency_model()
         for name in ("max_latency_ms", "max_params", "max_macs"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise SearchError(f"--{name.replace('_', '-')} must be positive, got {value}")
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise SearchError(f"--{name.replace('_', '-')} must be a positive, finite number, "
+                                  f"got {value}")
+        size = get_space(self.space).size()
+        if self.budget > size:
+            raise SearchError(f"--budget {self.budget} is more than the {size:,} architectures of "
+                              f"space {self.space!r}; give at most {size}")
 
 
 @dataclass(frozen=True)

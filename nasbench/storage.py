@@ -14,6 +14,7 @@ import copy
 import datetime
 import os
 import sqlite3
+import tempfile
 import time
 import warnings
 import zlib
@@ -24,7 +25,7 @@ import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage
 
-from nasbench.errors import SearchError
+from nasbench.errors import DamagedValue, SearchError
 
 try:
     import fcntl
@@ -175,19 +176,64 @@ def check_database(url: str, must_exist: bool = False) -> None:
     # Only through SQLite: a plain open() and close() of the file here would drop every POSIX
     # lock this process's SQLite connections hold on it, and another process closing its last
     # connection would then delete the write-ahead log under them (their commits lost).
+    sidecars = [path.with_name(path.name + end) for end in ("-wal", "-shm")]
+    there = {p for p in sidecars if p.exists()}
     con = None
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        rows = con.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.DatabaseError as exc:
-        if "file is not a database" in str(exc):  # SQLITE_NOTADB: the header is not SQLite's
-            raise _not_a_database(path, "not SQLite") from None
-        raise corrupt(path, str(exc)) from None
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            rows = con.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if "file is not a database" in str(exc):  # SQLITE_NOTADB: the header is not SQLite's
+                raise _not_a_database(path, "not SQLite") from None
+            if "unable to open" in str(exc) and not _writable(path.parent):
+                raise ValueError(f"the run folder {path.parent} is read-only, and SQLite writes "
+                                 f"beside a study's database ({path.name}-shm) even to read it; "
+                                 f"copy the folder somewhere writable and give that") from None
+            raise corrupt(path, str(exc)) from None
+        finally:
+            if con is not None:
+                con.close()
+        if rows != [("ok",)]:
+            raise corrupt(path, str(rows[0][0])[:120])
+    except ValueError:
+        # A damaged database is used by no one: the log files this check made SQLite create
+        # beside it go again, so that "nothing was written" holds.
+        for made in set(sidecars) - there:
+            made.unlink(missing_ok=True)
+        raise
+
+
+def check_study_writable(url: str) -> None:
+    """Raise ``ValueError`` when the SQLite study at ``url`` cannot be written (a read-only
+    file, folder or mount): asked of SQLite itself, by taking its write lock and letting go at
+    once, before a command spends time on work it could not store. Other storages pass."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    con = None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        raise ValueError(f"the study database {path} cannot be written ({exc}); make it and its "
+                         f"folder writable, or copy the run somewhere writable and give that") from None
     finally:
         if con is not None:
             con.close()
-    if rows != [("ok",)]:
-        raise corrupt(path, str(rows[0][0])[:120])
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried: permissions do not say for root or
+    a read-only mount)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".nasbench-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
 
 
 def _not_a_database(path: Path, what: str) -> ValueError:
@@ -294,7 +340,7 @@ def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[s
                     time.sleep(0.5)
             set_up(study)
             return study
-    except SearchError:
+    except (SearchError, DamagedValue):
         raise
     except ImportError:
         raise SearchError(f"no database driver for {url.split(':', 1)[0]}; "
@@ -303,6 +349,32 @@ def open_storage_study(url: str, name: str, heartbeat_s: int, directions: list[s
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SearchError(f"cannot open storage {url}: {type(exc).__name__}: "
                           f"{first[:200]}; check --storage") from None
+
+
+def check_results_folder(url: str, run_dir: Path, name: str) -> None:
+    """Raise :class:`SearchError` when ``run_dir``, where study ``name`` at ``url`` writes its
+    tables, holds another study's database, or is its database's folder but the database
+    holds other studies only (a renamed folder): that study's tables would be overwritten
+    with this one's rows."""
+    own = sqlite_path(url)
+    there = run_dir / "study.db"
+    if not there.exists():
+        return
+    if own is None or own.resolve() != there.resolve():
+        raise SearchError(f"{run_dir} holds another study's database ({there}), whose tables this "
+                          f"study's would overwrite; choose another --study name or --runs-dir")
+    try:
+        check_database(url)
+        con = sqlite3.connect(f"file:{there}?mode=ro", uri=True, timeout=30)
+        try:
+            names = [row[0] for row in con.execute("SELECT study_name FROM studies")]
+        finally:
+            con.close()
+    except (ValueError, sqlite3.Error):
+        return  # not a study database (yet): opening it says what is wrong
+    if names and name not in names:
+        raise SearchError(f"{there} holds study {', '.join(map(repr, names))}, not {name!r}; give "
+                          f"--study {names[0]} to resume it, or another --study name")
 
 
 def find_runs(runs_dir: str | Path) -> list[Path]:

@@ -13,8 +13,11 @@ unchanged.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Mapping
+
+from nasbench.errors import DamagedValue
 
 if TYPE_CHECKING:
     import optuna
@@ -50,6 +53,35 @@ class Confirmation:
         return cls(rounds=int(data["rounds"]), seeds=int(data["seeds"]), seconds=float(data["seconds"]),
                    conditions=dict(data.get("conditions") or {}),
                    trials={int(k): v for k, v in data["trials"].items()})
+
+
+_TEXT = ("kind", "space", "dataset", "version")
+
+
+def _decoded(name: str, value: Any) -> Any:
+    """A stored field's value as its type; raises when it is not of that type."""
+    if name in ("objectives", "archs"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"{name} must be a list of strings")
+        return tuple(value)
+    if name == "shape":
+        if not isinstance(value, list) or len(value) != 3 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            raise ValueError("shape must be three positive whole numbers")
+        return tuple(value)
+    if name == "confirmation":
+        return Confirmation.from_attr(value)
+    if name in ("settings", "identity"):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name} must be an object")
+        return dict(value)
+    if name == "n_val":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError("n_val must be a positive whole number")
+        return value
+    if name in _TEXT and not isinstance(value, str):
+        raise TypeError(f"{name} must be text")
+    return value
 
 
 @dataclass(frozen=True)
@@ -97,15 +129,14 @@ class StudyRecord:
         (nasbench 0.1) is a search."""
         values: dict[str, Any] = {}
         for f in fields(cls):
-            value = attrs.get(_STORED_AS.get(f.name, f.name))
+            key = _STORED_AS.get(f.name, f.name)
+            value = attrs.get(key)
             if value is None:
                 continue
-            if f.name in ("objectives", "archs", "shape"):
-                value = tuple(value)
-            elif f.name == "confirmation":
-                value = Confirmation.from_attr(value)
-            elif f.name in ("settings", "identity"):
-                value = dict(value)
+            try:
+                value = _decoded(f.name, value)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                raise DamagedValue(f"the study's attribute {key!r}: {type(exc).__name__}") from None
             values[f.name] = value
         if values.get("kind") is None and values.get("identity") is not None:
             values["kind"] = SEARCH
@@ -113,8 +144,13 @@ class StudyRecord:
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:
-        """The record stored on ``study`` (one read of its attributes)."""
-        return cls.from_attrs(study.user_attrs)
+        """The record stored on ``study`` (one read of its attributes); :class:`DamagedValue`
+        when a stored value is not what nasbench wrote."""
+        try:
+            attrs = study.user_attrs
+        except json.JSONDecodeError as exc:
+            raise DamagedValue(f"an attribute of the study is not JSON: {exc}") from None
+        return cls.from_attrs(attrs)
 
     def to_attrs(self, names: tuple[str, ...] = ()) -> dict[str, Any]:
         """The JSON-ready user attributes of the set fields (all, or those in ``names``), the

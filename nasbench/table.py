@@ -35,6 +35,7 @@ import optuna
 import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
+from nasbench.errors import DamagedValue
 from nasbench.storage import _engine as storage_engine
 
 _UNFINISHED = ("RUNNING", "WAITING")
@@ -83,8 +84,10 @@ class TrialReader:
                 if engine is None:
                     return self._refresh_api()
                 return self._refresh_sql(engine)
-            except StorageUnreachable:
+            except (StorageUnreachable, DamagedValue):
                 raise
+            except json.JSONDecodeError as exc:  # Optuna's own reads of a damaged value
+                raise DamagedValue(f"a stored attribute is not JSON: {exc}") from None
             except Exception as exc:  # SQLAlchemy, the DB driver, Optuna: many kinds
                 raise StorageUnreachable(f"cannot read the study's storage: "
                                          f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
@@ -200,7 +203,15 @@ def _read_trials(con: Any, study_id: int, ids: list[int],
     def attributes(table: str) -> dict[int, dict[str, Any]]:
         rows = query(f"SELECT a.trial_id, a.key, a.value_json FROM {table} a JOIN trials t ON "
                      f"a.trial_id = t.trial_id WHERE WHERE_T")
-        decoded = json.loads("[" + ",".join(r[2] for r in rows) + "]")  # one parse, not one per row
+        try:
+            decoded = json.loads("[" + ",".join(r[2] for r in rows) + "]")  # one parse, not one per row
+        except json.JSONDecodeError:
+            for tid, key, value in rows:  # which one: said in the message
+                try:
+                    json.loads(value)
+                except json.JSONDecodeError:
+                    raise DamagedValue(f"trial id {tid}, attribute {key!r} is not JSON") from None
+            raise
         out: dict[int, dict[str, Any]] = {}
         for (tid, key, _), value in zip(rows, decoded):
             out.setdefault(tid, {})[key] = value

@@ -5,6 +5,7 @@ The CLI prints what these return; nothing here prints, reads storage or measures
 
 from __future__ import annotations
 
+import errno
 import time
 from typing import Any
 
@@ -397,3 +398,16 @@ def train_summary(done: Any) -> str:
     return (f"Test accuracy {final.test_accuracy:.4f} on {len(done.data.y_test)} held-out images "
             f"({final.result.train_time_s:.1f} s of training)\n\n{final.report}\nWeights: "
             f"{files['weights']} (load with torch.load(..., weights_only=True)); module: {files['model']}")
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line that says what went wrong: a library error's own message (it names the
+    fix); an operating system's error with its path and what to do."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        name = str(exc.filename)
+        shown = name if len(name) <= 80 else name[:77] + "…"
+        if exc.errno == errno.ENAMETOOLONG:
+            return f"the path {shown} has a name too long for the file system; choose a shorter one"
+        return f"cannot use {shown}: {exc.strerror}; check the path and its permissions"
+    message = str(exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__

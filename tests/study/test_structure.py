@@ -22,7 +22,7 @@ from nasbench import blocks
 from nasbench.build import Network
 from nasbench.env import Conditions
 from nasbench.export import export_arch, model_source
-from nasbench.files import atomic_write, write_folder
+from nasbench.files import OutputRefused, atomic_write, write_folder
 from nasbench.latency import LatencyResult, LatencyStats
 from nasbench.record import TrialRecord, columns_of
 from nasbench.results import COLUMNS, results_frame
@@ -193,7 +193,7 @@ def test_an_export_replaces_a_folder_as_a_whole(tmp_path: Path) -> None:
     out = tmp_path / "export"
     export_arch(first, out, state_dict=build_model(first).state_dict())
     assert (out / "weights.pt").is_file()
-    with pytest.raises(FileExistsError):
+    with pytest.raises(OutputRefused, match="already holds files"):
         export_arch(second, out)
     export_arch(second, out, overwrite=True)
     assert not (out / "weights.pt").exists()  # the other architecture's weights are gone
@@ -202,6 +202,31 @@ def test_an_export_replaces_a_folder_as_a_whole(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         write_folder(out, lambda tmp: (_ for _ in ()).throw(RuntimeError("fail")), overwrite=True)
     assert "ds_r1_k5" in (out / "model.py").read_text()
+
+
+def test_force_never_replaces_what_export_did_not_write(tmp_path: Path) -> None:
+    """``--force`` replaces a previous export, never a run (its study.db), a runs folder (its
+    run folders), nor a folder with any file an export does not write; the refusal comes
+    before anything is built, and everything stays."""
+    from nasbench.arch import decode
+
+    arch = decode("res8_in1_cls10:stem_c8_k3_s1_arelu:conv_r1_k3_s2_c8_arelu:head")
+    run = tmp_path / "runs" / "a-study"
+    run.mkdir(parents=True)
+    (run / "study.db").write_bytes(b"SQLite format 3\x00")
+    (run / "results.csv").write_text("number\n0\n")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "model.py").write_text("mine")
+    (notes / "thesis.tex").write_text("mine")
+    for target in (run, tmp_path / "runs", notes, tmp_path):
+        before = sorted(str(p) for p in target.rglob("*"))
+        with pytest.raises(OutputRefused, match="--force replaces only a previous output"):
+            export_arch(arch, target, overwrite=True)
+        assert sorted(str(p) for p in target.rglob("*")) == before
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(OutputRefused, match="is a file"):
+        export_arch(arch, tmp_path / "a_file", overwrite=True)
 
 
 @pytest.mark.e2e

@@ -59,7 +59,94 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db").read_bytes())
     (root / "listexport").mkdir()
     (root / "listexport" / "arch.json").write_text("[1, 2]")
+    _hostile(root)
     return root
+
+
+def _hostile(root: Path) -> None:
+    """What a hostile user leaves around: a healthy database with one damaged value, a damaged
+    database in write-ahead-log mode, CIFAR batches that are a memory bomb or floats, latency
+    models with impossible coefficients, bench tables with parts missing, a folder of one's
+    own work beside an export."""
+    import json
+    import sqlite3
+
+    import pandas as pd
+
+    from nasbench.latency_model import MeasureSettings
+
+    legacy = (Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db").read_bytes()
+    (root / "runs" / "badvalue").mkdir()
+    (root / "runs" / "badvalue" / "study.db").write_bytes(legacy)
+    con = sqlite3.connect(root / "runs" / "badvalue" / "study.db")
+    con.execute("UPDATE trial_user_attributes SET value_json = '{\"median_ms\": [broken' WHERE "
+                "trial_user_attribute_id = (SELECT MIN(trial_user_attribute_id) FROM "
+                "trial_user_attributes WHERE key = 'latency')")
+    con.commit()
+    assert con.execute("PRAGMA quick_check").fetchall() == [("ok",)]  # healthy as a file
+    con.close()
+    wal = root / "wal.db"
+    wal.write_bytes(legacy)
+    con = sqlite3.connect(wal)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.close()
+    damaged = bytearray(wal.read_bytes())
+    damaged[4096 * 5:4096 * 12] = bytes((b * 7 + 13) % 256 for b in damaged[4096 * 5:4096 * 12])
+    (root / "runs" / "damagedwal").mkdir()
+    (root / "runs" / "damagedwal" / "study.db").write_bytes(bytes(damaged))
+    wal.unlink()
+    rng = np.random.default_rng(0)
+    for name in ("cifarbomb", "cifarfloat"):
+        (root / name).mkdir()
+        for batch in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            with (root / name / batch).open("wb") as handle:
+                pickle.dump({b"data": rng.integers(0, 256, (10, 3072), dtype=np.uint8),
+                             b"labels": list(range(10))}, handle)
+    row: list = [0] * 3072
+    for _ in range(12):  # each level refers to the one below 10 times: 10^12 numbers unfolded
+        row = [row] * 10
+    with (root / "cifarbomb" / "data_batch_3").open("wb") as handle:
+        pickle.dump({b"data": row, b"labels": list(range(10))}, handle)
+    with (root / "cifarfloat" / "data_batch_2").open("wb") as handle:
+        pickle.dump({b"data": rng.random((10, 3072)) * 300, b"labels": list(range(10))}, handle)
+    conditions = MeasureSettings().conditions()
+    model = {"kind": "nasbench-latency-model", "version": 2, "space": "tiny", "shape": [8, 1, 10],
+             "conditions": conditions, "parts_ms": {"stem": 0.1},
+             "coefficients": {"sum_ms": 1.0, "parts": 0.0, "macs_m": 0.0, "one": 0.0},
+             "fit": {"seed": 0}, "reference": None}
+    (root / "model.json").write_text(json.dumps(model))
+    for name, value in (("nan", float("nan")), ("negative", -1.0)):
+        (root / f"{name}-model.json").write_text(json.dumps(
+            {**model, "coefficients": {**model["coefficients"], "sum_ms": value}}))
+    (root / "thread-model.json").write_text(json.dumps(
+        {**model, "conditions": {**conditions, "threads": 10 ** 12}}))
+    bench = root / "runs" / "bench-fake"
+    bench.mkdir()
+    table = pd.DataFrame({
+        "arch": [ARCH] * 3, "complete": [True] * 3, "pareto": [True, False, False],
+        "params": [1000, 2000, 3000], "macs": [10_000, 20_000, 30_000],
+        "latency_ms": [1.0, 2.0, 3.0], "val_acc_mean": [0.5, 0.6, 0.7],
+        "train_time_s": [1.0] * 3, "measure_time_s": [0.1] * 3, "epochs": [2] * 3,
+        **{f"{c}_pass{p}": [1.0, 2.0, 3.0] for p in (1, 2)
+           for c in ("latency_ms", "latency_iqr_ms", "latency_samples")},
+        "val_acc_per_epoch_seed0": [[0.4, 0.5], [0.5, 0.6], [0.6, 0.7]]})
+    meta = {"kind": "nasbench-bench", "version": 1, "study": "bench-fake", "space": "tiny",
+            "dataset": "digits", "shape": [8, 1, 10], "architectures": 3, "complete": 3,
+            "whole_space": True, "seeds": 1, "passes": 2, "n_val": 360, "settings": {},
+            "reference_point": {"val_acc": 0.0, "latency_ms": 3.3}, "conditions": {}}
+    table.to_parquet(bench / "table.parquet")
+    (bench / "bench.json").write_text(json.dumps(meta))
+    table.to_parquet(bench / "other.parquet")
+    for name, changed_table, changed_meta in (
+            ("bench-empty", table.iloc[:0], meta),
+            ("bench-columns", table.drop(columns=["latency_ms"]), meta),
+            ("bench-noshape", table, {k: v for k, v in meta.items() if k != "shape"})):
+        (root / "runs" / name).mkdir()
+        changed_table.to_parquet(root / "runs" / name / "table.parquet")
+        (root / "runs" / name / "bench.json").write_text(json.dumps(changed_meta))
+    (root / "tables.csv").mkdir()
+    (root / "notes").mkdir()
+    (root / "notes" / "thesis.tex").write_text("a user's own work")
 
 
 CASES = [
@@ -156,7 +243,7 @@ CASES = [
                                           "{world}/loopdata"], "looping symbolic link"),
     ("a decompression bomb", ["search", "--dataset", "folder", "--data-dir", "{world}/bombdata"],
      "too large to decode safely"),
-    ("a batch too large for memory", ["profile", "mobilenet_v2", "--batch", "100000"],
+    ("a batch too large for memory", ["profile", "mobilenet_v2", "--batch", "60000"],
      "or add --no-memory-check"),
     ("a network too wide for memory", ["profile", "res4000_in3_cls10:stem_c8000_k3_s1_arelu:"
                                        "conv_r1_k3_s1_c8000_arelu:head"], "1024.0 GB of activations"),
@@ -178,7 +265,113 @@ CASES = [
                                    "--study", "nope"], "no study 'nope'"),
     ("dashboard on port 0", ["dashboard", "--port", "0"], "--port"),
     ("results with an unknown table format", ["results", "{world}/runs/tiny-study", "--csv",
-                                              "{world}/t.xlsx"], "unknown table format"),
+                                              "{world}/t.xlsx"], "--csv {world}/t.xlsx must end in .csv or .parquet"),
+    # 1. --force never deletes what the command did not write
+    ("export --force onto a runs folder", ["export", "{world}/runs/legacy", "--out", "{world}/runs",
+                                           "--force"], "--force replaces only a previous output"),
+    ("export --force onto a run", ["export", "{world}/runs/legacy", "--out", "{world}/runs/legacy",
+                                   "--force"], "holds study.db"),
+    ("export --force onto a folder of one's own", ["export", "{world}/runs/legacy", "--out",
+                                                   "{world}/notes", "--force"], "holds thesis.tex"),
+    ("train --force onto a run", ["train", ARCH, "--out", "{world}/runs/tiny-study", "--force"],
+     "--force replaces only a previous output"),
+    ("train --force onto a runs folder", ["train", ARCH, "--out", "{world}/runs", "--force"],
+     "--force replaces only a previous output"),
+    # 3. a damaged value in a healthy SQLite file; a damaged database in WAL mode
+    ("results of a damaged value", ["results", "{world}/runs/badvalue"], "holds a damaged value"),
+    ("export of a damaged value", ["export", "{world}/runs/badvalue", "--out", "{world}/out"],
+     "holds a damaged value"),
+    ("confirm of a damaged value", ["confirm", "{world}/runs/badvalue"], "holds a damaged value"),
+    ("search resuming a damaged value", ["search", "--storage", "sqlite:///{world}/runs/badvalue/study.db",
+                                         "--study", "legacy-v0.1", "--space", "tiny", "--epochs", "1",
+                                         "--sampler", "random", "--seed", "5", "--max-flops", "400000",
+                                         "--budget", "9", "--runs-dir", "{world}/elsewhere"],
+     "holds a damaged value"),
+    ("results of a damaged database in WAL mode", ["results", "{world}/runs/damagedwal"], "is damaged"),
+    ("search into a damaged database in WAL mode", ["search", "--study", "damagedwal", "--space",
+                                                    "tiny"], "is damaged"),
+    # 4. work and memory bounded before anything is done
+    ("a CIFAR batch that unfolds into a terabyte", ["search", "--dataset", "cifar10", "--data-dir",
+                                                    "{world}/cifarbomb"], "must be a uint8 array"),
+    ("too many stages", ["profile", "res32_in3_cls10:stem_c8_k3_s1_arelu:"
+                         + ":".join(["conv_r1_k3_s1_c8_arelu"] * 40) + ":head"], "at most 32 stages"),
+    ("too many blocks", ["profile", "res32_in3_cls10:stem_c8_k3_s1_arelu:"
+                         + ":".join(["conv_r64_k3_s1_c8_arelu"] * 5) + ":head"], "at most 256 blocks"),
+    ("a network too large to time", ["profile", "res4000_in3_cls10:stem_c2000_k3_s1_arelu:"
+                                     "conv_r1_k7_s1_c2000_arelu:head", "--no-memory-check"],
+     "more than the 100,000,000,000"),
+    ("a block too large to time", ["blocks", "--cin", "8000", "--cout", "8000", "--size", "4000",
+                                   "--no-memory-check"], "more than the 100,000,000,000"),
+    ("latency-model fit of a trillion architectures", ["latency-model", "fit", "--space", "tiny",
+                                                       "--archs", "1000000000000"],
+     "--archs must be between 10 and 5000"),
+    ("latency-model eval of a trillion architectures", ["latency-model", "eval", "{world}/model.json",
+                                                        "--archs", "1000000000000"],
+     "--archs must be between 3 and 5000"),
+    ("a budget above the space's size", ["search", "--space", "tiny", "--budget", "577"],
+     "more than the 576 architectures"),
+    # 5. values that would poison a study
+    ("a trillion training threads", ["search", "--threads", "1000000000000"],
+     "--threads must be between 1 and 1024"),
+    ("a trillion latency threads", ["search", "--latency-threads", "1000000000000"],
+     "--latency-threads must be between 1 and 1024"),
+    ("a bench with a trillion threads", ["bench", "--threads", "1000000000000"],
+     "--threads must be between 1 and 1024"),
+    ("profile with a trillion threads", ["profile", "mobilenet_v2", "--threads", "1000000000000"],
+     "--threads must be between 1 and 1024"),
+    ("train with a trillion threads", ["train", ARCH, "--threads", "1000000000000", "--out",
+                                       "{world}/out"], "--threads must be between 1 and 1024"),
+    ("a resume with a budget below what was evaluated",
+     ["search", "--storage", "sqlite:///{world}/runs/legacy/study.db", "--study", "legacy-v0.1",
+      "--space", "tiny", "--epochs", "1", "--sampler", "random", "--seed", "5", "--max-flops",
+      "400000", "--budget", "2", "--runs-dir", "{world}/elsewhere"], "is below the"),
+    ("a study name its run folder's database does not hold",
+     ["search", "--study", "legacy", "--space", "tiny"], "holds study 'legacy-v0.1', not 'legacy'"),
+    # 6. another study's rows
+    ("a storage elsewhere whose run folder holds another study",
+     ["search", "--study", "tiny-study", "--storage", "sqlite:///{world}/elsewhere.db"],
+     "holds another study's database"),
+    # 7. what ended in a traceback
+    ("replay with a constraint nothing meets", ["replay", "{world}/runs/bench-fake",
+                                                "--max-latency-ms", "0.001"],
+     "no architecture of the table meets --max-latency-ms 0.001"),
+    ("replay of an empty table", ["replay", "{world}/runs/bench-empty"], "no complete architecture"),
+    ("replay of a table with a column missing", ["replay", "{world}/runs/bench-columns"],
+     "no column latency_ms"),
+    ("replay of a bench.json without a shape", ["replay", "{world}/runs/bench-noshape"], "has no shape"),
+    ("dashboard on port 70000", ["dashboard", "--port", "70000"], "a port from 1 to 65535"),
+    ("dashboard on an address that is none", ["dashboard", "--address", "999.1.1.1"],
+     "expected an IP address or a host name"),
+    ("dashboard on an empty address", ["dashboard", "--address", ""], "an empty one binds every"),
+    # 8. damaged latency models
+    ("search with a latency model of NaN", ["search", "--max-latency-ms", "1", "--latency-model",
+                                            "{world}/nan-model.json"], "damaged latency model"),
+    ("predict with a negative coefficient", ["latency-model", "predict", "{world}/negative-model.json",
+                                             ARCH], "damaged latency model"),
+    ("predict with conditions no measurement has", ["latency-model", "predict",
+                                                    "{world}/thread-model.json", ARCH],
+     "conditions no measurement has"),
+    # 9. output paths checked before the work
+    ("train --out a file", ["train", ARCH, "--out", "{world}/a_file"], "is a file"),
+    ("latency-model fit --out under a file", ["latency-model", "fit", "--space", "tiny", "--out",
+                                              "{world}/a_file/model.json"], "is a file, not a folder"),
+    ("latency-model eval --csv a folder", ["latency-model", "eval", "{world}/model.json", "--csv",
+                                           "{world}/tables.csv"], "is a folder"),
+    ("blocks --csv a folder", ["blocks", "--csv", "{world}/tables.csv"], "is a folder"),
+    ("results --csv a folder", ["results", "{world}/runs/legacy", "--csv", "{world}/tables.csv"],
+     "is a folder"),
+    ("replay --csv under a file", ["replay", "{world}/runs/bench-fake", "--csv",
+                                   "{world}/a_file/r.csv"], "is a file, not a folder"),
+    # 10. smaller
+    ("replay of another parquet file", ["replay", "{world}/runs/bench-fake/other.parquet"],
+     "is not a bench's table.parquet"),
+    ("an infinite latency limit", ["search", "--max-latency-ms", "inf"], "positive, finite number"),
+    ("a CIFAR batch of floats", ["search", "--dataset", "cifar10", "--data-dir", "{world}/cifarfloat"],
+     "must be a uint8 array"),
+    ("a runs folder with a name too long", ["search", "--runs-dir", "{world}/" + "y" * 300],
+     "too long for the file system"),
+    ("export --out with a name too long", ["export", "{world}/runs/legacy", "--out",
+                                           "{world}/" + "y" * 300], "longer than this file system"),
 ]
 
 
@@ -315,3 +508,52 @@ def test_every_option_refuses_malformed_values(world: Path, command: str, flag: 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2, (args, code, err)
     assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0], (args, err)
+
+
+@pytest.mark.parametrize("args", [["results", "{world}/runs/damagedwal"],
+                                  ["confirm", "{world}/runs/damagedwal"],
+                                  ["export", "{world}/runs/damagedwal", "--out", "{world}/out"],
+                                  ["search", "--study", "damagedwal", "--space", "tiny",
+                                   "--runs-dir", "{world}/runs"]],
+                         ids=["results", "confirm", "export", "search"])
+def test_a_damaged_database_gets_no_new_files_beside_it(world: Path, args: list[str]) -> None:
+    """"Nothing was written" holds to the letter: not even the empty log files (-wal, -shm)
+    that opening a database in write-ahead-log mode makes SQLite create."""
+    from nasbench.cli import main
+
+    folder = world / "runs" / "damagedwal"
+    before = sorted(p.name for p in folder.iterdir())
+    assert main([a.format(world=world) for a in args]) == 2
+    assert sorted(p.name for p in folder.iterdir()) == before == ["study.db"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("epochs", ["1", "4"])
+def test_a_new_folder_study_takes_the_epochs_asked_for(tmp_path: Path, epochs: str) -> None:
+    """A new ``folder`` (or ``cifar10``) study with any ``--epochs`` runs, and the same command
+    resumes it: the settings are checked against what the command asked for, not against the
+    CPU proxy's default of 3 epochs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 12), ("test", 3)):
+        for name in ("a", "b", "c"):
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 256, (10, 10, 3), dtype=np.uint8)).save(
+                    tmp_path / "data" / split / name / f"{i}.png")
+    args = [sys.executable, "cli.py", "search", "--dataset", "folder", "--data-dir",
+            str(tmp_path / "data"), "--resolution", "8", "--space", "tiny", "--epochs", epochs,
+            "--runs-dir", str(tmp_path / "runs"), "--no-confirm", "--json"]
+    for budget in ("1", "2"):  # created, then resumed with a larger budget
+        proc = subprocess.run(args + ["--budget", budget], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    import json
+
+    study = open_study(SearchConfig(space="tiny", dataset="folder", data_dir=str(tmp_path / "data"),
+                                    resolution=8, epochs=int(epochs), runs_dir=str(tmp_path / "runs")))
+    from nasbench.study_record import StudyRecord
+
+    assert StudyRecord.of(study).identity["epochs"] == int(epochs)
+    assert json.loads(proc.stdout)["complete"] == 2
