@@ -42,6 +42,14 @@ def _train_samples(raw: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {raw!r}") from None
 
 
+def _rounds(raw: str) -> int:
+    """Interleaved rounds, 2 to 1000 (the interval of a median needs several)."""
+    value = _whole(raw, 2, "a number of rounds from 2 to 1000")
+    if value > 1000:
+        raise argparse.ArgumentTypeError(f"expected a number of rounds from 2 to 1000, got {value}")
+    return value
+
+
 def _port(raw: str) -> int:
     """A TCP port, 1 to 65535."""
     value = _whole(raw, 1, "a port from 1 to 65535")
@@ -69,6 +77,11 @@ def _address(raw: str) -> str:
     if not _HOSTNAME.fullmatch(value):
         raise argparse.ArgumentTypeError(f"expected an IP address or a host name, got {raw!r}")
     return value
+
+
+_CLOCK_HELP = ("what a latency is: cpu, the CPU time of the threads that run the model (what "
+               "it takes with cores to itself; neighbours on a busy host do not inflate it), or "
+               "wall, elapsed time (faithful on a quiet machine) (default cpu; GPUs: CUDA events)")
 
 
 # ------------------------------------------------------------------ shared argument groups
@@ -118,6 +131,7 @@ def _latency_args(p: argparse.ArgumentParser) -> None:
                    help="build even what the memory estimate says will not fit")
     p.add_argument("--min-time", dest="min_time_s", type=float, default=1.0,
                    help="seconds of timing per model after warm-up (default 1)")
+    p.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help=_CLOCK_HELP)
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -172,8 +186,18 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--csv", help="also write the table to this CSV file")
     p.set_defaults(func=commands["blocks"])
 
-    p = sub.add_parser("profile", parents=[latency, as_json], help="params, MACs and latency of one architecture")
-    p.add_argument("arch", help="reference name (e.g. mobilenet_v2), spec string or JSON file")
+    p = sub.add_parser("profile", parents=[latency, as_json],
+                       help="params, MACs and latency of one architecture, or of many interleaved")
+    p.add_argument("arch", nargs="?", help="reference name (e.g. mobilenet_v2), spec string or JSON file")
+    p.add_argument("--from", dest="source", metavar="FILE",
+                   help="measure many architectures interleaved: a file with one per line, or a "
+                        "run folder (every complete trial's); prints each one's median and 95 %% "
+                        "interval")
+    p.add_argument("--rounds", type=_rounds, default=10,
+                   help="with --from: rounds, each timing every architecture once (default 10, "
+                        "at least 2)")
+    p.add_argument("--runs-dir", default="runs", help="with --from: where run names are found "
+                                                      "(default runs)")
     p.add_argument("--resolution", type=_positive_int, help="input resolution (default: the spec's)")
     p.add_argument("--depth", type=int, default=2, help="module depth of the MACs breakdown (default 2)")
     p.set_defaults(func=commands["profile"])
@@ -190,6 +214,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     q.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
     q.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     q.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
+    q.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help=_CLOCK_HELP)
     q.add_argument("--archs", type=_positive_int, default=80,
                    help="whole architectures timed to fit the correction (default 80)")
     q.add_argument("--seed", type=int, default=0, help="seed of those architectures (default 0)")
@@ -219,6 +244,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     _proxy_args(p)
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
+    p.add_argument("--latency-clock", choices=("cpu", "wall"),
+                   help=_CLOCK_HELP.replace("(default cpu;", "(default: cpu for a new study, the "
+                                            "study's own when resuming;"))
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: 2 on digits, 5 on "
                                               "images, 3 under the CPU proxy)")
     p.add_argument("--study", help="study name (default: <space>-<dataset>-<sampler>-seed<seed>)")
@@ -257,6 +285,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     _proxy_args(p)
     p.add_argument("--latency-threads", type=_positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
+    p.add_argument("--latency-clock", choices=("cpu", "wall"), default="cpu", help=_CLOCK_HELP)
     p.add_argument("--study", help="study name (default: bench-<space>-<dataset>)")
     p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
     p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")

@@ -64,15 +64,20 @@ def cmd_blocks(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    """Params, multiply-adds and latency of one architecture."""
-    from nasbench.profiling import LatencyOptions, profile_arch
-    from nasbench.references import load_arch
+    """Params, multiply-adds and latency of one architecture, or of many measured interleaved
+    (``--from``)."""
+    from nasbench.profile_many import profile_file
+    from nasbench.profiling import LatencyOptions, profile_spec
 
-    arch = load_arch(args.arch)
-    if args.resolution is not None:
-        arch = dataclasses.replace(arch, resolution=args.resolution)
-    report = profile_arch(arch, _config(LatencyOptions, args), module_depth=args.depth, slot=slot(),
-                          memory_check=args.memory_check)
+    if (args.arch is None) == (args.source is None):
+        raise UsageError("give one architecture, or --from FILE to measure many interleaved")
+    options = _config(LatencyOptions, args)
+    if args.source is not None:
+        done = profile_file(args.source, options, args.rounds, slot(), args.memory_check,
+                            steps("profile"), args.runs_dir)
+        print_json(done.to_list()) if args.json else print(text.profile_many_table(done))
+        return 0
+    report = profile_spec(args.arch, options, args.resolution, args.depth, slot(), args.memory_check)
     print_json(report) if args.json else print(text.profile_report(report))
     return 0
 
@@ -96,9 +101,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(text.search_header(config, done, args.workers), file=sys.stderr)
     if config.dataset != "digits" and done < config.budget:
         print(text.training_plan(config, data, expected_trial_seconds(config, data)), file=sys.stderr)
-    progress = Live(text.ProgressLine(config.budget, done), complete_trials)
+    progress = Live(text.ProgressLine(config.budget, done, quiet := slot()), complete_trials)
     outcome = work(config, args.workers, study, lambda: finish_search(config), progress,
-                    lambda: run_search(config, callbacks=[progress], data=data, slot=slot()))
+                   lambda: run_search(config, callbacks=[progress], data=data, slot=quiet))
     if outcome is None:
         return 130
     if args.confirm:
@@ -203,9 +208,6 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cannot_write(out: Any, exc: OSError) -> UsageError:
-    if isinstance(exc, FileExistsError):
-        return UsageError(f"{out} already holds files; choose an empty --out, or add --force to "
-                          f"replace the whole folder")
     return UsageError(f"cannot write to {out}: {exc.strerror or exc}; choose another --out")
 
 
@@ -287,7 +289,7 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
 
     if args.action == "fit":
         settings = lm.MeasureSettings(args.device, args.threads, args.batch, args.dtype,
-                                      args.memory_format)
+                                      args.memory_format, clock=args.clock)
         model, out = lm.fit_to_file(args.space, args.dataset, args.data_dir, args.resolution,
                                     settings, args.out, args.runs_dir, archs=args.archs,
                                     seed=args.seed, slot=slot(), on_progress=steps("fit"))

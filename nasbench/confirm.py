@@ -28,7 +28,8 @@ from nasbench.build import build_model
 from nasbench.env import allocator_state, current_conditions
 from nasbench.errors import SearchError
 from nasbench.latency import Probe, median_interval
-from nasbench.quiet import QuietSlot, hold_exclusive
+from nasbench.latency import interleaved as interleave
+from nasbench.quiet import QuietSlot
 from nasbench.results import results_frame
 from nasbench.search import SearchOutcome, evaluated, outcome_of
 from nasbench.settings import SearchConfig, load_search_data, search_config_of
@@ -82,24 +83,13 @@ def study_config(study: optuna.Study) -> SearchConfig:
 def interleaved(models: dict[int, Any], shape: tuple[int, int, int], config: SearchConfig,
                 rounds: int, seed: int = 0, slot: QuietSlot | None = None,
                 on_round: Callable[[int, int], None] | None = None) -> dict[int, list[float]]:
-    """Round medians per model: ``rounds`` rounds, each timing every model (prepared once, see
-    :class:`nasbench.latency.Probe`) for a burst (:func:`burst_times`) after a short warm-up,
-    in a fresh random order, all in this session."""
-    rng = np.random.default_rng(seed)
-    keys = list(models)
-    burst_s, warmup_s = burst_times(len(keys), rounds)
-    probes = {k: Probe(models[k], shape, device=config.device, threads=config.latency_threads)
-              for k in keys}
-    medians: dict[int, list[float]] = {k: [] for k in keys}
-    for r in range(rounds):
-        for i in rng.permutation(len(keys)):
-            key = keys[int(i)]
-            with hold_exclusive(slot):
-                medians[key].append(probes[key].burst(min_time_s=burst_s, warmup_s=warmup_s,
-                                                            min_samples=2))
-        if on_round is not None:
-            on_round(r + 1, rounds)
-    return medians
+    """Round medians per model, under the search's latency settings: the interleaved protocol
+    (:func:`nasbench.latency.interleaved`) with bursts that fit :data:`BUDGET_S`
+    (:func:`burst_times`)."""
+    burst_s, warmup_s = burst_times(len(models), rounds)
+    probes = {k: Probe(m, shape, device=config.device, threads=config.latency_threads,
+                       clock=config.latency_clock or "wall") for k, m in models.items()}
+    return interleave(probes, rounds, burst_s, warmup_s, seed, slot, on_round)
 
 
 def confirm_study(study: optuna.Study, frame: pd.DataFrame, rounds: int = DEFAULT_ROUNDS,
@@ -131,7 +121,8 @@ def confirm_study(study: optuna.Study, frame: pd.DataFrame, rounds: int = DEFAUL
         _retrain(chosen, archs, config, seeds, data, trials)
     conditions = current_conditions(config.device, config.latency_threads, 1, "float32",
                                     "contiguous", allocator_state() if config.device == "cpu"
-                                    else "cuda caching allocator").to_dict()
+                                    else "cuda caching allocator",
+                                    config.latency_clock or "wall").to_dict()
     result = Confirmation(rounds=rounds, seeds=seeds, seconds=time.perf_counter() - start,
                           conditions=conditions, trials=trials)
     if store:

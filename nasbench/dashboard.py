@@ -230,7 +230,8 @@ def table_section(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         shown = shown[shown["feasible"] == True]  # noqa: E712
     columns = [c for c in ("number", "state", "val_acc", "val_acc_ci_low", "val_acc_ci_high",
                            "latency_ms", "latency_ci_low_ms", "latency_ci_high_ms", "latency_iqr_ms",
-                           "latency_predicted_ms", "params", "macs", "feasible", "pareto",
+                           "latency_wall_ms", "host_busy", "latency_predicted_ms", "params", "macs",
+                           "feasible", "pareto",
                            "pareto_noise", "confirmed", "stopped_early", "predicted_only",
                            "block_mix", "kernel", "reused_from", "arch")
                if c in shown.columns and (c not in ("latency_predicted_ms", "predicted_only")

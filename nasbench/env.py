@@ -34,6 +34,9 @@ class Conditions:
     allocator: str
     python: str
     machine: str
+    clock: str = "wall"
+    """What a latency is: ``cpu`` (the measuring threads' CPU time) or ``wall`` (elapsed time;
+    what every figure was before the clock was recorded)."""
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
@@ -42,7 +45,8 @@ class Conditions:
     def summary(self) -> str:
         """One line for tables and logs."""
         return (f"{self.device_name}, {self.threads} thread(s), batch {self.batch}, {self.dtype}, "
-                f"{self.memory_format}, torch {self.torch_version}, allocator {self.allocator}")
+                f"{self.memory_format}, {self.clock} time, torch {self.torch_version}, "
+                f"allocator {self.allocator}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -119,8 +123,9 @@ def check_device(device: str) -> None:
 
 
 def current_conditions(device: str, threads: int, batch: int, dtype: str, memory_format: str,
-                       allocator: str) -> Conditions:
-    """Describe the machine and settings of a measurement about to be taken."""
+                       allocator: str, clock: str = "cpu") -> Conditions:
+    """Describe the machine and settings of a measurement about to be taken (``clock``: as
+    :func:`nasbench.latency.effective_clock` resolves it)."""
     import torch  # deferred: env is read by modules that must not load torch
 
     if device.startswith("cuda"):
@@ -131,6 +136,7 @@ def current_conditions(device: str, threads: int, batch: int, dtype: str, memory
         device=device, device_name=device_name, cpu_model=cpu_model(), threads=threads,
         batch=batch, dtype=dtype, memory_format=memory_format, torch_version=torch.__version__,
         allocator=allocator, python=platform.python_version(), machine=platform.machine(),
+        clock="wall" if device.startswith("cuda") else clock,
     )
 
 

@@ -12,14 +12,16 @@ import copy
 import logging
 import math
 import time
-import timeit
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from nasbench.env import Conditions, allocator_state, check_device, check_threads, current_conditions
+from nasbench.hostload import HostLoad, HostWatch
+from nasbench.quiet import QuietSlot, hold_exclusive
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,12 @@ MEMORY_FORMATS: dict[str, torch.memory_format] = {
     "contiguous": torch.contiguous_format, "channels_last": torch.channels_last,
 }
 _BLOCK_S = 0.005  # a sample averages enough runs to last about this long (1 run if longer)
+CLOCKS: tuple[str, ...] = ("cpu", "wall")
+"""``cpu``: the CPU time of the threads that run the model (``time.thread_time`` with one
+thread, ``time.process_time`` with several): what the model takes with cores to itself, which
+neighbours on a busy host do not inflate. ``wall``: elapsed time. A CUDA device is always
+timed by CUDA events (wall time on the GPU)."""
+DEFAULT_CLOCK = "cpu"
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,15 @@ class LatencyStats:
 
 @dataclass(frozen=True)
 class LatencyResult:
-    """A latency measurement with its statistics and conditions."""
+    """A latency measurement with its statistics and conditions, the wall time beside the
+    CPU time it was taken on, and how busy the host was."""
 
     stats: LatencyStats
     runs_per_sample: int
     conditions: Conditions
+    wall_median_ms: float | None = None
+    """Median wall time per run (the same as the median for a figure taken on wall time)."""
+    host: HostLoad | None = None
 
     @property
     def median_ms(self) -> float:
@@ -65,7 +77,8 @@ class LatencyResult:
     def to_dict(self) -> dict[str, object]:
         """A flat JSON-ready dict: statistics, runs per sample and conditions."""
         return {**asdict(self.stats), "runs_per_sample": self.runs_per_sample,
-                "conditions": self.conditions.to_dict()}
+                "conditions": self.conditions.to_dict(), "wall_median_ms": self.wall_median_ms,
+                "host": self.host.to_dict() if self.host is not None else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LatencyResult:
@@ -73,8 +86,11 @@ class LatencyResult:
         stats = {name: data.get(name) for name in _STAT_NAMES}
         raw = data.get("conditions") or {}
         conditions = {name: raw.get(name) for name in _CONDITION_NAMES}
+        wall = data.get("wall_median_ms")
+        if not conditions.get("clock"):  # before the clock was recorded: wall time, its own wall
+            conditions["clock"], wall = "wall", stats.get("median_ms")
         return cls(LatencyStats(**stats), data.get("runs_per_sample"),  # type: ignore[arg-type]
-                   Conditions(**conditions))
+                   Conditions(**conditions), wall, HostLoad.from_dict(data.get("host")))
 
 
 _STAT_NAMES = tuple(f.name for f in fields(LatencyStats))
@@ -127,6 +143,14 @@ def precise_enough(times_ms: list[float], precision: float) -> bool:
     return median > 0 and max(median - low, high - median) <= precision * median
 
 
+def effective_clock(device: str, clock: str) -> str:
+    """The clock a measurement on ``device`` is taken on: ``clock``, but wall time (CUDA
+    events) on a GPU. Raises ``ValueError`` on an unknown clock."""
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown latency clock {clock!r}; choose one of {', '.join(CLOCKS)}")
+    return "wall" if device.startswith("cuda") else clock
+
+
 def check_options(device: str, threads: int, batch: int, dtype: str, memory_format: str) -> None:
     """Raise ``ValueError`` naming the bad latency option and the fix."""
     if dtype not in DTYPES:
@@ -159,7 +183,8 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
                     threads: int = 1, batch: int = 1, dtype: str = "float32",
                     memory_format: str = "contiguous", min_time_s: float = 1.0,
                     max_time_s: float = 10.0, min_samples: int = 20,
-                    warmup_s: float = 0.3, precision: float | None = None) -> LatencyResult:
+                    warmup_s: float = 0.3, precision: float | None = None,
+                    clock: str = DEFAULT_CLOCK) -> LatencyResult:
     """Measure the forward latency of ``model`` on inputs of shape ``(batch, *input_shape)``.
 
     The model is copied (the caller's is untouched), put in eval mode and run under
@@ -170,32 +195,41 @@ def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, devi
     sampling also stops as soon as ``min_samples`` were taken and the 95 % interval of the
     median lies within ± that fraction of it: ``min_time_s`` is then a cap, not a fixed cost.
     ``threads`` fixes torch's intra-op thread count for the measurement. The allocator is recorded as it is (see
-    :func:`nasbench.env.tune_allocator`, which entry points apply once).
+    :func:`nasbench.env.tune_allocator`, which entry points apply once). Each block is timed
+    on ``clock`` (see :data:`CLOCKS`) and on the wall; the result carries both medians and the
+    host's load over the measurement (:class:`nasbench.hostload.HostLoad`).
     """
+    clock = effective_clock(device, clock)
     allocator = "cuda caching allocator" if device != "cpu" else allocator_state()
     net, x = prepare(model, input_shape, device, threads, batch, dtype, memory_format)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with torch.inference_mode():
-            timer = _cpu_block_timer(net, x) if device == "cpu" else _cuda_block_timer(net, x)
+        with torch.inference_mode(), HostWatch() as watch:
+            timer = (_cpu_block_timer(net, x, clock, threads) if device == "cpu"
+                     else _cuda_block_timer(net, x))
             sync = None if device == "cpu" else torch.cuda.synchronize
-            times_ms, number = _sample(lambda: net(x), timer, sync, min_time_s, max_time_s,
-                                       min_samples, warmup_s, precision)
+            times_ms, wall_ms, number = _sample(lambda: net(x), timer, sync, min_time_s, max_time_s,
+                                                min_samples, warmup_s, precision)
     finally:
         torch.set_num_threads(previous_threads)
-    conditions = current_conditions(device, threads, batch, dtype, memory_format, allocator)
-    return LatencyResult(summarize(times_ms), number, conditions)
+    conditions = current_conditions(device, threads, batch, dtype, memory_format, allocator, clock)
+    stats = summarize(times_ms)
+    wall = _quantile(sorted(wall_ms), 0.5)
+    host = watch.load(wall / stats.median_ms if clock == "cpu" and stats.median_ms > 0 else None,
+                      clock)
+    return LatencyResult(stats, number, conditions, wall, host)
 
 
-def _sample(run: Callable[[], object], time_block: Callable[[int], float],
+def _sample(run: Callable[[], object], time_block: Callable[[int], tuple[float, float]],
             sync: Callable[[], object] | None, min_time_s: float, max_time_s: float,
             min_samples: int, warmup_s: float,
-            precision: float | None = None) -> tuple[list[float], int]:
+            precision: float | None = None) -> tuple[list[float], list[float], int]:
     """Warm up, size the blocks to about 5 ms, then time blocks until the stop rule holds.
 
-    ``time_block(number)`` runs the model ``number`` times and returns the seconds it took.
-    Returns the per-run times in ms (one per block) and the runs per block.
+    ``time_block(number)`` runs the model ``number`` times and returns the seconds it took on
+    the measurement's clock and on the wall. Returns the per-run times in ms on each (one per
+    block) and the runs per block. The stop rule's time is the wall's.
     """
     start = time.perf_counter()
     count, single = 0, 0.0
@@ -208,15 +242,18 @@ def _sample(run: Callable[[], object], time_block: Callable[[int], float],
         count += 1
     number = max(1, round(_BLOCK_S / max(single, 1e-9)))
     times_ms: list[float] = []
+    wall_ms: list[float] = []
     start = time.perf_counter()
     while True:
-        times_ms.append(time_block(number) / number * 1e3)
+        clock_s, wall_s = time_block(number)
+        times_ms.append(clock_s / number * 1e3)
+        wall_ms.append(wall_s / number * 1e3)
         elapsed = time.perf_counter() - start
         if (elapsed >= min_time_s and len(times_ms) >= min_samples) or elapsed >= max_time_s:
-            return times_ms, number
+            return times_ms, wall_ms, number
         if (precision is not None and len(times_ms) >= min_samples and len(times_ms) % 5 == 0
                 and precise_enough(times_ms, precision)):
-            return times_ms, number
+            return times_ms, wall_ms, number
 
 
 class Probe:
@@ -226,11 +263,14 @@ class Probe:
 
     def __init__(self, model: nn.Module, input_shape: tuple[int, int, int], device: str = "cpu",
                  threads: int = 1, batch: int = 1, dtype: str = "float32",
-                 memory_format: str = "contiguous") -> None:
+                 memory_format: str = "contiguous", clock: str = DEFAULT_CLOCK) -> None:
+        self.clock = effective_clock(device, clock)
         self.net, self.x = prepare(model, input_shape, device, threads, batch, dtype, memory_format)
         self.device, self.threads = device, threads
-        self.timer = (_cpu_block_timer(self.net, self.x) if device == "cpu"
+        self.timer = (_cpu_block_timer(self.net, self.x, self.clock, threads) if device == "cpu"
                       else _cuda_block_timer(self.net, self.x))
+        self.last_wall_ms: float | None = None
+        """The median wall time of the last burst (the burst's own figure on ``wall``)."""
 
     def burst(self, min_time_s: float = 0.05, warmup_s: float = 0.02, min_samples: int = 5) -> float:
         """Median ms of one forward pass over ``min_time_s`` of blocks, after ``warmup_s``."""
@@ -239,27 +279,46 @@ class Probe:
         try:
             with torch.inference_mode():
                 sync = None if self.device == "cpu" else torch.cuda.synchronize
-                times_ms, _ = _sample(lambda: self.net(self.x), self.timer, sync, min_time_s,
-                                      10 * min_time_s, min_samples, warmup_s)
+                times_ms, wall_ms, _ = _sample(lambda: self.net(self.x), self.timer, sync,
+                                               min_time_s, 10 * min_time_s, min_samples, warmup_s)
         finally:
             torch.set_num_threads(previous_threads)
+        self.last_wall_ms = _quantile(sorted(wall_ms), 0.5)
         return _quantile(sorted(times_ms), 0.5)
 
 
-def _cpu_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], float]:
-    """Blocks of runs timed with ``timeit`` and ``time.perf_counter``.
+def _cpu_block_timer(net: nn.Module, x: torch.Tensor, clock: str,
+                     threads: int) -> Callable[[int], tuple[float, float]]:
+    """Blocks of runs timed on ``clock`` and on the wall (``time.perf_counter``).
 
+    The CPU clock is ``time.thread_time`` with one thread (torch runs the model in the calling
+    thread) and ``time.process_time`` with several (its pool's threads too).
     ``torch.utils.benchmark``'s ``blocked_autorange`` sizes blocks so that timer overhead stays
     under 0.01%, which for sub-millisecond models means blocks of 100 runs and a handful of
     samples per second, and its ``timeit`` adds two warm-up runs to every call. Blocks of about
     5 ms keep the timer overhead under 0.1% and give many samples for the median and spread.
     """
-    return timeit.Timer(stmt="net(x)", timer=time.perf_counter, globals={"net": net, "x": x}).timeit
+    cpu = time.thread_time if threads == 1 else time.process_time
+    wall = time.perf_counter
+
+    def time_block(number: int) -> tuple[float, float]:
+        if clock == "wall":
+            w0 = wall()
+            for _ in range(number):
+                net(x)
+            elapsed = wall() - w0
+            return elapsed, elapsed
+        c0, w0 = cpu(), wall()
+        for _ in range(number):
+            net(x)
+        return cpu() - c0, wall() - w0
+    return time_block
 
 
-def _cuda_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], float]:
-    """Blocks of runs between two CUDA events, synchronized on the end event."""
-    def time_block(number: int) -> float:
+def _cuda_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], tuple[float, float]]:
+    """Blocks of runs between two CUDA events, synchronized on the end event (wall time on the
+    GPU, returned as both of a block's figures)."""
+    def time_block(number: int) -> tuple[float, float]:
         begin = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
         begin.record()
@@ -267,5 +326,28 @@ def _cuda_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], float]
             net(x)
         end.record()
         end.synchronize()
-        return begin.elapsed_time(end) / 1e3
+        elapsed = begin.elapsed_time(end) / 1e3
+        return elapsed, elapsed
     return time_block
+
+
+def interleaved(probes: dict[Any, Probe], rounds: int, burst_s: float = 0.05,
+                warmup_s: float = 0.02, seed: int = 0, slot: QuietSlot | None = None,
+                on_round: Callable[[int, int], None] | None = None) -> dict[Any, list[float]]:
+    """The one protocol for comparing models: ``rounds`` rounds, each timing every probe for a
+    burst of ``burst_s`` after ``warmup_s``, in a fresh random order (seeded by ``seed``), all
+    in this session, holding the machine's quiet ``slot`` alone during each burst. Every
+    model so sees the same states of the machine. Returns each probe's burst medians, in
+    round order (:meth:`Probe.last_wall_ms` holds the last burst's wall time)."""
+    rng = np.random.default_rng(seed)
+    keys = list(probes)
+    medians: dict[Any, list[float]] = {k: [] for k in keys}
+    for r in range(rounds):
+        for i in rng.permutation(len(keys)):
+            key = keys[int(i)]
+            with hold_exclusive(slot):
+                medians[key].append(probes[key].burst(min_time_s=burst_s, warmup_s=warmup_s,
+                                                      min_samples=2))
+        if on_round is not None:
+            on_round(r + 1, rounds)
+    return medians

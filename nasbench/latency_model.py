@@ -41,8 +41,8 @@ from nasbench.data import load_dataset
 from nasbench.env import allocator_state, check_threads, current_conditions
 from nasbench.files import atomic_write, check_output_file
 from nasbench.formulas import arch_cost
-from nasbench.latency import (DTYPES, MAX_BATCH, MEMORY_FORMATS, Probe, check_options,
-                              measure_latency)
+from nasbench.latency import (DEFAULT_CLOCK, DTYPES, MAX_BATCH, MEMORY_FORMATS, Probe,
+                              check_options, effective_clock, measure_latency)
 from nasbench.quiet import hold_exclusive
 from nasbench.references import load_arch
 from search_spaces import SPACES, DataShape, UniformDraw, get_space
@@ -68,7 +68,7 @@ LEVEL_MIN = 5
 LEVEL_SEED = 20_261_130
 """The seed that draws the architectures ``predict`` times to set the level (:meth:`LatencyModel.measure_level`)."""
 CONDITION_KEYS: tuple[str, ...] = ("device", "device_name", "cpu_model", "threads", "batch", "dtype",
-                                   "memory_format", "torch_version")
+                                   "memory_format", "torch_version", "clock")
 """The measurement conditions a model is keyed by: another value of any refuses the model."""
 FEATURES: tuple[str, ...] = ("sum_ms", "parts", "macs_m", "one")
 """The correction's inputs: the sum of part times, the number of parts, millions of
@@ -282,7 +282,8 @@ class LatencyModel:
         """The latency settings of the model's conditions (device, threads, batch, dtype,
         memory format): how to measure here what it predicts."""
         c = self.conditions
-        return MeasureSettings(c["device"], c["threads"], c["batch"], c["dtype"], c["memory_format"])
+        return MeasureSettings(c["device"], c["threads"], c["batch"], c["dtype"], c["memory_format"],
+                               clock=c.get("clock") or "wall")
 
     def host_speed(self, settings: MeasureSettings, slot: Any = None) -> HostSpeed | None:
         """The timer of this model's reference architecture (``None`` for a version-1 model)."""
@@ -373,7 +374,8 @@ def load_model(path: str | Path) -> LatencyModel:
                                 f"the model again")
     try:
         model = LatencyModel(space=str(data["space"]), shape=tuple(int(v) for v in data["shape"]),
-                             conditions=dict(data["conditions"]),
+                             conditions={"clock": "wall", **dict(data["conditions"])},  # a
+                             # model from before the clock was recorded measured wall time
                              parts_ms={str(k): float(v) for k, v in data["parts_ms"].items()},
                              coefficients={k: float(data["coefficients"][k]) for k in FEATURES},
                              fit=dict(data.get("fit") or {}),
@@ -440,12 +442,13 @@ class MeasureSettings:
     dtype: str = "float32"
     memory_format: str = "contiguous"
     max_time_s: float = 0.3
+    clock: str = DEFAULT_CLOCK
 
     def conditions(self) -> dict[str, Any]:
         """What a measurement under these settings records."""
-
         return current_conditions(self.device, self.threads, self.batch, self.dtype,
-                                  self.memory_format, allocator_state()).to_dict()
+                                  self.memory_format, allocator_state(),
+                                  effective_clock(self.device, self.clock)).to_dict()
 
     def measure(self, module: Any, input_shape: tuple[int, int, int], slot: Any = None) -> float:
         """Median ms of ``module`` at these settings, holding the quiet ``slot`` alone."""
@@ -454,7 +457,7 @@ class MeasureSettings:
             return measure_latency(module, input_shape, device=self.device, threads=self.threads,
                                    batch=self.batch, dtype=self.dtype,
                                    memory_format=self.memory_format, min_time_s=self.max_time_s,
-                                   warmup_s=0.05, precision=0.02).median_ms
+                                   warmup_s=0.05, precision=0.02, clock=self.clock).median_ms
 
 
 class HostSpeed:
@@ -464,11 +467,11 @@ class HostSpeed:
 
     def __init__(self, arch: Arch, settings: MeasureSettings, slot: Any = None,
                  bursts: int = 3) -> None:
-
         self.arch, self.settings, self.slot, self.bursts = arch, settings, slot, bursts
         self.probe = Probe(build_model(arch, seed=0),
                            (arch.in_channels, arch.resolution, arch.resolution), settings.device,
-                           settings.threads, settings.batch, settings.dtype, settings.memory_format)
+                           settings.threads, settings.batch, settings.dtype, settings.memory_format,
+                           settings.clock)
         self.probe.burst()  # the first run of a freshly built model is slower: not a timing
 
     def time_ms(self) -> float:

@@ -20,7 +20,7 @@ from nasbench.build import build_model, count_params
 from nasbench.data import DataSplits
 from nasbench.flops import count_flops
 from nasbench.interrupts import SafeInterrupts
-from nasbench.latency import LatencyResult, measure_latency
+from nasbench.latency import DEFAULT_CLOCK, LatencyResult, measure_latency
 from nasbench.latency_model import LatencyModelError
 from nasbench.memory import check_arch
 from nasbench.pruners import ParetoPruner
@@ -60,7 +60,8 @@ def measure_arch(arch: Arch, data: DataSplits, config: StudySettings, seed: int,
     with hold_exclusive(slot):  # no training on this machine while we time
         latency = measure_latency(model, shape, device=config.device,
                                   threads=config.latency_threads, min_time_s=config.latency_time_s,
-                                  warmup_s=0.05, precision=config.latency_precision)
+                                  warmup_s=0.05, precision=config.latency_precision,
+                                  clock=config.latency_clock or DEFAULT_CLOCK)
     return Measured(model, params, macs, latency, time.perf_counter() - start)
 
 

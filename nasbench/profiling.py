@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +12,11 @@ from nasbench.arch import Arch, BlockConfig, Stage, Stem, resolve_blocks
 from nasbench.build import build_block, build_model, count_params
 from nasbench.flops import count_flops
 from nasbench.formulas import arch_cost, block_cost, separable_ratio
-from nasbench.latency import LatencyResult, check_options, measure_latency
+from nasbench.latency import (DEFAULT_CLOCK, LatencyResult, check_options, effective_clock,
+                              measure_latency)
 from nasbench.memory import check_arch, check_fits
 from nasbench.quiet import QuietSlot, hold_exclusive
+from nasbench.references import load_arch
 
 BLOCK_LABELS: dict[str, str] = {
     "conv": "standard", "ds": "depthwise-separable", "ir": "inverted residual",
@@ -30,9 +33,11 @@ class LatencyOptions:
     dtype: str = "float32"
     memory_format: str = "contiguous"
     min_time_s: float = 1.0
+    clock: str = DEFAULT_CLOCK
 
     def __post_init__(self) -> None:
         check_options(self.device, self.threads, self.batch, self.dtype, self.memory_format)
+        effective_clock(self.device, self.clock)
         if not 0.05 <= self.min_time_s <= 600:
             raise ValueError(f"--min-time must be between 0.05 and 600 seconds, got {self.min_time_s}")
 
@@ -43,7 +48,8 @@ class LatencyOptions:
         with hold_exclusive(slot):
             return measure_latency(model, input_shape, device=device or self.device,
                                    threads=self.threads, batch=self.batch, dtype=self.dtype,
-                                   memory_format=self.memory_format, min_time_s=self.min_time_s)
+                                   memory_format=self.memory_format, min_time_s=self.min_time_s,
+                                   clock=self.clock)
 
 
 MAX_MACS = 100_000_000_000
@@ -183,3 +189,15 @@ def blocks_job(shape: tuple[int, int, int, int, int, float, float], options: Lat
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
     rows = compare_blocks(*shape, options, devices, slot=slot, memory_check=memory_check)
     return rows, devices, separable_ratio(shape[1], shape[2])
+
+
+def profile_spec(spec: str, options: LatencyOptions, resolution: int | None = None,
+                 module_depth: int = 2, slot: QuietSlot | None = None,
+                 memory_check: bool = True) -> dict[str, Any]:
+    """``profile SPEC``: :func:`profile_arch` of a reference name, string or JSON file, at
+    ``resolution`` when given."""
+    arch = load_arch(spec)
+    if resolution is not None:
+        arch = dataclasses.replace(arch, resolution=resolution)
+    return profile_arch(arch, options, module_depth=module_depth, slot=slot,
+                        memory_check=memory_check)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -39,6 +40,9 @@ class QuietSlot:
         self.turnstile_path = root / f"nasbench-{user}-turnstile.lock"
         self._depth = 0
         self._files: tuple[int, int] | None = None
+        self.waited_s = 0.0
+        """Seconds this process's measurements waited for work elsewhere on the machine
+        (training steps of other nasbench processes) before they could run alone."""
 
     def _open(self) -> tuple[int, int]:
         if self._files is None:
@@ -52,12 +56,15 @@ class QuietSlot:
             yield
             return
         data, turnstile = self._open()
+        asked = time.monotonic()
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         try:
             if exclusive:  # keep the turnstile while waiting: no new shared holders get in
                 fcntl.flock(data, fcntl.LOCK_EX)
         finally:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
+        if exclusive:
+            self.waited_s += time.monotonic() - asked
         if not exclusive:
             fcntl.flock(data, fcntl.LOCK_SH)
         self._depth += 1

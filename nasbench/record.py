@@ -139,6 +139,8 @@ def _field_names(cls: type) -> tuple[str, ...]:
 _STATS = tuple((f.name, "latency_ms" if f.name == "median_ms" else f"latency_{f.name}")
                for f in fields(LatencyStats))
 _CONDITIONS = tuple(f.name for f in fields(Conditions))
+_HOST = ("busy", "load_1m", "run_queue", "steal", "preempted", "wall_over_cpu")
+"""What :class:`nasbench.hostload.HostLoad` records, as ``host_<name>`` columns."""
 
 
 def _latency_columns(latency: dict[str, Any] | None) -> dict[str, Any]:
@@ -148,6 +150,13 @@ def _latency_columns(latency: dict[str, Any] | None) -> dict[str, Any]:
     conditions = data.get("conditions") or {}
     row: dict[str, Any] = {column: data.get(name) for name, column in _STATS}
     row["latency_runs_per_sample"] = data.get("runs_per_sample")
+    row["latency_wall_ms"] = data.get("wall_median_ms", data.get("median_ms") if latency and not
+                                      conditions.get("clock") else None)
+    host = data.get("host") or {}
+    for name in _HOST:
+        row[f"host_{name}"] = host.get(name)
     for name in _CONDITIONS:
         row[name] = conditions.get(name)
+    if latency and not conditions.get("clock"):
+        row["clock"] = "wall"  # every figure before the clock was recorded
     return row

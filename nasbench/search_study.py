@@ -10,6 +10,7 @@ import optuna
 
 from nasbench import __version__
 from nasbench.errors import SearchError
+from nasbench.latency import DEFAULT_CLOCK
 from nasbench.pruners import DEFAULT_PRUNER
 from nasbench.results import results_frame
 from nasbench.rules import measured_mask
@@ -70,7 +71,8 @@ def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
         # new budget extends the study
 
 
-_STUDY_OWN = {"pruner": DEFAULT_PRUNER, "bn_calibration": DEFAULT_BN_CALIBRATION}
+_STUDY_OWN = {"pruner": DEFAULT_PRUNER, "bn_calibration": DEFAULT_BN_CALIBRATION,
+              "latency_clock": DEFAULT_CLOCK}
 """Settings that ``None`` leaves to the study: a resumed study keeps its own, a new one gets
 these defaults (so that the same command resumes a study made before a default changed)."""
 

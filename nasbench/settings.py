@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from nasbench.data import DATASETS, DataSplits, load_dataset
 from nasbench.env import allocator_state, check_device, check_threads, current_conditions
 from nasbench.errors import SearchError
+from nasbench.latency import CLOCKS, DEFAULT_CLOCK
 from nasbench.latency_model import LatencyModel, LatencyModelError, load_model
 from nasbench.pruners import PRUNERS
 from nasbench.rules import default_threads
@@ -64,6 +65,9 @@ class StudySettings(TrainedSettings):
     ``latency_precision``): ``benchmarks/latency_cap.py`` finds repeats spread as much at
     0.15 s as at 0.3 s on a shared host, whose drift, not the sample count, bounds them."""
     latency_precision: float | None = 0.02
+    latency_clock: str | None = None
+    """``cpu`` or ``wall`` (:data:`nasbench.latency.CLOCKS`); ``None``: the study's own
+    (``cpu`` for a new one, ``wall`` for one made before the clock was a setting)."""
     study: str | None = None
     storage: str | None = None
     runs_dir: str = "runs"
@@ -113,6 +117,9 @@ class StudySettings(TrainedSettings):
                               f"(see: python cli.py spaces)")
         if self.dataset not in DATASETS:
             raise SearchError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.latency_clock is not None and self.latency_clock not in CLOCKS:
+            raise SearchError(f"unknown --latency-clock {self.latency_clock!r}; choose one of "
+                              f"{', '.join(CLOCKS)}")
         try:
             check_device(self.device)
         except ValueError as exc:
@@ -157,7 +164,7 @@ class SearchConfig(StudySettings):
     IDENTITY: ClassVar[tuple[str, ...]] = (
         "space", "dataset", "data_dir", "resolution", "device", "latency_threads", "epochs",
         "max_train", "max_val", "train_batch", "max_latency_ms", "max_params", "max_macs",
-        "pruner", "bn_calibration")
+        "pruner", "bn_calibration", "latency_clock")
 
     def default_study_name(self) -> str:
         """``<space>-<dataset>-<sampler>-seed<seed>``."""
@@ -187,8 +194,8 @@ class SearchConfig(StudySettings):
                     f"channels, classes), the search's data is {here}; fit one with this "
                     f"--dataset and --resolution")
             model.check_conditions(current_conditions(self.device, self.latency_threads, 1,
-                                                      "float32", "contiguous",
-                                                      allocator_state()).to_dict())
+                                                      "float32", "contiguous", allocator_state(),
+                                                      self.latency_clock or DEFAULT_CLOCK).to_dict())
         except LatencyModelError as exc:
             raise SearchError(str(exc)) from None
         return model
@@ -226,6 +233,7 @@ class BenchConfig(StudySettings):
     space: str = "tiny"
     bn_calibration: int | None = DEFAULT_BN_CALIBRATION
     latency_time_s: float = 0.5
+    latency_clock: str | None = DEFAULT_CLOCK
     seeds: int = 2
     passes: int = 2
     sample: int | None = None
@@ -233,7 +241,7 @@ class BenchConfig(StudySettings):
     IDENTITY: ClassVar[tuple[str, ...]] = (
         "space", "dataset", "data_dir", "resolution", "epochs", "max_train", "max_val",
         "train_batch", "seeds", "passes", "sample", "seed", "device", "latency_threads",
-        "latency_time_s", "bn_calibration")
+        "latency_time_s", "bn_calibration", "latency_clock")
 
     def default_study_name(self) -> str:
         """``bench-<space>-<dataset>``."""
@@ -267,9 +275,10 @@ class BenchConfig(StudySettings):
 
 # ---------------------------------------------------------------- settings of a study
 
-_SEARCH_DEFAULTS_BEFORE = {"pruner": "none", "max_val": None, "train_batch": None, "bn_calibration": 0}
+_SEARCH_DEFAULTS_BEFORE = {"pruner": "none", "max_val": None, "train_batch": None, "bn_calibration": 0,
+                           "latency_clock": "wall"}
 """Search settings that studies made before they existed had, in effect."""
-_BENCH_DEFAULTS_BEFORE = {"bn_calibration": 0}
+_BENCH_DEFAULTS_BEFORE = {"bn_calibration": 0, "latency_clock": "wall"}
 """Bench settings that benches made before they existed had, in effect."""
 _RENAMED = {"max_flops": "max_macs"}
 """Names used by earlier versions in the recorded settings, and today's names."""

@@ -85,8 +85,8 @@ def front_size(trials: list[Any]) -> int:
 class ProgressLine:
     """The search's progress line: trials done, elapsed, ETA, front size, the last trial."""
 
-    def __init__(self, budget: int, done: int) -> None:
-        self.budget, self.start_done = budget, done
+    def __init__(self, budget: int, done: int, slot: Any = None) -> None:
+        self.budget, self.start_done, self.slot = budget, done, slot
         self.started = time.monotonic()
 
     def render(self, complete: list[Any], trial: Any) -> str:
@@ -114,6 +114,9 @@ class ProgressLine:
         eta_text = "--" if eta != eta else f"{int(eta // 60)}m{int(eta % 60):02d}s"
         skipped = sum(bool(r.predicted_only) and r.reused_from is None for r in records)
         skipped_text = f", {skipped} predicted over the limit" if skipped else ""
+        waited = getattr(self.slot, "waited_s", 0.0)
+        if waited >= 1.0:  # measurements waited for training in other nasbench processes here
+            skipped_text += f" | waited {_duration(waited)} for other nasbench work"
         return (f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{self.budget} architectures, {fully} "
                 f"trained fully{skipped_text} | elapsed "
                 f"{int(elapsed // 60)}m{int(elapsed % 60):02d}s | ETA {eta_text} | front {front} | "
@@ -217,9 +220,13 @@ def results_table(frame: pd.DataFrame, shown: pd.DataFrame) -> str:
     first = frame.dropna(subset=["device_name"]).head(1)
     if not first.empty:
         r = first.iloc[0]
-        text += (f"\n\nLatency: median ms at batch {r['batch']} on {r['device_name']}, {r['threads']} "
-                 f"thread(s), {r['dtype']}, {r['memory_format']}, torch {r['torch_version']}. "
-                 f"macs: multiply-adds ({MACS_NOTE}).")
+        text += (f"\n\nLatency: median ms of {r.get('clock') or 'wall'} time at batch {r['batch']} on "
+                 f"{r['device_name']}, {r['threads']} thread(s), {r['dtype']}, {r['memory_format']}, "
+                 f"torch {r['torch_version']}. macs: multiply-adds ({MACS_NOTE}).")
+        busy = int(frame["host_busy"].eq(True).sum()) if "host_busy" in frame else 0
+        if busy:
+            text += (f"\n{busy} figure(s) were taken while the host was busy (host_busy; see "
+                     f"host_run_queue, host_wall_over_cpu in --csv).")
     return text
 
 
@@ -411,3 +418,18 @@ def error_line(exc: BaseException) -> str:
         return f"cannot use {shown}: {exc.strerror}; check the path and its permissions"
     message = str(exc).strip()
     return message.splitlines()[0] if message else type(exc).__name__
+
+
+def profile_many_table(done: Any) -> str:
+    """``profile --from``: each architecture's interleaved median with its interval."""
+    cond = done.conditions
+    lines = [f"{len(done.rows)} architectures, {done.rounds} interleaved rounds, {done.seconds:.1f} s; "
+             f"{cond.get('clock')} time, {cond.get('device_name')}, {cond.get('threads')} thread(s), "
+             f"batch {cond.get('batch')}, {cond.get('dtype')}",
+             f"{'latency ms':>11} {'95 % interval':>19} {'wall ms':>9}  architecture"]
+    for row in sorted(done.rows, key=lambda r: r["latency_ms"]):
+        lines.append(f"{row['latency_ms']:>11.4f} {row['latency_ci_low_ms']:>9.4f}-"
+                     f"{row['latency_ci_high_ms']:<9.4f} {row['latency_wall_ms']:>9.4f}  {row['arch']}")
+    if done.host.get("busy"):
+        lines.append("The host was busy while measuring (host_busy): see the host figures in --json.")
+    return "\n".join(lines)

@@ -247,9 +247,115 @@ def test_the_stop_rule_on_given_timings() -> None:
     for spread in (0.01, 0.05, 0.3):
         rng = np.random.default_rng(0)
         durations = iter(rng.lognormal(np.log(1e-3), spread, size=100_000))
-        times, _ = _sample(lambda: None, lambda n: next(durations) * n, None, min_time_s=60.0,
-                           max_time_s=60.0, min_samples=20, warmup_s=0.0, precision=0.02)
+        times, _, _ = _sample(lambda: None, lambda n: (next(durations) * n,) * 2, None,
+                              min_time_s=60.0, max_time_s=60.0, min_samples=20, warmup_s=0.0,
+                              precision=0.02)
         assert len(times) >= 20 and len(times) % 5 == 0 and precise_enough(times, 0.02)
         assert all(not precise_enough(times[:n], 0.02) for n in range(20, len(times), 5))
         taken.append(len(times))
     assert taken[0] == 20 and taken[0] <= taken[1] < taken[2] and taken[2] > 100, taken
+
+
+def test_a_figure_records_its_clock_its_wall_time_and_the_host() -> None:
+    from nasbench.hostload import HostLoad
+    from nasbench.latency import LatencyResult
+
+    model = build_model(SMALL)
+    cpu = measure_latency(model, (3, 16, 16), min_time_s=0.05, min_samples=5, warmup_s=0.01)
+    assert cpu.conditions.clock == "cpu" and cpu.wall_median_ms > 0
+    assert isinstance(cpu.host, HostLoad) and cpu.host.cores >= 1 and cpu.host.preempted >= 0
+    assert cpu.host.wall_over_cpu == pytest.approx(cpu.wall_median_ms / cpu.median_ms)
+    assert LatencyResult.from_dict(cpu.to_dict()) == cpu
+    wall = measure_latency(model, (3, 16, 16), min_time_s=0.05, min_samples=5, warmup_s=0.01,
+                           clock="wall")
+    assert wall.conditions.clock == "wall" and wall.wall_median_ms == wall.median_ms
+    assert wall.host.wall_over_cpu is None
+    with pytest.raises(ValueError, match="unknown latency clock 'sundial'"):
+        measure_latency(model, (3, 16, 16), clock="sundial")
+
+
+def test_a_figure_stored_before_the_clock_was_recorded_reads_as_wall_time() -> None:
+    from nasbench.latency import LatencyResult
+    from nasbench.record import TrialRecord
+
+    old = measure_latency(build_model(SMALL), (3, 16, 16), min_time_s=0.02, min_samples=3,
+                          warmup_s=0.0).to_dict()
+    old["conditions"].pop("clock")
+    old.pop("wall_median_ms")
+    old.pop("host")
+    read = LatencyResult.from_dict(old)
+    assert read.conditions.clock == "wall" and read.wall_median_ms == read.median_ms
+    assert read.host is None
+    row = TrialRecord.from_attrs({"latency": old}).columns("COMPLETE")
+    assert row["clock"] == "wall" and row["latency_wall_ms"] == row["latency_ms"]
+    assert row["host_busy"] is None
+
+
+def test_the_host_is_busy_with_more_runnable_threads_than_cores_steal_or_preemption() -> None:
+    from nasbench.hostload import HostLoad
+
+    def load(**changes: object) -> HostLoad:
+        return HostLoad(**{"load_1m": 0.5, "run_queue": 1, "cores": 2, "steal": 0.0,
+                           "preempted": 0, "wall_over_cpu": 1.01, **changes})
+
+    assert not load().busy and not load(run_queue=3).busy  # ourselves and two more on 2 cores
+    assert load(run_queue=4).busy and load(steal=0.2).busy and load(wall_over_cpu=1.5).busy
+    assert not load(run_queue=None, steal=None, wall_over_cpu=None).busy
+    assert HostLoad.from_dict(load(run_queue=4).to_dict()) == load(run_queue=4)
+    assert load(run_queue=4).to_dict()["busy"] is True
+
+
+class _Sleeper(torch.nn.Module):
+    """Waits off the CPU for 3 ms on every call, as a thread preempted by a neighbour does."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import time
+
+        time.sleep(0.003)
+        return x
+
+
+@pytest.mark.timing
+def test_cpu_time_leaves_out_the_time_spent_off_the_cpu() -> None:
+    """Wall time counts the 3 ms a thread sleeps (or sits preempted); the cpu clock does not:
+    what the model itself takes."""
+    result = measure_latency(_Sleeper(), (3, 4, 4), min_time_s=0.1, min_samples=5, warmup_s=0.01)
+    assert result.median_ms < 0.5 < 2.5 < result.wall_median_ms
+    assert result.host.wall_over_cpu > 5
+
+
+def test_profile_from_a_file_and_from_a_run_measures_every_architecture_interleaved(
+        tmp_path, capsys: pytest.CaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """``profile --from FILE --json``: one object per architecture (a duplicate once), with its
+    interleaved median inside its interval; from a run folder, every complete trial's."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from nasbench.cli import main
+
+    other = "res16_in3_cls10:stem_c8_k3_s1_arelu:ds_r1_k3_s2_c16_arelu:head"
+    path = tmp_path / "archs.txt"
+    path.write_text(f"# two architectures, one twice\n{SMALL.to_string()}\n\n{other}\n"
+                    f"{SMALL.to_string()}\n")
+    assert main(["profile", "--from", str(path), "--rounds", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted(r["arch"] for r in rows) == sorted([SMALL.to_string(), other])
+    for row in rows:
+        assert row["latency_ci_low_ms"] <= row["latency_ms"] <= row["latency_ci_high_ms"]
+        assert len(row["round_ms"]) == row["rounds"] == 3
+        assert row["latency_ms"] == pytest.approx(float(np.median(row["round_ms"])))
+        assert row["conditions"]["clock"] == "cpu" and "busy" in row["host"]
+    run = tmp_path / "legacy"
+    run.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db", run / "study.db")
+    assert main(["profile", "--from", str(run), "--rounds", "2", "--clock", "wall"]) == 0
+    out = capsys.readouterr().out
+    from nasbench.storage import open_run
+    from nasbench.results import results_frame
+    from nasbench.rules import measured_mask
+
+    frame = results_frame(open_run(str(run)))
+    archs = set(frame.loc[measured_mask(frame), "arch"])
+    assert f"{len(archs)} architectures, 2 interleaved rounds" in out and "wall time" in out
+    assert all(a in out for a in archs)

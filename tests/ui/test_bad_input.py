@@ -145,6 +145,8 @@ def _hostile(root: Path) -> None:
         changed_table.to_parquet(root / "runs" / name / "table.parquet")
         (root / "runs" / name / "bench.json").write_text(json.dumps(changed_meta))
     (root / "tables.csv").mkdir()
+    (root / "archs-empty.txt").write_text("# nothing here\n\n")
+    (root / "archs-bad.txt").write_text(f"{ARCH}\n\n{ARCH.replace('_e3', '')}\n")
     (root / "notes").mkdir()
     (root / "notes" / "thesis.tex").write_text("a user's own work")
 
@@ -362,6 +364,21 @@ CASES = [
      "is a folder"),
     ("replay --csv under a file", ["replay", "{world}/runs/bench-fake", "--csv",
                                    "{world}/a_file/r.csv"], "is a file, not a folder"),
+    # profile --from (latency truth)
+    ("profile --from a missing file", ["profile", "--from", "{world}/nowhere.txt"],
+     "no such file or run folder"),
+    ("profile --from an empty file", ["profile", "--from", "{world}/archs-empty.txt"],
+     "holds no architecture"),
+    ("profile --from a line that is not an architecture", ["profile", "--from",
+                                                           "{world}/archs-bad.txt"], "line 3:"),
+    ("profile --from a run without complete trials", ["profile", "--from", "{world}/runs/tiny-study"],
+     "has no complete trial"),
+    ("profile --from with one round", ["profile", "--from", "{world}/archs-bad.txt", "--rounds", "1"],
+     "a number of rounds from 2 to 1000"),
+    ("profile of an architecture and --from", ["profile", ARCH, "--from", "{world}/archs-bad.txt"],
+     "give one architecture, or --from FILE"),
+    ("profile of nothing", ["profile"], "give one architecture, or --from FILE"),
+    ("search on an unknown clock", ["search", "--latency-clock", "sundial"], "invalid choice"),
     # 10. smaller
     ("replay of another parquet file", ["replay", "{world}/runs/bench-fake/other.parquet"],
      "is not a bench's table.parquet"),
