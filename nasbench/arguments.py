@@ -3,80 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import re
 from typing import Any, Callable, Mapping
 
+from nasbench.argtypes import (address, non_negative_int, port, positive_int, rounds,
+                               train_samples)
 from nasbench.rules import default_threads
 
 EXIT_USAGE = 2
-
-
-def _whole(raw: str, low: int, wanted: str) -> int:
-    """``raw`` as a whole number of at least ``low``; ``wanted`` says what was expected."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {wanted}, got {raw!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"expected {wanted if low else '0 or more'}, got {value}")
-    return value
-
-
-def _positive_int(raw: str) -> int:
-    return _whole(raw, 1, "a positive integer")
-
-
-def _non_negative_int(raw: str) -> int:
-    """A whole number, 0 or more."""
-    return _whole(raw, 0, "a whole number")
-
-
-def _train_samples(raw: str) -> int:
-    """A positive number of training images, or ``all`` (0: the whole training split)."""
-    if raw.strip().lower() == "all":
-        return 0
-    try:
-        return _positive_int(raw)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {raw!r}") from None
-
-
-def _rounds(raw: str) -> int:
-    """Interleaved rounds, 2 to 1000 (the interval of a median needs several)."""
-    value = _whole(raw, 2, "a number of rounds from 2 to 1000")
-    if value > 1000:
-        raise argparse.ArgumentTypeError(f"expected a number of rounds from 2 to 1000, got {value}")
-    return value
-
-
-def _port(raw: str) -> int:
-    """A TCP port, 1 to 65535."""
-    value = _whole(raw, 1, "a port from 1 to 65535")
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value}")
-    return value
-
-
-_HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
-
-
-def _address(raw: str) -> str:
-    """An address to bind: an IPv4 or IPv6 address or a host name, never empty (an empty
-    address would bind every interface)."""
-    value = raw.strip()
-    if not value:
-        raise argparse.ArgumentTypeError("expected an address (an empty one binds every interface; "
-                                         "give 0.0.0.0 to mean that)")
-    if ":" in value or re.fullmatch(r"[0-9.]+", value):  # written as an IP address: must be one
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an IP address or a host name, got {raw!r}") from None
-        return value
-    if not _HOSTNAME.fullmatch(value):
-        raise argparse.ArgumentTypeError(f"expected an IP address or a host name, got {raw!r}")
-    return value
 
 
 _CLOCK_HELP = ("what a latency is: cpu, the CPU time of the threads that run the model (what "
@@ -87,16 +20,16 @@ _CLOCK_HELP = ("what a latency is: cpu, the CPU time of the threads that run the
 # ------------------------------------------------------------------ shared argument groups
 
 def _proxy_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-train-samples", dest="max_train", type=_train_samples,
+    p.add_argument("--max-train-samples", dest="max_train", type=train_samples,
                    help="train on a stratified subset of this many images, or 'all' (default: "
                         "all, but 2500 on a CPU for datasets other than digits: the CPU proxy)")
-    p.add_argument("--max-val-samples", dest="max_val", type=_train_samples,
+    p.add_argument("--max-val-samples", dest="max_val", type=train_samples,
                    help="validate on a stratified subset of this many images, or 'all' (default: "
                         "all, but 2000 on a CPU for datasets other than digits: the CPU proxy)")
-    p.add_argument("--train-batch", type=_positive_int,
+    p.add_argument("--train-batch", type=positive_int,
                    help="training batch size (default: the dataset's, 128; but 32 on a CPU for "
                         "datasets other than digits: the CPU proxy)")
-    p.add_argument("--bn-calibration", type=_non_negative_int, metavar="IMAGES",
+    p.add_argument("--bn-calibration", type=non_negative_int, metavar="IMAGES",
                    help="training images that re-estimate BatchNorm statistics before each "
                         "evaluation, 0 for none (default: 256 for a new study, the study's own "
                         "when resuming)")
@@ -123,8 +56,8 @@ def _json_args(p: argparse.ArgumentParser) -> None:
 
 def _latency_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--threads", type=_positive_int, default=1, help="CPU threads for timing (default 1)")
-    p.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="CPU threads for timing (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     p.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
     p.add_argument("--no-memory-check", dest="memory_check", action="store_false",
@@ -143,10 +76,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (embedded), cifar10 or folder")
     p.add_argument("--data-dir", help="dataset folder (cifar10: cifar-10-batches-py; folder: train/<class>/...)")
-    p.add_argument("--resolution", type=_positive_int, help="input resolution (default: the dataset's)")
+    p.add_argument("--resolution", type=positive_int, help="input resolution (default: the dataset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of splits, init, training and sampler (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda: training and latency (default cpu)")
-    p.add_argument("--threads", type=_positive_int, default=default_threads(),
+    p.add_argument("--threads", type=positive_int, default=default_threads(),
                    help="CPU threads for training (default: all cores)")
     p.add_argument("--runs-dir", default="runs", help="folder for run outputs (default runs)")
     p.add_argument("--no-memory-check", dest="memory_check", action="store_false",
@@ -193,12 +126,12 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="measure many architectures interleaved: a file with one per line, or a "
                         "run folder (every complete trial's); prints each one's median and 95 %% "
                         "interval")
-    p.add_argument("--rounds", type=_rounds, default=10,
+    p.add_argument("--rounds", type=rounds, default=10,
                    help="with --from: rounds, each timing every architecture once (default 10, "
                         "at least 2)")
     p.add_argument("--runs-dir", default="runs", help="with --from: where run names are found "
                                                       "(default runs)")
-    p.add_argument("--resolution", type=_positive_int, help="input resolution (default: the spec's)")
+    p.add_argument("--resolution", type=positive_int, help="input resolution (default: the spec's)")
     p.add_argument("--depth", type=int, default=2, help="module depth of the MACs breakdown (default 2)")
     p.set_defaults(func=commands["profile"])
 
@@ -208,14 +141,14 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     q.add_argument("--space", default="mixed", help="search space (default mixed)")
     q.add_argument("--dataset", default="digits", help="the data shape: digits, cifar10 or folder")
     q.add_argument("--data-dir", help="dataset folder (cifar10, folder)")
-    q.add_argument("--resolution", type=_positive_int, help="input resolution (default: the dataset's)")
+    q.add_argument("--resolution", type=positive_int, help="input resolution (default: the dataset's)")
     q.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    q.add_argument("--threads", type=_positive_int, default=1, help="CPU threads for timing (default 1)")
-    q.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    q.add_argument("--threads", type=positive_int, default=1, help="CPU threads for timing (default 1)")
+    q.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     q.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     q.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
     q.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help=_CLOCK_HELP)
-    q.add_argument("--archs", type=_positive_int, default=80,
+    q.add_argument("--archs", type=positive_int, default=80,
                    help="whole architectures timed to fit the correction (default 80)")
     q.add_argument("--seed", type=int, default=0, help="seed of those architectures (default 0)")
     q.add_argument("--out", help="model file (default runs/latency-models/<space>-<dataset>-r<res>.json)")
@@ -224,7 +157,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     q = actions.add_parser("eval", parents=[as_json],
                            help="predict and measure fresh architectures, beside the measurement's own repeatability")
     q.add_argument("model", help="the model's JSON file")
-    q.add_argument("--archs", type=_positive_int, default=200, help="architectures (default 200)")
+    q.add_argument("--archs", type=positive_int, default=200, help="architectures (default 200)")
     q.add_argument("--seed", type=int, help="their seed (default: the fit's + 1000)")
     q.add_argument("--csv", help="also write every architecture's figures to this CSV file")
     q.set_defaults(func=commands["latency-model"])
@@ -242,7 +175,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--budget", type=int, default=50, help="completed trials wanted (default 50)")
     p.add_argument("--sampler", default="tpe", help="tpe, nsga2 or random (default tpe)")
     _proxy_args(p)
-    p.add_argument("--latency-threads", type=_positive_int, default=1,
+    p.add_argument("--latency-threads", type=positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--latency-clock", choices=("cpu", "wall"),
                    help=_CLOCK_HELP.replace("(default cpu;", "(default: cpu for a new study, the "
@@ -283,7 +216,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--epochs", type=int, help="proxy-training epochs (default: 2 on digits, 5 on "
                                               "images, 3 under the CPU proxy)")
     _proxy_args(p)
-    p.add_argument("--latency-threads", type=_positive_int, default=1,
+    p.add_argument("--latency-threads", type=positive_int, default=1,
                    help="CPU threads for latency measurement (default 1)")
     p.add_argument("--latency-clock", choices=("cpu", "wall"), default="cpu", help=_CLOCK_HELP)
     p.add_argument("--study", help="study name (default: bench-<space>-<dataset>)")
@@ -315,7 +248,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p = sub.add_parser("worker", help="join an existing study, from this or another machine")
     p.add_argument("--storage", required=True, help="the study's storage URL (postgresql://… or sqlite:///…)")
     p.add_argument("--study", required=True, help="the study name")
-    p.add_argument("--threads", type=_positive_int, help="CPU threads for training (default: the study's)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for training (default: the study's)")
     p.add_argument("--runs-dir", default="runs", help="folder for the data cache (default runs)")
     p.add_argument("--worker-index", type=int, default=1, help="distinct per worker: seeds its sampler")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -349,15 +282,15 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p = sub.add_parser("train", parents=[_parent(_data_args), as_json],
                        help="train an architecture in full, report test accuracy, save weights")
     p.add_argument("arch", help="export folder, reference name, spec string or JSON file")
-    p.add_argument("--epochs", type=_positive_int, help="epochs (default: 4 on digits, 5 on images)")
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: 4 on digits, 5 on images)")
     p.add_argument("--out", help="folder for the weights and export (default: the export folder)")
     p.add_argument("--force", action="store_true", help="replace an --out folder that holds files")
     p.set_defaults(func=commands["train"], dataset=None)
 
     p = sub.add_parser("dashboard", help="serve the dashboard (Streamlit) on this machine")
     p.add_argument("runs", nargs="?", default="runs", help="runs folder or storage URL (default runs)")
-    p.add_argument("--port", type=_port, default=8501, help="port, 1-65535 (default 8501)")
-    p.add_argument("--address", type=_address, default="localhost",
+    p.add_argument("--port", type=port, default=8501, help="port, 1-65535 (default 8501)")
+    p.add_argument("--address", type=address, default="localhost",
                    help="address to bind (default localhost; 0.0.0.0 exposes it)")
     p.set_defaults(func=commands["dashboard"])
     return parser

@@ -495,7 +495,7 @@ def _options() -> list[tuple[str, str, str]]:
                 continue
             flag = action.option_strings[-1]
             if action.type in (int, float) or getattr(action.type, "__name__", "") in (
-                    "_positive_int", "_train_samples"):
+                    "positive_int", "non_negative_int", "train_samples", "rounds", "port"):
                 cases += [(command, flag, "many"), (command, flag, "-5")]
             elif action.choices or action.dest in ("sampler", "space", "dataset", "device"):
                 cases.append((command, flag, "bogus"))
