@@ -8,6 +8,7 @@ trial measured is stored on it (user attributes), so the storage is the single s
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from optuna.trial import TrialState
 
 from nasbench.build import build_model
 from nasbench.data import DataSplits
-from nasbench.errors import SearchError
+from nasbench.errors import DamagedValue, SearchError
 from nasbench.interrupts import SafeInterrupts
 from nasbench.objective import LocalEvaluator, Objective
 from nasbench.pruners import make_pruner
@@ -79,7 +80,10 @@ def evaluated(study: optuna.Study,
     earlier trial's result. This is what ``--budget`` counts. ``trials``: the study's trials
     when just read (saves a read)."""
     if trials is None:
-        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        try:
+            trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        except json.JSONDecodeError as exc:  # Optuna's own read of a damaged value
+            raise DamagedValue(f"a stored attribute is not JSON: {exc}") from None
     return sum(1 for t in trials if trial_measured(t))
 
 

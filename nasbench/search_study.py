@@ -38,14 +38,6 @@ def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
         raise SearchError(f"study {config.study_name!r} is a {record.kind}, not a search; use "
                           f"another --study name")
     recorded = upgrade_settings(record.identity)
-    if recorded is not None:
-        frame = results_frame(study)  # every stored value read before anything is written: a
-        # damaged one stops here (DamagedValue), not after the budget was recorded
-        done = int(measured_mask(frame).sum()) if not frame.empty else 0
-        if config.budget < done:
-            raise SearchError(f"--budget {config.budget} is below the {done} architectures study "
-                              f"{config.study_name!r} has evaluated; give --budget {done} or more "
-                              f"to go on, or read it with python cli.py results")
     if recorded is None:
         with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -67,8 +59,16 @@ def _set_up_search(study: optuna.Study, config: SearchConfig) -> None:
         raise SearchError(f"study {config.study_name!r} was made with other settings: {detail}; "
                           f"use another --study name or the original settings")
     if (record.settings or {}).get("budget") != config.budget and config.worker_index == 0:
-        StudyRecord(settings={**config.settings(), **_study_own(config, recorded)}).save(study)  # a
-        # new budget extends the study
+        # A new budget is written to the study: every stored value is read first (a damaged one
+        # stops here, DamagedValue, with nothing written), and a budget below what the study
+        # has evaluated is refused. Only then: resuming with the same budget reads nothing here.
+        frame = results_frame(study)
+        done = int(measured_mask(frame).sum()) if not frame.empty else 0
+        if config.budget < done:
+            raise SearchError(f"--budget {config.budget} is below the {done} architectures study "
+                              f"{config.study_name!r} has evaluated; give --budget {done} or more "
+                              f"to go on, or read it with python cli.py results")
+        StudyRecord(settings={**config.settings(), **_study_own(config, recorded)}).save(study)
 
 
 _STUDY_OWN = {"pruner": DEFAULT_PRUNER, "bn_calibration": DEFAULT_BN_CALIBRATION,
