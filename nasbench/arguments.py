@@ -158,6 +158,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                            help="predict and measure fresh architectures, beside the measurement's own repeatability")
     q.add_argument("model", help="the model's JSON file")
     q.add_argument("--archs", type=positive_int, default=200, help="architectures (default 200)")
+    q.add_argument("--rounds", type=rounds, default=8,
+                   help="interleaved rounds, each timing every architecture once; the even and "
+                        "odd rounds give the ceiling (default 8)")
     q.add_argument("--seed", type=int, help="their seed (default: the fit's + 1000)")
     q.add_argument("--csv", help="also write every architecture's figures to this CSV file")
     q.set_defaults(func=commands["latency-model"])

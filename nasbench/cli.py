@@ -301,8 +301,8 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
         print_json(rows) if args.json else print(text.latency_model_predict(rows, model))
         return 0
     model = lm.load_model(args.model)
-    result = lm.evaluate_model(model, model.settings(), archs=args.archs, seed=args.seed, slot=slot(),
-                               on_progress=steps("eval"))
+    result = lm.evaluate_model(model, model.settings(), archs=args.archs, seed=args.seed,
+                               rounds=args.rounds, slot=slot(), on_progress=steps("eval"))
     if args.csv:
         import pandas as pd
 

@@ -331,8 +331,24 @@ def _cuda_block_timer(net: nn.Module, x: torch.Tensor) -> Callable[[int], tuple[
     return time_block
 
 
-def interleaved(probes: dict[Any, Probe], rounds: int, burst_s: float = 0.05,
-                warmup_s: float = 0.02, seed: int = 0, slot: QuietSlot | None = None,
+ROUNDS = (2, 1000)
+"""The least and most rounds of an interleaved measurement (two at least: the interval of a
+median, and the two halves of a ceiling, need several)."""
+BURST_S = 0.05
+"""Seconds of timed runs per model per round of an interleaved measurement."""
+WARMUP_S = 0.02
+"""Seconds of untimed runs before each burst."""
+
+
+def check_rounds(rounds: int, option: str = "--rounds") -> None:
+    """Raise ``ValueError`` unless ``rounds`` is a whole number within :data:`ROUNDS`."""
+    low, high = ROUNDS
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not low <= rounds <= high:
+        raise ValueError(f"{option} must be between {low} and {high}, got {rounds}")
+
+
+def interleaved(probes: dict[Any, Probe], rounds: int, burst_s: float = BURST_S,
+                warmup_s: float = WARMUP_S, seed: int = 0, slot: QuietSlot | None = None,
                 on_round: Callable[[int, int], None] | None = None) -> dict[Any, list[float]]:
     """The one protocol for comparing models: ``rounds`` rounds, each timing every probe for a
     burst of ``burst_s`` after ``warmup_s``, in a fresh random order (seeded by ``seed``), all

@@ -20,7 +20,8 @@ from nasbench.arch import Arch
 from nasbench.build import build_model
 from nasbench.env import allocator_state, current_conditions
 from nasbench.hostload import HostWatch
-from nasbench.latency import Probe, effective_clock, interleaved, median_interval
+from nasbench.latency import (BURST_S, WARMUP_S, Probe, check_rounds, effective_clock, interleaved,
+                              median_interval)
 from nasbench.memory import check_arch
 from nasbench.profiling import LatencyOptions
 from nasbench.quiet import QuietSlot
@@ -31,10 +32,6 @@ from nasbench.storage import open_run
 
 MAX_ARCHS = 2000
 """The most architectures one ``profile --from`` measures."""
-ROUNDS = (2, 1000)
-"""The least and most ``--rounds``."""
-BURST_S = 0.05
-WARMUP_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -88,14 +85,6 @@ def read_archs(source: str | Path, runs_dir: str | Path = "runs") -> list[Arch]:
     if not archs:
         raise ValueError(f"--from {source} holds no architecture; give one per line")
     return archs
-
-
-def check_rounds(rounds: int) -> None:
-    """Raise ``ValueError`` unless ``rounds`` is within :data:`ROUNDS` (two at least: the
-    interval of a median needs several)."""
-    low, high = ROUNDS
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or not low <= rounds <= high:
-        raise ValueError(f"--rounds must be between {low} and {high}, got {rounds}")
 
 
 def profile_many(archs: list[Arch], options: LatencyOptions, rounds: int = 10, seed: int = 0,

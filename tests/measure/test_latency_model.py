@@ -97,45 +97,70 @@ def test_eval_refuses_the_fit_seed_and_reports_the_ceiling(tiny_model: Path) -> 
     model = lm.load_model(tiny_model)
     with pytest.raises(LatencyModelError, match="seed the model was fitted with"):
         lm.evaluate_model(model, FAST, archs=4, seed=0)
-    result = lm.evaluate_model(model, FAST, archs=6)
-    assert result.seed == 1000 and result.archs == 6 and len(result.rows) == 6
+    with pytest.raises(ValueError, match="--rounds must be between 2 and 1000, got 1"):
+        lm.evaluate_model(model, FAST, archs=4, rounds=1)
+    result = lm.evaluate_model(model, FAST, archs=6, rounds=4)
+    assert result.seed == 1000 and result.archs == 6 and result.rounds == 4 and len(result.rows) == 6
     rows = pd.DataFrame(result.rows)  # every figure is what the rows say
     measured = rows["measured_ms"]
 
-    def within(predicted: pd.Series, limit: float = 0.10) -> float:
-        return float(((predicted / measured - 1).abs() <= limit).mean())
+    def within(predicted: pd.Series, limit: float = 0.10, truth: pd.Series = measured) -> float:
+        return float(((predicted / truth - 1).abs() <= limit).mean())
 
     assert result.within_5 == within(rows["predicted_ms"], 0.05)
     assert result.within_10 == within(rows["predicted_ms"])
     assert result.unleveled_within_10 == within(rows["predicted_unleveled_ms"])
     assert result.fixed_within_10 == within(rows["predicted_at_fit_speed_ms"])
-    assert result.repeat_within_10 == float(((measured / rows["measured_again_ms"] - 1).abs() <= 0.1).mean())
+    assert result.repeat_within_10 == within(rows["measured_again_ms"])
+    assert result.truth_within_10 == within(rows["predicted_ms"], truth=rows["measured_all_ms"])
     assert result.median_abs_error == pytest.approx((rows["predicted_ms"] / measured - 1).abs().median())
     assert result.spearman == pytest.approx(spearmanr(rows["predicted_ms"], measured).statistic)
     assert result.repeat_spearman == pytest.approx(spearmanr(rows["measured_again_ms"], measured).statistic)
+    assert result.truth_spearman == pytest.approx(
+        spearmanr(rows["predicted_ms"], rows["measured_all_ms"]).statistic)
+    # halves of the same rounds: all rounds' median lies between the two halves' extremes
+    low = rows[["measured_ms", "measured_again_ms"]].min(axis=1)
+    high = rows[["measured_ms", "measured_again_ms"]].max(axis=1)
+    assert ((rows["measured_all_ms"] >= low - 1e-12) & (rows["measured_all_ms"] <= high + 1e-12)).all()
     bursts = rows[["reference_ms", "reference_again_ms"]].to_numpy()
     assert result.host_drift >= bursts.max() / bursts.min() - 1 - 1e-9
     for row in result.rows:  # the prediction at the fit's speed, scaled by the reference ...
         assert row["predicted_unleveled_ms"] == pytest.approx(
             row["predicted_at_fit_speed_ms"] * row["reference_ms"] / model.reference["ms"])
         assert row["predicted_ms"] == pytest.approx(row["predicted_unleveled_ms"] * row["level"])
-    # ... and by the level of the architectures measured before it in the first pass
+    # ... and by the level of the architectures before it
     ratios = [r["measured_ms"] / r["predicted_unleveled_ms"] for r in result.rows]
     levels = [r["level"] for r in result.rows]
     assert levels[:lm.LEVEL_MIN] == [1.0] * lm.LEVEL_MIN
     assert levels[lm.LEVEL_MIN] == pytest.approx(np.median(ratios[:lm.LEVEL_MIN]))
 
 
+def test_eval_measures_in_chunks_with_the_reference_in_each(tiny_model: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lm, "EVAL_CHUNK", 3)  # 7 architectures: chunks of 3, 3 and 1
+    archs = lm.draw_archs(get_space("tiny"), SHAPE, 7, seed=5)
+    seen = []
+    table, reference = lm.measure_interleaved(archs, archs[0], FAST, rounds=2, seed=0,
+                                              on_round=lambda d, n: seen.append((d, n)))
+    assert table.shape == (7, 2) and reference.shape == (3, 2) and (table > 0).all()
+    assert seen == [(r, 6) for r in range(1, 7)]
+    # the first architecture is also the reference: the same model, timed in the same rounds
+    assert table[0] == pytest.approx(reference[0], rel=0.5)
+
+
 def test_eval_prints_the_prediction_beside_the_ceiling(tiny_model: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     csv = tmp_path / "eval.csv"
-    assert main(["latency-model", "eval", str(tiny_model), "--archs", "7", "--csv", str(csv)]) == 0
+    assert main(["latency-model", "eval", str(tiny_model), "--archs", "7", "--rounds", "2",
+                 "--csv", str(csv)]) == 0
     out = capsys.readouterr().out
-    for line in ("prediction vs pass 1", "same, without the level", "same, at the fit's host speed",
-                 "pass 2 vs pass 1 (the ceiling)", "last 20 architectures measured before it"):
+    for line in ("prediction vs measured", "same, without the level", "same, at the fit's host speed",
+                 "odd rounds vs even (the ceiling)", "prediction vs all rounds",
+                 "measured interleaved in 2 rounds", "last 20 architectures before it"):
         assert line in out, line
     rows = pd.read_csv(csv)
-    assert len(rows) == 7 and {"predicted_ms", "predicted_unleveled_ms", "level"} <= set(rows.columns)
+    assert len(rows) == 7 and {"predicted_ms", "predicted_unleveled_ms", "level",
+                               "measured_all_ms"} <= set(rows.columns)
     assert (rows["level"][:lm.LEVEL_MIN] == 1).all() and rows["level"][lm.LEVEL_MIN:].ne(1).all()
 
 
