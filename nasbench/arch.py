@@ -45,7 +45,10 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Union
+
+from nasbench import cells
+from nasbench.cells import CellArch
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "hswish", "silu")
 BLOCK_KINDS: tuple[str, ...] = ("conv", "ds", "ir")
@@ -206,6 +209,11 @@ class Arch:
         _check_int("input channels", self.in_channels, 1, 64)
         _check_int("number of classes", self.num_classes, 2, 100_000)
 
+    @property
+    def family(self) -> str:
+        """The architecture family: ``blocks`` (a :class:`~nasbench.cells.CellArch` is ``nb201``)."""
+        return "blocks"
+
     def final_resolution(self) -> int:
         """Spatial size after the stem and all stages (same padding, ceil division)."""
         size = math.ceil(self.resolution / self.stem.stride)
@@ -221,6 +229,10 @@ class Arch:
         """A short stable name for this architecture: 10 hex digits of its string's SHA-256."""
 
         return hashlib.sha256(encode(self).encode()).hexdigest()[:10]
+
+
+AnyArch = Union[Arch, CellArch]
+"""Any architecture: a block network (:class:`Arch`) or a NAS-Bench-201 cell network."""
 
 
 @dataclass(frozen=True)
@@ -432,10 +444,13 @@ def _decode_head(section: str) -> Head:
     ))
 
 
-def decode(text: str) -> Arch:
-    """Decode an architecture string (strict: raises ``ValueError`` naming the bad token)."""
+def decode(text: str) -> AnyArch:
+    """Decode an architecture string (strict: raises ``ValueError`` naming the bad token): a
+    block network, or a NAS-Bench-201 cell network (:mod:`nasbench.cells`)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("an architecture string must be a non-empty string")
+    if cells.is_cell_string(text):
+        return cells.decode_cell(text)
     sections = text.strip().split(":")
     if len(sections) < 4:
         raise ValueError(f"an architecture string needs at least 4 ':'-separated sections "
@@ -458,18 +473,22 @@ def decode(text: str) -> Arch:
 # JSON form
 # ---------------------------------------------------------------------------------------------
 
-def to_dict(arch: Arch) -> dict[str, Any]:
+def to_dict(arch: AnyArch) -> dict[str, Any]:
     """A JSON-ready dict of ``arch`` (stages as a list of dicts)."""
+    if isinstance(arch, CellArch):
+        return cells.to_dict(arch)
     data = asdict(arch)
     data["stages"] = [dict(s) for s in data["stages"]]
     data["string"] = encode(arch)
     return data
 
 
-def from_dict(data: dict[str, Any]) -> Arch:
-    """Rebuild an :class:`Arch` from :func:`to_dict`'s output; unknown keys raise ``ValueError``."""
+def from_dict(data: dict[str, Any]) -> AnyArch:
+    """Rebuild an architecture from :func:`to_dict`'s output; unknown keys raise ``ValueError``."""
     if not isinstance(data, dict):
         raise ValueError("an architecture JSON must be an object")
+    if data.get("family") == cells.FAMILY:
+        return cells.from_dict(data)
     known = {"stem", "stages", "head", "resolution", "in_channels", "num_classes", "string"}
     unknown = set(data) - known
     if unknown:
@@ -499,12 +518,12 @@ def from_dict(data: dict[str, Any]) -> Arch:
     return arch
 
 
-def to_json(arch: Arch) -> str:
+def to_json(arch: AnyArch) -> str:
     """The JSON form of ``arch``."""
     return json.dumps(to_dict(arch), indent=2)
 
 
-def from_json(text: str) -> Arch:
+def from_json(text: str) -> AnyArch:
     """Parse the JSON form (``ValueError`` on malformed JSON or fields)."""
     try:
         data = json.loads(text)

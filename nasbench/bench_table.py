@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ from nasbench.results import COLUMNS, pareto_frame, pareto_mask, results_frame
 from nasbench.rules import reference_point
 from nasbench.study_record import StudyRecord
 
-TABLE_FILE = "table.parquet"
-CSV_FILE = "table.csv"
-META_FILE = "bench.json"
+from nasbench.bench_file import CSV_FILE, META_FILE, TABLE_FILE, imported_folder, load_bench
+
+__all__ = ["CSV_FILE", "META_FILE", "TABLE_FILE", "BenchRecord", "Opened", "as_results_frame",
+           "bench_meta", "bench_table", "imported_folder", "load_bench", "open_table", "table_of"]
 
 
 @dataclass(frozen=True)
@@ -138,76 +138,31 @@ def bench_meta(study: optuna.Study, table: pd.DataFrame) -> dict[str, Any]:
             if not done.empty else {}}
 
 
-def load_bench(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The table and its description from a bench folder (or its ``table.parquet``).
+@dataclass(frozen=True)
+class Opened:
+    """What ``results`` shows of a run: its table, its front (cheapest first), whether it is a
+    bench (or an imported table), its name and its validation images (``None`` if unknown)."""
 
-    Raises ``ValueError`` naming the problem when it is not a bench table.
-    """
-    folder = Path(path)
-    if folder.suffix == ".parquet":
-        if folder.name != TABLE_FILE:
-            raise ValueError(f"{path} is not a bench's {TABLE_FILE}; give the bench folder "
-                             f"(runs/bench-<space>-<dataset>) or its {TABLE_FILE}")
-        folder = folder.parent
-    meta_path, table_path = folder / META_FILE, folder / TABLE_FILE
-    if not folder.exists():
-        raise ValueError(f"no bench table at {path}; build one with python cli.py bench --space tiny")
-    if not meta_path.is_file() or not table_path.is_file():
-        raise ValueError(f"{path} is not a bench table (no {META_FILE} and {TABLE_FILE}); give a "
-                         f"folder written by python cli.py bench")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        table = pd.read_parquet(table_path)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read the bench table at {path} ({exc}); run python cli.py "
-                         f"bench again to rewrite it") from None
-    if not isinstance(meta, dict) or meta.get("kind") != "nasbench-bench":
-        raise ValueError(f"{meta_path} does not describe a bench table; give a folder written by "
-                         f"python cli.py bench")
-    problem = _meta_problem(meta) or _table_problem(table, meta)
-    if problem:
-        raise ValueError(f"the bench table at {path} is damaged ({problem}); run python cli.py "
-                         f"bench again to rewrite it")
-    return table, meta
+    frame: pd.DataFrame
+    front: pd.DataFrame
+    bench: bool
+    name: str
+    n_val: int | None
 
 
-def _whole(value: Any, low: int = 1) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+def open_table(run: str, study: str | None = None, runs_dir: str | Path = "runs") -> Opened:
+    """The table of a search, a bench or an imported table, by run folder, name or storage URL
+    (``ValueError`` naming the problem when there is none)."""
+    folder = imported_folder(run, runs_dir)
+    if folder is not None:
+        table, meta = load_bench(folder)
+        return Opened(table, table[table["pareto"]].sort_values("latency_ms"), True,
+                      str(meta.get("study") or folder.name), int(meta["n_val"]))
+    from nasbench.storage import open_run  # deferred: SQLAlchemy's import is not needed for a file
 
-
-def _meta_problem(meta: dict[str, Any]) -> str | None:
-    """What is wrong with a bench's description, or ``None``."""
-    for key in ("space", "dataset"):
-        if not isinstance(meta.get(key), str):
-            return f"{META_FILE} has no {key}"
-    shape = meta.get("shape")
-    if not isinstance(shape, list) or len(shape) != 3 or not all(_whole(v) for v in shape):
-        return f"{META_FILE} has no shape (resolution, channels, classes)"
-    for key in ("seeds", "passes", "n_val", "complete"):
-        if not _whole(meta.get(key), 0 if key == "complete" else 1):
-            return f"{META_FILE} has no {key}"
-    ref = meta.get("reference_point")
-    if not isinstance(ref, dict) or not all(isinstance(ref.get(k), (int, float))
-                                            for k in ("val_acc", "latency_ms")):
-        return f"{META_FILE} has no reference point"
-    if not isinstance(meta.get("conditions"), dict) or not isinstance(meta.get("whole_space"), bool):
-        return f"{META_FILE} has no conditions"
-    return None
-
-
-def _table_problem(table: pd.DataFrame, meta: dict[str, Any]) -> str | None:
-    """What is wrong with a bench's table, or ``None``."""
-    wanted = ["arch", "complete", "pareto", "params", "macs", "latency_ms", "val_acc_mean",
-              "train_time_s", "measure_time_s", "epochs"]
-    wanted += [f"{c}_pass{p}" for p in range(1, meta["passes"] + 1)
-               for c in ("latency_ms", "latency_iqr_ms", "latency_samples")]
-    wanted += [f"val_acc_per_epoch_seed{k}" for k in range(meta["seeds"])]
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        return f"no column {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}"
-    if not table["complete"].astype(bool).any():
-        return "no complete architecture"
-    return None
+    opened = open_run(run, study, runs_dir)
+    frame, front, bench = table_of(opened)
+    return Opened(frame, front, bench, opened.study_name, StudyRecord.of(opened).n_val)
 
 
 def table_of(study: optuna.Study) -> tuple[pd.DataFrame, pd.DataFrame, bool]:

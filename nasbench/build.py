@@ -12,8 +12,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nasbench.arch import Arch, BlockConfig, resolve_blocks
+from nasbench.arch import AnyArch, Arch, BlockConfig, resolve_blocks
 from nasbench.blocks import ConvBnAct, make_activation, make_block
+from nasbench.cell_blocks import CellNetwork, cell_layout
+from nasbench.cells import CellArch
 
 
 def block_layout(cfg: BlockConfig) -> dict[str, Any]:
@@ -88,14 +90,25 @@ class Network(nn.Module):
         return self.classifier(self.dropout(self.hidden(x)))
 
 
-def build_model(arch: Arch, seed: int | None = None) -> Network:
+def family_of(layout: dict) -> type[nn.Module]:
+    """The network class that builds a layout (:func:`layout`, or a cell network's)."""
+    return CellNetwork if layout.get("family") == "nb201" else Network
+
+
+def any_layout(arch: AnyArch) -> dict[str, Any]:
+    """The layout of any architecture: a block network's or a cell network's."""
+    return cell_layout(arch) if isinstance(arch, CellArch) else layout(arch)
+
+
+def build_model(arch: AnyArch, seed: int | None = None) -> nn.Module:
     """Build the network for ``arch`` (train mode); ``seed`` makes the initial weights
     reproducible without touching the global random state."""
+    plan = any_layout(arch)
     if seed is None:
-        return Network(layout(arch))
+        return family_of(plan)(plan)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Network(layout(arch))
+        return family_of(plan)(plan)
 
 
 def count_params(model: nn.Module) -> int:

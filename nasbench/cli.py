@@ -10,7 +10,6 @@ The library is imported inside each command, on purpose (see :data:`DEFERRED_IMP
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import logging
 import os
@@ -18,7 +17,7 @@ import sys
 from typing import Any, Sequence
 
 from nasbench import text
-from nasbench.arguments import EXIT_USAGE, build_parser
+from nasbench.arguments import EXIT_USAGE, build_parser, options_of as _config
 from nasbench.files import check_output_file
 from nasbench.console import (Live, confirming, interruptible, print_json, quiet_optuna, slot, steps,
                               work)
@@ -82,12 +81,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(kind: Any, args: argparse.Namespace) -> Any:
-    """A config dataclass from the options of the same names."""
-    return kind(**{f.name: getattr(args, f.name) for f in dataclasses.fields(kind)
-                   if hasattr(args, f.name)})
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     """Run or resume a search until the budget of completed trials is reached."""
     from nasbench.confirm import check_options as check_confirm, confirm_after_search
@@ -96,10 +89,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     check_workers(args.workers)
-    check_confirm(args.confirm_rounds, args.confirm_seeds)
+    check_confirm(args.confirm_rounds, args.confirm_seeds, args.accuracy_from)
     config, data, study, done = start_search(_config(SearchConfig, args))
     print(text.search_header(config, done, args.workers), file=sys.stderr)
-    if config.dataset != "digits" and done < config.budget:
+    if config.dataset != "digits" and done < config.budget and not config.accuracy_from:
         print(text.training_plan(config, data, expected_trial_seconds(config, data)), file=sys.stderr)
     progress = Live(text.ProgressLine(config.budget, done, quiet := slot()), complete_trials)
     outcome = work(config, args.workers, study, lambda: finish_search(config), progress,
@@ -183,13 +176,13 @@ def _open_run(args: argparse.Namespace) -> Any:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    """Print and export the table of a run or a bench."""
-    from nasbench.bench_table import table_of
+    """Print and export the table of a run, a bench or an imported table."""
+    from nasbench.bench_table import open_table
     from nasbench.results import write_table
-    from nasbench.study_record import StudyRecord
 
-    study = _open_run(args)
-    frame, front, bench = table_of(study)
+    quiet_optuna()
+    done = open_table(args.run, args.study, args.runs_dir)
+    frame, front, bench = done.frame, done.front, done.bench
     shown = front if args.pareto else frame
     paths = [p for p in (args.csv, args.parquet) if p]
     for path in paths:
@@ -197,11 +190,11 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.json:
         print(shown.to_json(orient="records", date_format="iso", indent=2))
     elif shown.empty:
-        print(f"Study {study.study_name!r} has no feasible completed trial: the front is empty."
-              if args.pareto else f"Study {study.study_name!r} has no trials yet.")
+        print(f"Study {done.name!r} has no feasible completed trial: the front is empty."
+              if args.pareto else f"Study {done.name!r} has no trials yet.")
     else:
         body = (text.bench_table_text(frame, shown) if bench
-                else text.front_table(frame, StudyRecord.of(study).n_val) if args.pareto
+                else text.front_table(frame, done.n_val) if args.pareto
                 else text.results_table(frame, shown))
         print(body + "".join(f"\nwritten: {p}" for p in paths))
     return 0
@@ -313,7 +306,17 @@ def cmd_latency_model(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"spaces": cmd_spaces, "blocks": cmd_blocks, "profile": cmd_profile,
+def cmd_bench_import(args: argparse.Namespace) -> int:
+    """A published benchmark's figures as a bench table (NAS-Bench-201)."""
+    from nasbench.nb201_import import import_nb201
+
+    done = import_nb201(args.latency, args.index, args.dataset, args.study, args.runs_dir,
+                        args.force, on_step=steps("bench-import"))
+    print(text.imported_table(done.folder, done.table, done.meta))
+    return 0
+
+
+COMMANDS = {"spaces": cmd_spaces, "bench-import": cmd_bench_import, "blocks": cmd_blocks, "profile": cmd_profile,
             "search": cmd_search, "worker": cmd_worker, "bench": cmd_bench, "replay": cmd_replay,
             "results": cmd_results, "confirm": cmd_confirm, "export": cmd_export, "train": cmd_train,
             "dashboard": cmd_dashboard, "latency-model": cmd_latency_model}

@@ -56,8 +56,12 @@ def burst_times(candidates: int, rounds: int) -> tuple[float, float]:
     return max(0.01, BURST_S * share), max(0.004, WARMUP_S * share)
 
 
-def check_options(rounds: int, seeds: int) -> None:
-    """Raise ``ValueError`` on a number of rounds or seeds that cannot give a confirmation."""
+def check_options(rounds: int, seeds: int, accuracy_from: str | None = None) -> None:
+    """Raise ``ValueError`` on a number of rounds or seeds that cannot give a confirmation
+    (more seeds retrain: not for a search whose accuracies come from a table)."""
+    if accuracy_from is not None and seeds != 1:
+        raise ValueError("--confirm-seeds retrains the front, but with --accuracy-from the "
+                         "accuracies come from the table: leave --confirm-seeds at 1")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 5 <= rounds <= 1000:
         raise ValueError(f"--confirm-rounds must be between 5 and 1000, got {rounds}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 20:

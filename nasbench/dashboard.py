@@ -21,7 +21,7 @@ import streamlit as st
 
 from nasbench import plots
 from nasbench.arch import decode
-from nasbench.bench_table import as_results_frame, bench_table, load_bench
+from nasbench.bench_table import as_results_frame, bench_table, imported_folder, load_bench
 from nasbench.profiling import module_costs as costs
 from nasbench.replay import search_hv_fraction
 from nasbench.results import ResultsTable, best_within
@@ -45,6 +45,37 @@ def bench_frame(source: str, study: str | None, stamp: float) -> pd.DataFrame:
     return as_results_frame(bench_table(open_run(source, study)))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def imported_frame(folder: str, stamp: float) -> pd.DataFrame:
+    """An imported table shown as one trial per architecture, re-read when its file changes."""
+
+    return as_results_frame(load_bench(folder)[0])
+
+
+def published_section(frame: pd.DataFrame) -> None:
+    """For a search whose accuracies come from a table: the latency measured here against the
+    table's (a published device's) for the same architectures."""
+    path = frame.attrs.get("accuracy_from")
+    if not path:
+        return
+    try:
+        table, meta = load_bench(path)
+    except ValueError as exc:
+        st.warning(f"The accuracy table of this search cannot be read now: {exc}")
+        return
+    joined = plots.measured_vs_table(frame, table)
+    if len(joined) < 3:
+        return
+    device = meta["conditions"].get("device_name") or "the table's device"
+    ours = frame["device_name"].dropna()
+    fig, rho = plots.measured_vs_table_chart(joined, device, ours.iloc[0] if not ours.empty else "here")
+    st.subheader("Latency here against the table's")
+    st.plotly_chart(fig, key="published_chart")
+    st.caption(f"{len(joined)} architectures of this search: Spearman's rank correlation of the "
+               f"latency measured here with the latency on {device} ({meta.get('imported', {}).get('latency_source', 'from the table')}): "
+               f"{rho:.3f}. Accuracies come from the table ({path}).")
+
+
 def load_frame(source: str, study: str | None = None) -> tuple[pd.DataFrame, str, str | None]:
     """The results table of one run, the study's name, and a one-line warning when the storage
     could not be read now (the last figures read are shown, and the next refresh retries).
@@ -53,6 +84,13 @@ def load_frame(source: str, study: str | None = None) -> tuple[pd.DataFrame, str
     read); a bench is read whole. Raises ``ValueError`` when the run cannot be opened at all.
     """
 
+    folder = imported_folder(source)
+    if folder is not None:  # bench-import: a table, no study
+        table, meta = load_bench(folder)
+        frame = imported_frame(str(folder), (folder / "bench.json").stat().st_mtime)
+        frame.attrs.update(kind="bench", space=meta["space"], dataset=meta["dataset"], constraints={},
+                           device=meta["conditions"].get("device_name"))
+        return frame, folder.name, None
     table = results_table(source, study)
     warning = None
     try:
@@ -67,7 +105,8 @@ def load_frame(source: str, study: str | None = None) -> tuple[pd.DataFrame, str
     if record.is_bench:
         frame = bench_frame(source, study, _stamp(source))
     frame.attrs.update(kind=record.kind, space=record.space, dataset=record.dataset,
-                       constraints=constraints_of(record))
+                       constraints=constraints_of(record),
+                       accuracy_from=(record.settings or {}).get("accuracy_from"))
     return frame, table.study.study_name, warning
 
 
@@ -164,7 +203,8 @@ def load(source: str, chosen: list[str]) -> dict[str, pd.DataFrame] | None:
                 f"`python cli.py search --budget 50`, or type another folder in the sidebar.")
         return None
     if not chosen:
-        st.info(f"No run found in `{source}`: a run is a folder holding a `study.db`. Start one "
+        st.info(f"No run found in `{source}`: a run is a folder holding a `study.db` (or an "
+                f"imported table). Start one "
                 f"with `python cli.py search --budget 50`.")
         return None
     frames: dict[str, pd.DataFrame] = {}
@@ -351,6 +391,7 @@ def body(source: str, chosen: list[str], x_axis: str) -> None:
         corr = derived(("correlations", focus), lambda: plots.rank_correlations(frame))
         if not corr.empty:
             st.dataframe(corr.round(3), hide_index=True, key="correlations")
+    published_section(frame)
     if plots.has_predictions(frame):
         st.plotly_chart(plots.predicted_chart(frame), key="predicted_chart")
     table_section(frame, name)

@@ -70,6 +70,16 @@ class DataSplits:
                 f" / test {len(self.y_test)}")
 
 
+def shape_only(name: str, resolution: int, channels: int, classes: int, n_val: int) -> DataSplits:
+    """A stand-in for a dataset that has its shape, its number of classes and its validation
+    size but no image: what a search whose accuracies come from a table measures latency on."""
+    empty = torch.zeros(0, channels, resolution, resolution)
+    none = torch.zeros(0, dtype=torch.long)
+    return DataSplits(name, tuple(str(c) for c in range(classes)), empty, none, empty,
+                      torch.zeros(n_val, dtype=torch.long), empty, none, (0.0,) * channels,
+                      (1.0,) * channels, False, 0, n_val)
+
+
 # ------------------------------------------------------------------------------------ readers
 
 def _digits_file() -> Path | None:

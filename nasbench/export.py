@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from nasbench import blocks as blocks_module
-from nasbench.arch import Arch, decode, encode, from_dict, to_dict
-from nasbench.build import Network, build_model, layout
+from nasbench import cell_blocks as cell_module
+from nasbench.arch import AnyArch, decode, from_dict, to_dict
+from nasbench.build import Network, any_layout, build_model
 from nasbench.data import DataSplits, load_dataset
 from nasbench.env import check_device, check_threads
 from nasbench.files import check_output_folder, write_folder
@@ -46,7 +47,7 @@ ONNX_FILE = "model.onnx"
 EXPORT_FILES = frozenset({MODEL_FILE, ARCH_FILE, WEIGHTS_FILE, PROGRAM_FILE, ONNX_FILE})
 """What an export folder holds: all that ``--force`` may replace."""
 _NAME = re.compile(r"[a-z0-9_]+")
-_SAFE_STRING = re.compile(r"[a-z0-9_.:]+")
+_SAFE_STRING = re.compile(r"[a-z0-9_.:|~+]+")
 
 
 def _check_literal(value: Any, where: str = "layout") -> None:
@@ -71,28 +72,35 @@ def _check_literal(value: Any, where: str = "layout") -> None:
 
 def _layout_literal(plan: dict[str, Any]) -> str:
     """The layout as readable Python: one line per layer."""
+    if plan.get("family") == "nb201":
+        return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in plan.items()) + "}"
     stages = "".join(f"        [  # stage {i}\n" + "".join(f"            {block!r},\n" for block in stage)
                      + "        ],\n" for i, stage in enumerate(plan["stages"]))
     return (f"{{\n    'stem': {plan['stem']!r},\n    'stages': [\n{stages}    ],\n"
             f"    'head': {plan['head']!r},\n}}")
 
 
-def _definitions() -> str:
-    """The source of every function and class of :mod:`nasbench.blocks`, then ``Network``."""
-    members = [obj for obj in vars(blocks_module).values()
+def _definitions(cells: bool = False) -> str:
+    """The source of every function and class of :mod:`nasbench.blocks`, then ``Network``; for
+    a cell network (``cells``), those of :mod:`nasbench.cell_blocks` that build from a layout."""
+    module = cell_module if cells else blocks_module
+    members = [obj for obj in vars(module).values()
                if (inspect.isfunction(obj) or inspect.isclass(obj))
-               and obj.__module__ == blocks_module.__name__]
+               and obj.__module__ == module.__name__ and obj.__name__ != "cell_layout"]
     members.sort(key=lambda obj: inspect.getsourcelines(obj)[1])
-    return "\n\n".join(inspect.getsource(obj).rstrip() for obj in [*members, Network]) + "\n"
+    if not cells:
+        members.append(Network)
+    return "\n\n".join(inspect.getsource(obj).rstrip() for obj in members) + "\n"
 
 
-def model_source(arch: Arch, figures: dict[str, Any] | None = None) -> str:
+def model_source(arch: AnyArch, figures: dict[str, Any] | None = None) -> str:
     """The text of a standalone ``model.py`` for ``arch`` (imports only torch)."""
-    arch = decode(encode(arch))  # validated, canonical
-    text = encode(arch)
+    arch = decode(arch.to_string())  # validated, canonical
+    text = arch.to_string()
     if not _SAFE_STRING.fullmatch(text):
         raise ValueError("architecture string has unexpected characters")
-    plan = layout(arch)
+    plan = any_layout(arch)
+    cells = plan.get("family") == "nb201"
     _check_literal(plan)
     figure_lines = [f"#   {key} = {value!r}" for key, value in (figures or {}).items()
                     if _NAME.fullmatch(key) and isinstance(value, (int, float))
@@ -119,7 +127,7 @@ NUM_CLASSES = {arch.num_classes}
 LAYOUT = {_layout_literal(plan)}
 
 
-class Model(Network):
+class Model({"CellNetwork" if cells else "Network"}):
     """The exported network; module names match nasbench's, so its state dicts load."""
 
     def __init__(self) -> None:
@@ -133,10 +141,10 @@ def build(weights: str | None = None) -> Model:
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model
 '''
-    return header + "\n\n\n" + _definitions() + "\n" + footer
+    return header + "\n\n\n" + _definitions(cells) + "\n" + footer
 
 
-def export_arch(arch: Arch, out_dir: str | Path, info: dict[str, Any] | None = None,
+def export_arch(arch: AnyArch, out_dir: str | Path, info: dict[str, Any] | None = None,
                 state_dict: dict[str, torch.Tensor] | None = None, onnx: bool = False,
                 overwrite: bool = False) -> dict[str, Path]:
     """Write ``model.py``, ``arch.json``, ``model.pt2`` (and ``weights.pt`` with a state dict)
@@ -188,7 +196,7 @@ def export_arch(arch: Arch, out_dir: str | Path, info: dict[str, Any] | None = N
 class Exported:
     """An exported trial: what was chosen, why, and the files written."""
 
-    arch: Arch
+    arch: AnyArch
     info: dict[str, Any]
     files: dict[str, Path]
 
@@ -223,7 +231,7 @@ def export_trial(study: optuna.Study, out_dir: str | Path, trial: int | None = N
     return Exported(arch, info, export_arch(arch, out_dir, info, onnx=onnx, overwrite=overwrite))
 
 
-def read_export(export_dir: str | Path) -> tuple[Arch, dict[str, Any]]:
+def read_export(export_dir: str | Path) -> tuple[AnyArch, dict[str, Any]]:
     """The spec and the recorded information of an export folder (``ValueError`` if it is
     not one)."""
     path = Path(export_dir) / ARCH_FILE

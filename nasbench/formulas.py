@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nasbench.arch import Arch, BlockConfig, resolve_blocks
+from nasbench.arch import AnyArch, BlockConfig, resolve_blocks
+from nasbench.cells import CellArch, cell_cost
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ def linear_cost(in_features: int, out_features: int) -> Cost:
     return Cost(in_features * out_features + out_features, in_features * out_features)
 
 
-def arch_cost(arch: Arch) -> Cost:
+def arch_cost(arch: AnyArch) -> Cost:
     """Closed-form cost of a whole network at its input resolution, batch 1."""
+    if isinstance(arch, CellArch):
+        return Cost(*cell_cost(arch))
     stem_size = -(-arch.resolution // arch.stem.stride)
     total = conv_bn_cost(arch.in_channels, arch.stem.channels, arch.stem.kernel, stem_size)
     for cfg in resolve_blocks(arch):

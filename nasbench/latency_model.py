@@ -839,6 +839,10 @@ def fit_to_file(space: str, dataset: str, data_dir: str | None, resolution: int 
     bad space, measurement option or file name, before anything is timed."""
     if space not in SPACES:
         raise ValueError(f"unknown space {space!r}; choose one of {', '.join(SPACES)}")
+    if not hasattr(get_space(space), "stages"):
+        raise LatencyModelError(f"the latency model sums the parts of block spaces; {space} is a "
+                                f"cell space: measure its architectures (profile --from FILE) "
+                                f"or fit a model of {', '.join(k for k in SPACES if k != space)}")
     check_options(settings.device, settings.threads, settings.batch, settings.dtype,
                   settings.memory_format)
     check_archs(archs, "--archs", low=10)

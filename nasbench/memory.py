@@ -6,8 +6,10 @@ assumed kept for the backward pass."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from nasbench.arch import Arch, resolve_blocks
+from nasbench.arch import AnyArch, resolve_blocks
+from nasbench.cells import CellArch, activation_elements
 from nasbench.formulas import arch_cost
 
 BYTES = 4  # float32
@@ -34,9 +36,20 @@ class MemoryEstimate:
         return self.params_bytes + self.activation_bytes
 
 
-def estimate(arch: Arch, batch: int, training: bool) -> MemoryEstimate:
+def estimate(arch: AnyArch, batch: int, training: bool) -> MemoryEstimate:
     """Memory of ``arch`` at ``batch``: inference keeps the largest pair of neighbouring
     tensors; training keeps every intermediate tensor (conv, BN and activation outputs)."""
+    tensors = (activation_elements(arch) if isinstance(arch, CellArch) else _block_tensors(arch))
+    params = arch_cost(arch).params * BYTES * (TRAINING_COPIES if training else INFERENCE_COPIES)
+    if training:
+        activations = sum(tensors) * batch * BYTES
+    else:
+        activations = max(a + b for a, b in zip(tensors, tensors[1:] + [0])) * batch * BYTES
+    return MemoryEstimate(params, activations)
+
+
+def _block_tensors(arch: Any) -> list[int]:
+    """The elements of every tensor a block network's training step keeps, in order."""
     stem = -(-arch.resolution // arch.stem.stride)
     tensors = [arch.in_channels * arch.resolution ** 2] + [arch.stem.channels * stem ** 2] * 3
     for b in resolve_blocks(arch):
@@ -50,12 +63,7 @@ def estimate(arch: Arch, batch: int, training: bool) -> MemoryEstimate:
             tensors += [out] * 2
     if arch.head.channels:
         tensors += [arch.head.channels * arch.final_resolution() ** 2] * 3
-    params = arch_cost(arch).params * BYTES * (TRAINING_COPIES if training else INFERENCE_COPIES)
-    if training:
-        activations = sum(tensors) * batch * BYTES
-    else:
-        activations = max(a + b for a, b in zip(tensors, tensors[1:] + [0])) * batch * BYTES
-    return MemoryEstimate(params, activations)
+    return tensors
 
 
 def available_bytes(device: str = "cpu") -> int | None:
@@ -87,7 +95,7 @@ def check_fits(need: int, what: str, fix: str, device: str = "cpu") -> None:
                          f"{_gb(have)} available; {fix}, or add {OVERRIDE} to try anyway")
 
 
-def check_arch(arch: Arch, batch: int, training: bool, device: str = "cpu") -> None:
+def check_arch(arch: AnyArch, batch: int, training: bool, device: str = "cpu") -> None:
     """Refuse ``arch`` at ``batch`` where it cannot fit (see :func:`check_fits`)."""
     need = estimate(arch, batch, training)
     check_fits(need.total, f"{'training' if training else 'running'} this network at batch "

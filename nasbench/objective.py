@@ -1,7 +1,7 @@
 """One search trial: sample an architecture, count it, time it, train it, and store what it
 measured on the trial (:class:`nasbench.record.TrialRecord`). The figures come from an
 evaluator: :class:`LocalEvaluator` trains and times on this machine,
-:class:`nasbench.replay.TableEvaluator` looks them up in a bench table."""
+:class:`TableEvaluator` looks them up in a bench table."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -20,7 +21,9 @@ from nasbench.build import build_model, count_params
 from nasbench.data import DataSplits
 from nasbench.flops import count_flops
 from nasbench.interrupts import SafeInterrupts
-from nasbench.latency import DEFAULT_CLOCK, LatencyResult, measure_latency
+from nasbench.env import Conditions
+from nasbench.errors import SearchError
+from nasbench.latency import DEFAULT_CLOCK, LatencyResult, LatencyStats, measure_latency
 from nasbench.latency_model import LatencyModelError
 from nasbench.memory import check_arch
 from nasbench.pruners import ParetoPruner
@@ -85,7 +88,7 @@ class StopEarly(Exception):
 
 class Evaluator(Protocol):
     """How a trial gets its figures: :class:`LocalEvaluator` trains and times for real;
-    :class:`nasbench.replay.TableEvaluator` looks them up in a bench table."""
+    :class:`TableEvaluator` looks them up in a bench table."""
 
     def measure(self, arch: Arch, seed: int) -> Measured:
         """Build, count and time ``arch``."""
@@ -125,6 +128,80 @@ class LocalEvaluator:
             stop.seconds = time.perf_counter() - start
             raise
         return Trained(result.val_accuracy_per_epoch, result.train_time_s)
+
+
+class TableEvaluator:
+    """Looks each trial up in a bench table: one seed's accuracy curve, one pass's latency.
+
+    The draws come from a generator seeded by ``(seed, trial seed)``: a replay is
+    deterministic for its seed.
+    """
+
+    def __init__(self, table: Any, meta: dict[str, Any], seed: int) -> None:
+        self.rows = {row["arch"]: row for row in table.to_dict(orient="records") if row["complete"]}
+        self.meta, self.seed = meta, seed
+        self.conditions = Conditions(**{f: meta["conditions"].get(f) for f in
+                                        Conditions.__dataclass_fields__})
+
+    def _row(self, arch: Arch) -> dict[str, Any]:
+        try:
+            return self.rows[arch.to_string()]
+        except KeyError:
+            raise SearchError(f"architecture {arch.to_string()} is not in the bench table; replay "
+                              f"a table of the same space and data") from None
+
+    def measure(self, arch: Arch, seed: int) -> Measured:
+        """The latency of one pass, drawn at random (params and MACs as measured)."""
+        row = self._row(arch)
+        p = int(np.random.default_rng([self.seed, seed, 1]).integers(self.meta["passes"])) + 1
+        stats = LatencyStats(median_ms=float(row[f"latency_ms_pass{p}"]), p90_ms=math.nan,
+                             iqr_ms=float(row[f"latency_iqr_ms_pass{p}"]), cv=math.nan,
+                             mean_ms=math.nan, min_ms=math.nan,
+                             samples=int(row[f"latency_samples_pass{p}"]))
+        return Measured(None, int(row["params"]), int(row["macs"]),
+                        LatencyResult(stats, 1, self.conditions), float(row["measure_time_s"]))
+
+    def train(self, arch: Arch, measured: Measured, seed: int,
+              on_epoch: Callable[[int, float], None]) -> Trained:
+        """One seed's recorded validation curve, epoch by epoch (so an early stop sees it)."""
+        row = self._row(arch)
+        present = [k for k in range(self.meta["seeds"])  # an imported table may lack some
+                   if isinstance(row.get(f"val_acc_per_epoch_seed{k}"), (list, tuple, np.ndarray))]
+        k = present[int(np.random.default_rng([self.seed, seed, 2]).integers(len(present)))]
+        curve = tuple(float(a) for a in row[f"val_acc_per_epoch_seed{k}"])
+        per_epoch = float(row["train_time_s"]) / len(curve)
+        for epoch, accuracy in enumerate(curve):
+            try:
+                on_epoch(epoch, accuracy)
+            except StopEarly as stop:
+                stop.seconds = per_epoch * (epoch + 1)
+                raise
+        return Trained(curve, float(row["train_time_s"]))
+
+
+class MeasuredTable(TableEvaluator):
+    """A search whose accuracies come from a bench table (one seed's, drawn as a replay draws
+    it) and whose latency is measured here, for real (:func:`measure_arch`)."""
+
+    def __init__(self, table: Any, meta: dict[str, Any], config: SearchConfig, data: DataSplits,
+                 slot: QuietSlot | None = None, interrupts: SafeInterrupts | None = None) -> None:
+        super().__init__(table, meta, config.seed)
+        self.local = LocalEvaluator(config, data, slot, interrupts)
+
+    def measure(self, arch: Arch, seed: int) -> Measured:
+        """Counted and timed here (Ctrl-C stops it at once)."""
+        self._row(arch)  # an architecture the table lacks fails before it is timed
+        return self.local.measure(arch, seed)
+
+
+def evaluator_for(config: SearchConfig, data: DataSplits, slot: QuietSlot | None = None,
+                  interrupts: SafeInterrupts | None = None) -> Evaluator:
+    """How a search's trials get their figures: trained and timed here, or, with
+    ``accuracy_from``, accuracy from the table and latency timed here."""
+    if config.accuracy_from is None:
+        return LocalEvaluator(config, data, slot, interrupts)
+    table, meta = config.accuracy_table()
+    return MeasuredTable(table, meta, config, data, slot, interrupts)
 
 
 RECALIBRATE_S = 30.0

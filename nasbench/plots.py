@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nasbench.arch import Stage, decode
+from nasbench.cells import EDGES, CellArch
 from nasbench.results import hypervolume, pareto_frame
 from nasbench.rules import eligible_mask, measured_mask, reference_point
 
@@ -31,16 +32,24 @@ _HOVER = ("trial %{customdata[0]}<br>val_acc %{customdata[1]:.4f}<br>latency %{c
 @functools.lru_cache(maxsize=65536)
 def _stages(arch: str) -> tuple[Stage, ...] | None:
     try:
-        return decode(arch).stages
+        spec = decode(arch)
     except ValueError:
         return None
+    return None if isinstance(spec, CellArch) else spec.stages
 
 
+@functools.lru_cache(maxsize=65536)
 def block_mix(arch: str | None) -> str:
-    """The block kinds an architecture string uses, e.g. ``ds+ir`` (``unknown`` if it is not
-    a valid string)."""
-    stages = _stages(arch) if isinstance(arch, str) else None
-    return "+".join(sorted({s.kind for s in stages})) if stages else "unknown"
+    """The block kinds an architecture string uses, e.g. ``ds+ir``; for a NAS-Bench-201 cell,
+    its number of 3x3 convolutions, e.g. ``cell, 2 conv3x3`` (``unknown`` if it is not a valid
+    string)."""
+    try:
+        spec = decode(arch) if isinstance(arch, str) else None
+    except ValueError:
+        return "unknown"
+    if isinstance(spec, CellArch):
+        return f"cell, {spec.ops.count('nor_conv_3x3')} conv3x3"
+    return "+".join(sorted({s.kind for s in spec.stages})) if spec else "unknown"
 
 
 def main_kernel(arch: str | None) -> int:
@@ -350,10 +359,42 @@ def predicted_chart(frame: pd.DataFrame) -> go.Figure:
 
 
 def stages_table(arch: str) -> pd.DataFrame:
-    """The stages of an architecture string as a table."""
+    """The stages of an architecture string as a table (a cell's edges, for a cell network)."""
     spec = decode(arch)
+    if isinstance(spec, CellArch):
+        return pd.DataFrame([{"edge": f"node {source} -> node {to}", "operation": op}
+                             for (to, source), op in zip(EDGES, spec.ops)])
     rows = [{"stage": i, "kind": s.kind, "repeats": s.repeats, "kernel": s.kernel, "stride": s.stride,
              "expansion": s.expansion if s.kind == "ir" else None, "channels": s.channels,
              "se_ratio": s.se_ratio or None, "activation": s.activation}
             for i, s in enumerate(spec.stages)]
     return pd.DataFrame(rows)
+
+
+def measured_vs_table(frame: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The complete trials of a search beside the same architectures' latency in a bench table:
+    ``arch``, ``number``, ``latency_ms`` (here) and ``table_latency_ms``."""
+    done = frame[(frame["state"] == "COMPLETE") & frame["latency_ms"].notna()]
+    done = done.drop_duplicates("arch")[["arch", "number", "latency_ms"]]
+    other = table[["arch", "latency_ms"]].rename(columns={"latency_ms": "table_latency_ms"})
+    return done.merge(other, on="arch", how="inner")
+
+
+def measured_vs_table_chart(joined: pd.DataFrame, device: str, here: str) -> tuple[go.Figure, float]:
+    """Latency measured here against the table's device's, one point per architecture, with
+    Spearman's rank correlation."""
+    from scipy.stats import spearmanr  # deferred: scipy is slow to import
+
+    rho = float(spearmanr(joined["latency_ms"], joined["table_latency_ms"]).statistic)
+    fig = go.Figure(go.Scatter(
+        x=joined["table_latency_ms"], y=joined["latency_ms"], mode="markers",
+        marker=dict(size=8, color=PALETTE[0], line=dict(width=1, color="white")),
+        customdata=joined[["number", "arch"]].to_numpy(),
+        hovertemplate="trial %{customdata[0]}<br>%{customdata[1]}<br>" + device
+                      + " %{x:.3f} ms<br>here %{y:.3f} ms<extra></extra>"))
+    fig.update_layout(title=f"Latency here ({here}) against {device}<br><sup>Spearman {rho:.3f}, "
+                            f"{len(joined)} architectures</sup>",
+                      xaxis_title=f"latency on {device} (ms, published)",
+                      yaxis_title="latency here (ms, median at batch 1)", template="plotly_white",
+                      height=420)
+    return fig, rho

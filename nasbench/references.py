@@ -98,7 +98,7 @@ def load_arch(text: str) -> Arch:
         except (OSError, UnicodeDecodeError) as exc:
             raise ValueError(f"cannot read architecture file {text} ({exc}); give a readable "
                              f"JSON file") from None
-    if ":" not in text:
+    if ":" not in text and not text.strip().startswith("|"):
         raise ValueError(f"unknown architecture {text!r}; give a reference name "
                          f"({', '.join(REFERENCES)}), a spec string or a JSON file")
     try:

@@ -20,16 +20,13 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from nasbench.arch import Arch
-from nasbench.env import Conditions
-from nasbench.latency import LatencyResult, LatencyStats
 from nasbench.pruners import DEFAULT_PRUNER, make_pruner
 from nasbench.record import TrialRecord
 from nasbench.results import hypervolume
 from nasbench.rules import eligible_mask, measured
 from nasbench.bench_table import load_bench
 from nasbench.errors import SearchError
-from nasbench.objective import Measured, Objective, StopEarly, Trained
+from nasbench.objective import Objective, TableEvaluator
 from nasbench.samplers import SAMPLERS, make_sampler
 from nasbench.search import drive
 from nasbench.settings import SearchConfig
@@ -38,53 +35,6 @@ from search_spaces import DataShape
 CHECKPOINTS: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
 LIMIT_QUANTILES: tuple[float, ...] = (0.1, 0.25, 0.5)
 """Latency limits of the regret: these quantiles of the table's feasible latencies."""
-
-
-class TableEvaluator:
-    """Looks each trial up in a bench table: one seed's accuracy curve, one pass's latency.
-
-    The draws come from a generator seeded by ``(seed, trial seed)``: a replay is
-    deterministic for its seed.
-    """
-
-    def __init__(self, table: pd.DataFrame, meta: dict[str, Any], seed: int) -> None:
-        self.rows = {row["arch"]: row for row in table.to_dict(orient="records") if row["complete"]}
-        self.meta, self.seed = meta, seed
-        self.conditions = Conditions(**{f: meta["conditions"].get(f) for f in
-                                        Conditions.__dataclass_fields__})
-
-    def _row(self, arch: Arch) -> dict[str, Any]:
-        try:
-            return self.rows[arch.to_string()]
-        except KeyError:
-            raise SearchError(f"architecture {arch.to_string()} is not in the bench table; replay "
-                              f"a table of the same space and data") from None
-
-    def measure(self, arch: Arch, seed: int) -> Measured:
-        """The latency of one pass, drawn at random (params and MACs as measured)."""
-        row = self._row(arch)
-        p = int(np.random.default_rng([self.seed, seed, 1]).integers(self.meta["passes"])) + 1
-        stats = LatencyStats(median_ms=float(row[f"latency_ms_pass{p}"]), p90_ms=math.nan,
-                             iqr_ms=float(row[f"latency_iqr_ms_pass{p}"]), cv=math.nan,
-                             mean_ms=math.nan, min_ms=math.nan,
-                             samples=int(row[f"latency_samples_pass{p}"]))
-        return Measured(None, int(row["params"]), int(row["macs"]),
-                        LatencyResult(stats, 1, self.conditions), float(row["measure_time_s"]))
-
-    def train(self, arch: Arch, measured: Measured, seed: int,
-              on_epoch: Callable[[int, float], None]) -> Trained:
-        """One seed's recorded validation curve, epoch by epoch (so an early stop sees it)."""
-        row = self._row(arch)
-        k = int(np.random.default_rng([self.seed, seed, 2]).integers(self.meta["seeds"]))
-        curve = tuple(float(a) for a in row[f"val_acc_per_epoch_seed{k}"])
-        per_epoch = float(row["train_time_s"]) / len(curve)
-        for epoch, accuracy in enumerate(curve):
-            try:
-                on_epoch(epoch, accuracy)
-            except StopEarly as stop:
-                stop.seconds = per_epoch * (epoch + 1)
-                raise
-        return Trained(curve, float(row["train_time_s"]))
 
 
 def table_epochs(table: pd.DataFrame) -> int:

@@ -24,14 +24,14 @@ from nasbench.build import build_model
 from nasbench.data import DataSplits
 from nasbench.errors import DamagedValue, SearchError
 from nasbench.interrupts import SafeInterrupts
-from nasbench.objective import LocalEvaluator, Objective
+from nasbench.objective import Objective, evaluator_for
 from nasbench.pruners import make_pruner
 from nasbench.quiet import QuietSlot
 from nasbench.results import pareto_frame, results_frame, write_table
 from nasbench.rules import trial_measured
 from nasbench.samplers import ProcessSampler
 from nasbench.search_study import open_study, settled
-from nasbench.settings import SearchConfig, load_search_data
+from nasbench.settings import SearchConfig, load_search_data, with_table_dataset
 from nasbench.storage import count_states, fail_dead_trials
 from nasbench.study_record import StudyRecord
 from nasbench.train import expected_seconds
@@ -184,7 +184,7 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callback] = (),
     shape = DataShape(data.resolution, data.channels, len(data.classes))
     pruner = make_pruner(config.pruner, len(data.y_val))
     with SafeInterrupts().installed() as interrupts:
-        drive(study, Objective(config, shape, LocalEvaluator(config, data, slot, interrupts), pruner),
+        drive(study, Objective(config, shape, evaluator_for(config, data, slot, interrupts), pruner),
               config, callbacks, max_failures, interrupts)
     return finish_search(config)
 
@@ -214,6 +214,7 @@ def start_search(config: SearchConfig) -> tuple[SearchConfig, DataSplits, optuna
     resumed (settings recorded or checked), the settings left to the study filled in from
     it. Returns the settled config, the data, the study and the architectures it has
     evaluated. Raises :class:`SearchError` on bad settings, data or storage."""
+    config = with_table_dataset(config)
     data = load_search_data(config)
     study = open_study(config)
     return settled(config, study), data, study, evaluated(study)

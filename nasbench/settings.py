@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from nasbench.data import DATASETS, DataSplits, load_dataset
+from nasbench.bench_file import load_bench
+from nasbench.data import DATASETS, DataSplits, load_dataset, shape_only
 from nasbench.env import allocator_state, check_device, check_threads, current_conditions
 from nasbench.errors import SearchError
 from nasbench.latency import CLOCKS, DEFAULT_CLOCK
@@ -160,11 +161,14 @@ class SearchConfig(StudySettings):
     latency_model: str | None = None
     """A latency model file (``latency-model fit``): with ``max_latency_ms``, a candidate
     predicted over the limit by more than the model's error is recorded infeasible untrained."""
+    accuracy_from: str | None = None
+    """A bench table (``bench``, ``bench-import``) of the space: each trial's accuracy is one
+    seed's, drawn from it, and only latency is measured here; the dataset is the table's."""
 
     IDENTITY: ClassVar[tuple[str, ...]] = (
         "space", "dataset", "data_dir", "resolution", "device", "latency_threads", "epochs",
         "max_train", "max_val", "train_batch", "max_latency_ms", "max_params", "max_macs",
-        "pruner", "bn_calibration", "latency_clock")
+        "pruner", "bn_calibration", "latency_clock", "accuracy_from")
 
     def default_study_name(self) -> str:
         """``<space>-<dataset>-<sampler>-seed<seed>``."""
@@ -200,11 +204,35 @@ class SearchConfig(StudySettings):
             raise SearchError(str(exc)) from None
         return model
 
+    def accuracy_table(self) -> tuple[Any, dict[str, Any]]:
+        """The table and description of ``accuracy_from``, checked against this search
+        (:class:`SearchError` naming the problem)."""
+        try:
+            table, meta = load_bench(str(self.accuracy_from))
+        except ValueError as exc:
+            raise SearchError(f"--accuracy-from: {exc}") from None
+        if meta["space"] != self.space:
+            raise SearchError(f"--accuracy-from {self.accuracy_from} is a table of space "
+                              f"{meta['space']}, the search is of {self.space}; give --space "
+                              f"{meta['space']} or a table of {self.space}")
+        if self.dataset != meta["dataset"]:
+            raise SearchError(f"--accuracy-from {self.accuracy_from} holds accuracies on "
+                              f"{meta['dataset']}, the search is on {self.dataset}; give --dataset "
+                              f"{meta['dataset']} (or leave --dataset out)")
+        if not meta.get("whole_space"):
+            raise SearchError(f"--accuracy-from {self.accuracy_from} holds a sample of the space, "
+                              f"not all of it; give a table of the whole space")
+        return table, meta
+
     def validate(self) -> None:
         """Raise :class:`SearchError` on bad settings, before anything is written."""
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or not 1 <= self.budget <= 100_000:
             raise SearchError(f"--budget must be a whole number of trials between 1 and 100000, "
                               f"got {self.budget}")
+        if self.accuracy_from is not None:
+            self.accuracy_table()
+            dataclasses.replace(self, dataset="digits", accuracy_from=None).validate()
+            return
         super().validate()
         if self.pruner is not None and self.pruner not in PRUNERS:
             raise SearchError(f"unknown pruner {self.pruner!r}; choose one of {', '.join(PRUNERS)}")
@@ -327,10 +355,26 @@ def bench_config_of(record: StudyRecord, name: str, **where: Any) -> BenchConfig
                        **{k: v for k, v in where.items() if v is not None})
 
 
+def with_table_dataset(config: SearchConfig) -> SearchConfig:
+    """``config`` with the dataset of its ``accuracy_from`` table (the dataset when it has
+    none, or when it is the default and the table's is another)."""
+    if config.accuracy_from is None or config.dataset != "digits":
+        return config
+    try:
+        return dataclasses.replace(config, dataset=str(load_bench(config.accuracy_from)[1]["dataset"]))
+    except ValueError as exc:
+        raise SearchError(f"--accuracy-from: {exc}") from None
+
+
 def load_search_data(config: StudySettings) -> DataSplits:
     """The dataset of ``config`` (:class:`SearchError` on bad data or device; writes nothing
-    but the decoded-image cache)."""
+    but the decoded-image cache); for a search whose accuracies come from a table, a stand-in
+    of the table's shape (:func:`nasbench.data.shape_only`)."""
     config.validate()
+    if isinstance(config, SearchConfig) and config.accuracy_from is not None:
+        _, meta = config.accuracy_table()
+        return shape_only(f"{meta['dataset']} (accuracy from {config.accuracy_from})",
+                          *meta["shape"], int(meta["n_val"]))
     try:
         data = load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
                             cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train,

@@ -378,12 +378,19 @@ def check_results_folder(url: str, run_dir: Path, name: str) -> None:
 
 
 def find_runs(runs_dir: str | Path) -> list[Path]:
-    """Run folders (holding a ``study.db``) under ``runs_dir``, most recently changed first."""
+    """Run folders under ``runs_dir`` (holding a ``study.db``, or an imported table's
+    ``bench.json`` and ``table.parquet``), most recently changed first."""
     root = Path(runs_dir)
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if (p / "study.db").is_file()]
-    return sorted(runs, key=lambda p: (p / "study.db").stat().st_mtime, reverse=True)
+
+    def marker(p: Path) -> Path | None:
+        for name in ("study.db", "bench.json"):
+            if (p / name).is_file() and (name == "study.db" or (p / "table.parquet").is_file()):
+                return p / name
+        return None
+    runs = [(p, m) for p in root.iterdir() if (m := marker(p)) is not None]
+    return [p for p, m in sorted(runs, key=lambda pm: pm[1].stat().st_mtime, reverse=True)]
 
 
 def run_location(run: str, runs_dir: str | Path = "runs",

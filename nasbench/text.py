@@ -271,6 +271,12 @@ def bench_table_text(table: pd.DataFrame, shown: pd.DataFrame) -> str:
     with pd.option_context("display.max_colwidth", 200, "display.width", 250):
         text = shown[list(BENCH_SHOWN)].to_string(index=False, float_format=lambda v: f"{v:.4g}")
     done = table[table["complete"]]
+    if "latency_source" in table.columns:  # an imported table (bench-import)
+        r = table.iloc[0]
+        return text + (f"\n\n{len(table)} architectures, {int(table['pareto'].sum())} on the exact "
+                       f"front. val_acc_mean: {r['accuracy_source']}, mean over the published "
+                       f"seeds; latency_ms: {r['latency_source']} on {r['latency_device']}, ms at "
+                       f"batch 1; params and macs counted here (macs: multiply-adds, {MACS_NOTE}).")
     text += (f"\n\n{len(done)} of {len(table)} architectures complete, {int(table['pareto'].sum())} "
              f"on the exact front (val_acc_mean: last-epoch validation accuracy, mean over "
              f"{table['seeds'].iloc[0]} seeds; latency_ms: median of {table['passes'].iloc[0]} "
@@ -351,6 +357,20 @@ def latency_model_fit(model: Any, path: Any) -> str:
            f"at that speed and predictions are scaled by the reference's time when used"]
           if (r := model.reference) else []),
         f"Written to {path}   (python cli.py latency-model eval {path})",
+    ])
+
+
+def imported_table(folder: Any, table: Any, meta: dict[str, Any]) -> str:
+    """What ``bench-import`` wrote: the table, its sources, its front."""
+    front = table[table["pareto"]].sort_values("latency_ms")
+    imported = meta["imported"]
+    return "\n".join([
+        f"{len(table):,} architectures of {meta['space']} on {meta['dataset']}: accuracy "
+        f"{imported['accuracy_source']}; latency on {imported['device']}, {imported['latency_source']}",
+        f"Exact front: {len(front)} architectures, {front['latency_ms'].min():.3f} to "
+        f"{front['latency_ms'].max():.3f} ms, validation accuracy {front['val_acc_mean'].min():.4f} to "
+        f"{front['val_acc_mean'].max():.4f}",
+        f"Written to {folder}   (python cli.py results {folder}; python cli.py replay {folder})",
     ])
 
 

@@ -6,11 +6,13 @@ from search_spaces.base import (DataShape, SearchSpace, StageChoices, UniformDra
                                 plan_strides)
 from search_spaces.mixed import MixedSpace
 from search_spaces.mobilenet_v2 import MobileNetV2Space
+from search_spaces.nb201 import NB201Space
 from search_spaces.tiny import TinySpace
 
 SPACES: dict[str, type] = {
     "mixed": MixedSpace,
     "mobilenet_v2": MobileNetV2Space,
+    "nb201": NB201Space,
     "tiny": TinySpace,
 }
 
@@ -24,4 +26,4 @@ def get_space(name: str) -> SearchSpace:
 
 
 __all__ = ["DataShape", "SearchSpace", "StageChoices", "UniformDraw", "SPACES", "get_space", "enumerate_space",
-           "plan_strides", "MixedSpace", "MobileNetV2Space", "TinySpace"]
+           "plan_strides", "MixedSpace", "MobileNetV2Space", "NB201Space", "TinySpace"]

@@ -125,9 +125,9 @@ def test_imports_inside_functions_say_why() -> None:
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:
-    parser = build_parser({n: (lambda args: 0) for n in (
-        "spaces", "blocks", "profile", "search", "worker", "bench", "replay", "results", "confirm",
-        "export", "train", "dashboard", "latency-model")})
+    from nasbench.cli import COMMANDS
+
+    parser = build_parser({n: (lambda args: 0) for n in COMMANDS})
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return sub.choices[name]
 

@@ -75,6 +75,16 @@ def _hostile(root: Path) -> None:
 
     from nasbench.latency_model import MeasureSettings
 
+    import itertools
+
+    import torch
+
+    from nasbench.cells import OPS, CellArch
+
+    torch.save([1.0] * 10, root / "latency-short.pt")  # the published formats, wrong contents
+    torch.save({"|none~0|+|none~0|none~1|+|none~0|none~1|none~2|": 0}, root / "index-short.pt")
+    torch.save({CellArch(ops).nb201_string(): i for i, ops in
+                enumerate(itertools.product(OPS, repeat=6))}, root / "index-full.pt")
     legacy = (Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db").read_bytes()
     (root / "runs" / "badvalue").mkdir()
     (root / "runs" / "badvalue" / "study.db").write_bytes(legacy)
@@ -379,6 +389,28 @@ CASES = [
      "has no complete trial"),
     ("profile --from with one round", ["profile", "--from", "{world}/archs-bad.txt", "--rounds", "1"],
      "a number of rounds from 2 to 1000"),
+    ("latency-model eval with one round", ["latency-model", "eval", "{world}/model.json",
+                                           "--rounds", "1"], "--rounds"),
+    # NAS-Bench-201
+    ("an NB201 string with an unknown operation",
+     ["profile", "|conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|"],
+     "unknown NAS-Bench-201 operation 'conv_5x5'"),
+    ("an NB201 string with a wrong node index",
+     ["profile", "|none~0|+|none~0|none~0|+|none~0|none~1|none~2|"], "must come from node 1"),
+    ("bench-import of a missing latency file",
+     ["bench-import", "nb201", "--latency", "{world}/nowhere.pt", "--index", "{world}/index-full.pt",
+      "--runs-dir", "{world}/runs"], "not found"),
+    ("bench-import of an index map that is not the published one",
+     ["bench-import", "nb201", "--latency", "{world}/latency-short.pt", "--index",
+      "{world}/index-short.pt", "--runs-dir", "{world}/runs"], "not NAS-Bench-201's string"),
+    ("bench-import of a latency list of the wrong length",
+     ["bench-import", "nb201", "--latency", "{world}/latency-short.pt", "--index",
+      "{world}/index-full.pt", "--runs-dir", "{world}/runs"], "expected 15,625 figures, got 10"),
+    ("search --accuracy-from a table of another space",
+     ["search", "--space", "nb201", "--accuracy-from", "{world}/runs/bench-fake"],
+     "is a table of space"),
+    ("search --accuracy-from a folder that is no table",
+     ["search", "--space", "nb201", "--accuracy-from", "{world}/nowhere"], "no bench table"),
     ("profile of an architecture and --from", ["profile", ARCH, "--from", "{world}/archs-bad.txt"],
      "give one architecture, or --from FILE"),
     ("profile of nothing", ["profile"], "give one architecture, or --from FILE"),
