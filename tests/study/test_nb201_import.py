@@ -137,3 +137,27 @@ def test_the_command_line_says_what_is_wrong(published, tmp_path: Path,
     assert "--force" in capsys.readouterr().err
     assert main([*common, "--latency", str(latency_file), "--study", "t", "--force"]) == 0
     assert json.loads((tmp_path / "t" / "bench.json").read_text())["complete"] == SIZE
+
+
+def test_the_dashboard_shows_the_table_and_a_search_against_it(published, tmp_path: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from nasbench.search import run_search
+    from nasbench.settings import SearchConfig
+
+    latency_file, index_file, _, _ = published
+    import_nb201(latency_file, index_file, study="nb", runs_dir=tmp_path)
+    run_search(SearchConfig(space="nb201", dataset="cifar10", accuracy_from=str(tmp_path / "nb"),
+                            budget=4, latency_time_s=0.05, runs_dir=str(tmp_path), study="mine"))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.query_params["source"] = str(tmp_path)
+    at.run()
+    assert not at.exception
+    assert set(at.sidebar.multiselect[0].options) == {"nb", "mine"}
+    at.sidebar.multiselect[0].set_value(["nb"]).run()
+    assert not at.exception and at.title[0].value == "nb"
+    at.sidebar.multiselect[0].set_value(["mine"]).run()
+    assert not at.exception
+    assert any(s.value == "Latency here against the table's" for s in at.subheader)
+    caption = next(c.value for c in at.caption if "Spearman's rank correlation" in c.value)
+    assert "4 architectures" in caption and "devicex" in caption
