@@ -46,6 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "datasets"
+"""The published files and datasets (``--shared`` to give another folder)."""
 BUDGETS = (20, 50, 100)
 
 
@@ -211,6 +212,7 @@ def counts_part(args: argparse.Namespace) -> None:
 
 
 def main() -> int:
+    global SHARED
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", choices=["replay", "latency", "proxy", "counts"])
     parser.add_argument("--repeats", type=int, default=20)
@@ -218,8 +220,12 @@ def main() -> int:
     parser.add_argument("--archs", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", type=Path, default=SHARED / "cifar10")
+    parser.add_argument("--shared", type=Path, default=SHARED,
+                        help="the folder holding nas-bench-201/ and cifar10/ (default ../shared/datasets)")
+    parser.add_argument("--data", type=Path, help="CIFAR-10 JPEG folders (default SHARED/cifar10)")
     args = parser.parse_args()
+    SHARED = args.shared
+    args.data = args.data or SHARED / "cifar10"
     args.archs = args.archs or {"latency": 100, "proxy": 30}.get(args.part)
     print(f"# {_conditions()}; part {args.part}", flush=True)
     {"replay": replay_part, "latency": latency_part, "proxy": proxy_part,

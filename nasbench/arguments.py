@@ -283,6 +283,10 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p = sub.add_parser("results", parents=[run, as_json],
                        help="print and export the results table of a run or a bench")
     p.add_argument("--pareto", action="store_true", help="only the Pareto front")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--wide", action="store_true", help="every column, lines as long as needed")
+    shown.add_argument("--columns", type=lambda v: tuple(c.strip() for c in v.split(",") if c.strip()),
+                       help="these columns, comma-separated (any of the table's, and status)")
     p.add_argument("--csv", help="also write the table to this .csv file")
     p.add_argument("--parquet", help="also write the table to this .parquet file")
     p.set_defaults(func=commands["results"])

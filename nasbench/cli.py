@@ -90,7 +90,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     quiet_optuna(logging.ERROR)  # failed trials are shown by the progress line, not tracebacks
     check_workers(args.workers)
     check_confirm(args.confirm_rounds, args.confirm_seeds, args.accuracy_from)
-    config, data, study, done = start_search(_config(SearchConfig, args))
+    config, data, study, done = start_search(_config(SearchConfig, args), steps("data"))
     print(text.search_header(config, done, args.workers), file=sys.stderr)
     if config.dataset != "digits" and done < config.budget and not config.accuracy_from:
         print(text.training_plan(config, data, expected_trial_seconds(config, data)), file=sys.stderr)
@@ -185,18 +185,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     frame, front, bench = done.frame, done.front, done.bench
     shown = front if args.pareto else frame
     paths = [p for p in (args.csv, args.parquet) if p]
+    body = (shown.to_json(orient="records", date_format="iso", indent=2) if args.json
+            else f"Study {done.name!r} has no feasible completed trial: the front is empty."
+            if shown.empty and args.pareto else f"Study {done.name!r} has no trials yet."
+            if shown.empty else text.bench_table_text(frame, shown) if bench
+            else text.front_table(frame, done.n_val) if args.pareto
+            else text.results_table(frame, shown, args.wide, args.columns))  # before any file
     for path in paths:
         write_table(shown, path)
-    if args.json:
-        print(shown.to_json(orient="records", date_format="iso", indent=2))
-    elif shown.empty:
-        print(f"Study {done.name!r} has no feasible completed trial: the front is empty."
-              if args.pareto else f"Study {done.name!r} has no trials yet.")
-    else:
-        body = (text.bench_table_text(frame, shown) if bench
-                else text.front_table(frame, done.n_val) if args.pareto
-                else text.results_table(frame, shown))
-        print(body + "".join(f"\nwritten: {p}" for p in paths))
+    print(body + ("" if args.json else "".join(f"\nwritten: {p}" for p in paths)))
     return 0
 
 
@@ -272,7 +269,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(page),
                               "--server.address", args.address, "--server.port", str(args.port),
                               "--server.headless", "true", "--server.fileWatcherType", "none",
-                              "--browser.gatherUsageStats", "false", "--", args.runs])
+                              "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+                              "--", args.runs])
     return 0  # not reached
 
 

@@ -160,19 +160,20 @@ def _retrain(chosen: pd.DataFrame, archs: dict[int, Any], config: SearchConfig, 
 def confirm_and_finish(study: optuna.Study, frame: pd.DataFrame, finish: Callable[[], Any],
                        rounds: int = DEFAULT_ROUNDS, seeds: int = 1, data: Any = None,
                        slot: QuietSlot | None = None,
-                       on_start: Callable[[int], None] | None = None) -> Any:
-    """Confirm ``study``'s front (``on_start(count)`` first), then ``finish()``, the search's
-    outcome with the confirmation's seconds. Ctrl-C leaves the study as it was."""
-    if on_start is not None:
-        on_start(len(candidates(frame)))
-    confirmation = confirm_study(study, frame, rounds=rounds, seeds=seeds, data=data, slot=slot)
+                       on_start: Callable[[int], Any] | None = None) -> Any:
+    """Confirm ``study``'s front, then ``finish()``, the search's outcome with the
+    confirmation's seconds. ``on_start(count)`` is called first and may return a callback
+    ``(round, rounds)`` called after each round. Ctrl-C leaves the study as it was."""
+    on_round = on_start(len(candidates(frame))) if on_start is not None else None
+    confirmation = confirm_study(study, frame, rounds=rounds, seeds=seeds, data=data, slot=slot,
+                                 on_round=on_round)
     return dataclasses.replace(finish(), confirm_s=confirmation.seconds)
 
 
 def confirm_after_search(study: optuna.Study, outcome: SearchOutcome, evaluated_before: int,
                          rounds: int, seeds: int, data: Any, finish: Callable[[], SearchOutcome],
                          slot: QuietSlot | None = None,
-                         on_start: Callable[[int], None] | None = None) -> SearchOutcome:
+                         on_start: Callable[[int], Any] | None = None) -> SearchOutcome:
     """The confirmation at the end of a search: done when the search evaluated something new
     or the study was never confirmed, and its front is not empty; otherwise the last
     confirmation stands and ``outcome`` is returned as it is."""
@@ -184,7 +185,7 @@ def confirm_after_search(study: optuna.Study, outcome: SearchOutcome, evaluated_
 
 def confirm_run(run: str, study_name: str | None, runs_dir: str, rounds: int, seeds: int,
                 slot: QuietSlot | None = None,
-                on_start: Callable[[int], None] | None = None) -> SearchOutcome:
+                on_start: Callable[[int], Any] | None = None) -> SearchOutcome:
     """``confirm RUN``: confirm the search of a run folder, study name or storage URL and
     rewrite its ``results.csv``. Raises ``ValueError`` on bad options (before the run is
     opened), a study that is not a search's, or nothing to confirm."""

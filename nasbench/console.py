@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from typing import Any, Callable
@@ -42,8 +43,19 @@ class Live:
 
     def __call__(self, study: Any, trial: Any) -> None:
         rendered = self.line.render(self.read(study), trial)
-        end, rendered = ("", "\r" + rendered[:150].ljust(150)) if self.tty else ("\n", rendered)
-        print(rendered, end=end, file=sys.stderr, flush=True)
+        if self.tty:  # one line the width of the terminal, cut at a word with an ellipsis
+            width = max(40, shutil.get_terminal_size((120, 24)).columns - 1)
+            rendered = "\r" + fit_line(rendered, width).ljust(width)
+        print(rendered, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+
+def fit_line(line: str, width: int) -> str:
+    """``line`` within ``width`` characters: cut at the last space that fits, with ``…``."""
+    if len(line) <= width:
+        return line
+    cut = line[:width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" |,") + "…"
 
 
 def work(config: Any, workers: int, study: Any, finish: Any, progress: Live, alone: Any) -> Any:
@@ -62,12 +74,16 @@ def work(config: Any, workers: int, study: Any, finish: Any, progress: Live, alo
     return outcome
 
 
-def confirming(rounds: int, seeds: int) -> Callable[[int], None]:
-    """Says on stderr what a confirmation of ``count`` trials measures."""
-    return lambda count: print(
-        f"Confirming {count} trial(s) (the front and those on it within noise): {rounds} "
-        f"interleaved latency rounds" + (f", {seeds - 1} more training seed(s) each" if seeds > 1
-                                          else ""), file=sys.stderr)
+def confirming(rounds: int, seeds: int) -> Callable[[int], Callable[[int, int], None]]:
+    """Says on stderr what a confirmation of ``count`` trials measures, and returns the
+    callback that reports its rounds with an ETA."""
+    def start(count: int) -> Callable[[int, int], None]:
+        print(f"Confirming {count} trial(s) (the front and those on it within noise): {rounds} "
+              f"interleaved latency rounds" + (f", then {seeds - 1} more training seed(s) each"
+                                               if seeds > 1 else ""), file=sys.stderr, flush=True)
+        step = steps("confirm")
+        return lambda done, total: step("latency rounds", done, total)
+    return start
 
 
 def interruptible(confirm: Any) -> Any:
@@ -80,13 +96,27 @@ def interruptible(confirm: Any) -> Any:
         return None
 
 
-def steps(what: str) -> Callable[[str, int, int], None]:
-    """A progress callback printing ``what: phase done/total`` on stderr now and then."""
-    last = {"t": 0.0}
+def steps(what: str, every_s: float = 2.0) -> Callable[[str, int, int], None]:
+    """A progress callback printing ``what: phase done/total, elapsed, ETA`` on stderr at most
+    every ``every_s`` seconds and at the end of each phase; the ETA is the phase's elapsed
+    time over what is done, times what is left."""
+    state: dict[str, Any] = {"t": 0.0, "phase": None, "start": 0.0}
 
     def step(phase: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if done == total or now - last["t"] > 2:
-            last["t"] = now
-            print(f"{what}: {phase} {done}/{total}", file=sys.stderr, flush=True)
+        if phase != state["phase"]:
+            state.update(phase=phase, start=now)
+        if done == total or now - state["t"] > every_s:
+            state["t"] = now
+            elapsed = now - state["start"]
+            eta = (f", ETA {_clock(elapsed / done * (total - done))}" if 0 < done < total
+                   else "")
+            print(f"{what}: {phase} {done}/{total}, {_clock(elapsed)}{eta}", file=sys.stderr,
+                  flush=True)
     return step
+
+
+def _clock(seconds: float) -> str:
+    """``1m05s``."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s"

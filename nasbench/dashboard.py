@@ -311,25 +311,40 @@ def details_section(frame: pd.DataFrame, source: str, name: str) -> None:
     number = st.selectbox("Trial", list(labels), format_func=labels.get, key=f"trial_{name}")
     row = done[done["number"] == number].iloc[0]
     st.code(row["arch"], language=None)
+    st.markdown("**Stages**")  # full width: every column readable
+    st.dataframe(plots.stages_table(row["arch"]), hide_index=True, key="stages", width="stretch")
     left, right = st.columns(2)
     with left:
-        st.markdown("**Stages**")
-        st.dataframe(plots.stages_table(row["arch"]), hide_index=True, key="stages")
         st.markdown("**Latency**")
+        search = (f"median {_num(row['latency_search_ms'], '.3f')} ms, p90 "
+                  f"{_num(row['latency_p90_ms'], '.3f')} ms, IQR {_num(row['latency_iqr_ms'], '.3f')} ms, "
+                  f"CV {_num(row['latency_cv'], '.1%')} over {_num(row['latency_samples'], '.0f')} samples")
         st.markdown(
-            f"median **{_num(row['latency_ms'], '.3f')} ms**, p90 {_num(row['latency_p90_ms'], '.3f')} ms, "
-            f"IQR {_num(row['latency_iqr_ms'], '.3f')} ms, CV {_num(row['latency_cv'], '.1%')} over "
-            f"{_num(row['latency_samples'], '.0f')} samples  \n{row['device_name']}, "
+            (f"confirmed: median **{_num(row['latency_ms'], '.3f')} ms** (95 % interval "
+             f"{_num(row['latency_ci_low_ms'], '.3f')}–{_num(row['latency_ci_high_ms'], '.3f')} ms, "
+             f"over interleaved rounds)  \nthe search's own measurement: {search}"
+             if bool(row.get("confirmed", False)) else f"**{search}**")
+            + f"  \n{row['device_name']}, "
             f"{_num(row['threads'], '.0f')} thread(s), batch {_num(row['batch'], '.0f')}, {row['dtype']}, "
             f"{row['memory_format']}, torch {row['torch_version']}, allocator: {row['allocator']}")
     with right:
         st.markdown("**Params and multiply-adds per module**")
         st.dataframe(module_costs(row["arch"]), hide_index=True, key="modules")
     run_ref = source if "://" in source else str(Path(source) / name)
-    command = (f"python cli.py export {shlex.quote(run_ref)} --trial {int(number)} "
+    command = (f"{python_command()} cli.py export {shlex.quote(run_ref)} --trial {int(number)} "
                f"--out {shlex.quote(f'exported/{name}-trial{int(number)}')}")
     st.markdown("**Export it**")
     st.code(command, language="bash")
+
+
+def python_command() -> str:
+    """How to call this Python from the working folder (``.venv/bin/python`` when the dashboard
+    runs from the project's environment), quoted for a shell."""
+    exe = Path(sys.executable)
+    try:
+        return shlex.quote(str(exe.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(exe))
 
 
 def _version(source: str, frames: dict[str, pd.DataFrame]) -> tuple | None:
@@ -371,8 +386,13 @@ def body(source: str, chosen: list[str], x_axis: str) -> None:
         return
     exact = exact_front_section(frame, source)
     focus = _version(source, {name: frame})
-    st.plotly_chart(derived(("pareto", focus, x_axis, exact is not None),
-                            lambda: plots.pareto_chart(frame, x_axis, exact=exact)), key="pareto_chart")
+    c1, c2 = st.columns(2)
+    every = c1.toggle("Axes: every trial (also those stopped early)", value=False, key="every")
+    all_bars = c2.toggle("Intervals on every point (not only the front)", value=False, key="bars")
+    st.plotly_chart(derived(("pareto", focus, x_axis, exact is not None, every, all_bars),
+                            lambda: plots.pareto_chart(frame, x_axis, exact=exact, focus=not every,
+                                                       all_bars=all_bars)),
+                    key="pareto_chart", width="stretch")
     if "pareto_noise" in frame:
         st.caption(plots.BARS_NOTE + f" {int(frame['pareto_noise'].sum())} trial(s) on the front "
                    f"within noise, {int(frame['confirmed'].sum())} confirmed.")

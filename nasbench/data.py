@@ -14,6 +14,7 @@ import io
 import logging
 import pickle
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ from nasbench.splits import stratified_split
 logger = logging.getLogger(__name__)
 
 DATASETS: tuple[str, ...] = ("digits", "cifar10", "folder")
+Progress = Callable[[str, int, int], None]
+"""A progress callback: ``(phase, done, total)``."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST = "test_batch"
@@ -204,11 +207,15 @@ def _list_folder(split_dir: Path, classes: tuple[str, ...] | None) -> list[tuple
     return items
 
 
-def _decode_images(items: list[tuple[Path, int]], resolution: int) -> tuple[np.ndarray, np.ndarray]:
+def _decode_images(items: list[tuple[Path, int]], resolution: int,
+                   on_progress: Progress | None = None,
+                   what: str = "decoding images") -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image, UnidentifiedImageError  # deferred: only image folders need it
 
     images = np.empty((len(items), 3, resolution, resolution), dtype=np.uint8)
     for i, (path, _) in enumerate(items):
+        if on_progress is not None and (i % 1000 == 0 or i + 1 == len(items)):
+            on_progress(what, i + 1, len(items))
         try:
             with Image.open(path) as img:
                 img = img.convert("RGB")
@@ -223,8 +230,8 @@ def _decode_images(items: list[tuple[Path, int]], resolution: int) -> tuple[np.n
     return images, np.array([label for _, label in items], dtype=np.int64)
 
 
-def _read_folder(root: Path, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
-                                                       np.ndarray | None, tuple[str, ...]]:
+def _read_folder(root: Path, resolution: int, on_progress: Progress | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, tuple[str, ...]]:
     train_dir = root / "train"
     if not train_dir.is_dir():
         raise ValueError(f"{root} has no train/ folder; expected train/<class>/<image> "
@@ -242,12 +249,14 @@ def _read_folder(root: Path, resolution: int) -> tuple[np.ndarray, np.ndarray, n
         raise ValueError(f"every class in {train_dir} needs at least {needed} images (for the "
                          f"training, validation{'' if needed == 2 else ' and test'} splits); too "
                          f"few: {', '.join(few[:5])}; add images or remove those classes")
-    x_train, y_train = _decode_images(train_items, resolution)
+    x_train, y_train = _decode_images(train_items, resolution, on_progress,
+                                      "decoding the training images (cached for the next run)")
     x_test = y_test = None
     if (root / "test").is_dir():
         test_items = _list_folder(root / "test", classes)
         if test_items:
-            x_test, y_test = _decode_images(test_items, resolution)
+            x_test, y_test = _decode_images(test_items, resolution, on_progress,
+                                            "decoding the test images (cached for the next run)")
     return x_train, y_train, x_test, y_test, classes
 
 
@@ -262,8 +271,10 @@ def _fingerprint(root: Path, resolution: int, kind: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def _cached_read(kind: str, root: Path, resolution: int, cache_dir: Path | None):  # type: ignore[no-untyped-def]
-    reader = (lambda: _read_cifar10(root)) if kind == "cifar10" else (lambda: _read_folder(root, resolution))
+def _cached_read(kind: str, root: Path, resolution: int, cache_dir: Path | None,  # type: ignore[no-untyped-def]
+                 on_progress: Progress | None = None):
+    reader = ((lambda: _read_cifar10(root)) if kind == "cifar10"
+              else (lambda: _read_folder(root, resolution, on_progress)))
     if cache_dir is None:
         return reader()
     path = cache_dir / f"{kind}-{_fingerprint(root, resolution, kind)}.npz"
@@ -313,7 +324,7 @@ def _subset(x: np.ndarray, y: np.ndarray, size: int | None, classes: int, seed: 
 def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resolution: int | None = None,
                  seed: int = 0, cache_dir: str | Path | None = "runs/.cache",
                  max_train: int | None = None, max_val: int | None = None,
-                 memory_check: bool = True) -> DataSplits:
+                 memory_check: bool = True, on_progress: Progress | None = None) -> DataSplits:
     """Load ``name`` (digits, cifar10, folder) as seeded, stratified, normalised splits.
 
     digits: 60/20/20 train/val/test of scikit-learn's 1,797 8×8 images (embedded, no download).
@@ -322,6 +333,7 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
     resized to ``resolution`` (default 32). ``max_train`` keeps a stratified subset of the
     training split, for quick searches on large datasets (``None`` or ``0``: all of it);
     ``max_val`` does the same for the validation split (the test split is always whole).
+    ``on_progress(phase, done, total)`` follows the decoding of an image folder.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
@@ -341,7 +353,7 @@ def load_dataset(name: str = "digits", data_dir: str | Path | None = None, resol
         res = resolution or 32
         if res < 4 or res > 512:
             raise ValueError(f"resolution must be between 4 and 512, got {res}")
-        x, y, x_test, y_test, classes = _cached_read(name, root, res, cache)
+        x, y, x_test, y_test, classes = _cached_read(name, root, res, cache, on_progress)
     if x_test is None or y_test is None:
         keep, held = _stratified_split(y, 0.2 if name == "digits" else 0.15, seed)
         x_test, y_test, x, y = x[held], y[held], x[keep], y[keep]

@@ -182,7 +182,9 @@ def export_arch(arch: AnyArch, out_dir: str | Path, info: dict[str, Any] | None 
             try:
                 with warnings.catch_warnings():  # the TorchScript exporter is deprecated; it works
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    torch.onnx.export(model, example, str(folder / ONNX_FILE), dynamo=False)
+                    torch.onnx.export(model, example, str(folder / ONNX_FILE), dynamo=False,
+                                      input_names=["input"], output_names=["logits"],
+                                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
                 kinds["onnx"] = ONNX_FILE
             except Exception as exc:
                 (folder / ONNX_FILE).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from nasbench.arch import Stage, decode
 from nasbench.cells import EDGES, CellArch
 from nasbench.results import hypervolume, pareto_frame
-from nasbench.rules import eligible_mask, measured_mask, reference_point
+from nasbench.rules import eligible_mask, measured_mask, reference_point, bool_column
 
 AXES: dict[str, str] = {
     "latency_ms": "latency (ms, median, batch 1)",
@@ -102,26 +102,33 @@ def _custom(frame: pd.DataFrame) -> np.ndarray:
 
 
 def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None = None,
-                 exact: pd.DataFrame | None = None) -> go.Figure:
+                 exact: pd.DataFrame | None = None, focus: bool = True,
+                 all_bars: bool = False) -> go.Figure:
     """Accuracy against ``x`` (latency, MACs or params): every trial a point, coloured by block
-    kind mix, shaped by kernel; the front of feasible trials as a step line; infeasible trials
-    grey and hollow; failed trials red crosses below the axis minimum. ``exact``: a bench's
-    exact front (``val_acc_mean`` against ``latency_ms``), drawn dashed on the latency axis."""
+    kind mix, shaped by kernel; trials stopped early faint; infeasible trials grey and hollow;
+    failed trials red crosses below the axis minimum; the front of feasible trials on top as a
+    bold step line, its points labelled by trial number, with their 95 % intervals. ``exact``:
+    a bench's exact front, drawn dashed on the latency axis. ``focus``: the accuracy axis spans
+    the trials trained fully (a stopped trial's low accuracy would squeeze them into a band);
+    ``all_bars``: intervals on every point, not only on the front."""
     if x not in AXES:
         raise ValueError(f"x must be one of {', '.join(AXES)}, got {x!r}")
     data = enrich(frame)
     fig = go.Figure()
     done = data[data["state"] == "COMPLETE"]
-    stopped_mask = (done["stopped_early"].fillna(False).astype(bool) if "stopped_early" in done
+    stopped_mask = (bool_column(done["stopped_early"]) if "stopped_early" in done
                     else pd.Series(False, index=done.index))
     feasible = done[done["feasible"].astype(bool) & ~stopped_mask]
     scatter = _cloud(len(done))
+    bars = (lambda f, axis: _bars(f, axis, "rgba(120,120,120,0.6)")) if all_bars else (lambda f, axis: None)
     for i, (mix, group) in enumerate(sorted(feasible.groupby("block_mix"), key=lambda g: g[0])):
         fig.add_trace(scatter(
             x=group[x], y=group["val_acc"], mode="markers", name=f"{mix} ({len(group)})",
             legendgroup="mix", legendgrouptitle_text="block kinds",
-            marker=dict(color=PALETTE[i % len(PALETTE)], size=10, line=dict(width=1, color="white"),
+            marker=dict(color=PALETTE[i % len(PALETTE)], size=10, opacity=0.85,
+                        line=dict(width=1, color="white"),
                         symbol=np.array([KERNEL_SYMBOLS.get(k, "circle") for k in group["kernel"]])),
+            error_x=bars(group, x), error_y=bars(group, "val_acc"),
             customdata=_custom(group), hovertemplate=_hover(group)))
     infeasible = done[~done["feasible"].astype(bool)]
     if not infeasible.empty:
@@ -129,7 +136,8 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             x=infeasible[x], y=infeasible["val_acc"], mode="markers",
             name=f"infeasible ({len(infeasible)})", legendgroup="state",
             legendgrouptitle_text="trial state",
-            marker=dict(color="rgba(120,120,120,0.7)", size=9, symbol="circle-open"),
+            marker=dict(color="rgba(120,120,120,0.8)", size=9, symbol="circle-open",
+                        line=dict(color="rgba(120,120,120,0.8)", width=1.5)),
             customdata=_custom(infeasible), hovertemplate="INFEASIBLE<br>" + _hover(infeasible)))
     stopped = done[stopped_mask]
     if not stopped.empty:
@@ -137,45 +145,21 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             x=stopped[x], y=stopped["val_acc"], mode="markers",
             name=f"stopped early ({len(stopped)})", legendgroup="state",
             legendgrouptitle_text="trial state",
-            marker=dict(color="rgba(90,90,90,0.8)", size=8, symbol="triangle-down-open"),
+            marker=dict(color="rgba(90,90,90,0.45)", size=8, symbol="triangle-down-open",
+                        line=dict(color="rgba(90,90,90,0.45)", width=1.2)),
             text=stopped["stop_reason"], customdata=_custom(stopped),
             hovertemplate="STOPPED EARLY (accuracy of its last epoch)<br>%{text}<br>" + _hover(stopped)))
     failed = data[(data["state"] == "FAIL") & data[x].notna()]
     n_failed = int((data["state"] == "FAIL").sum())
+    trained = feasible if not feasible.empty else done
+    floor = float(trained["val_acc"].min()) - 0.02 if not trained.empty else 0.0
     if n_failed:
-        floor = float(done["val_acc"].min()) - 0.02 if not done.empty else 0.0
         fig.add_trace(go.Scatter(
             x=failed[x], y=[floor] * len(failed), mode="markers",
             name=f"failed ({n_failed}, no accuracy)", legendgroup="state",
             legendgrouptitle_text="trial state", marker=dict(color="#d62728", size=10, symbol="x"),
             text=failed["fail_reason"], hovertemplate="FAILED trial %{customdata}<br>%{text}<extra></extra>",
             customdata=failed["number"]))
-    front = pareto_frame(data, x)
-    if not front.empty:
-        fig.add_trace(go.Scatter(
-            x=front[x], y=front["val_acc"], mode="lines+markers", line_shape="hv",
-            name=f"Pareto front ({len(front)})", legendgroup="front",
-            line=dict(color="black", width=2), marker=dict(color="black", size=5),
-            error_x=_bars(front, x), error_y=_bars(front, "val_acc"),
-            customdata=_custom(front), hovertemplate="PARETO<br>" + _hover(front)))
-    if "pareto_noise" in data and x == "latency_ms":
-        noise = data[data["pareto_noise"].fillna(False).astype(bool) & ~data["pareto"].astype(bool)]
-        if not noise.empty:
-            fig.add_trace(go.Scatter(
-                x=noise[x], y=noise["val_acc"], mode="markers", name=f"within noise ({len(noise)})",
-                legendgroup="front", marker=dict(color="rgba(0,0,0,0)", size=13, symbol="diamond-open",
-                                                 line=dict(color="#444", width=1.5)),
-                error_x=_bars(noise, x, "#999"), error_y=_bars(noise, "val_acc", "#999"),
-                customdata=_custom(noise), hovertemplate="ON THE FRONT WITHIN NOISE<br>" + _hover(noise)))
-    if "confirmed" in data:
-        confirmed = data[data["confirmed"].fillna(False).astype(bool)]
-        if not confirmed.empty:
-            fig.add_trace(go.Scatter(
-                x=confirmed[x], y=confirmed["val_acc"], mode="markers",
-                name=f"confirmed ({len(confirmed)})", legendgroup="front",
-                marker=dict(color="rgba(0,0,0,0)", size=18, symbol="circle-open",
-                            line=dict(color="#2ca02c", width=2)),
-                customdata=_custom(confirmed), hovertemplate="CONFIRMED<br>" + _hover(confirmed)))
     if exact is not None and not exact.empty and x == "latency_ms":
         fig.add_trace(go.Scatter(
             x=exact["latency_ms"], y=exact["val_acc_mean"], mode="lines+markers", line_shape="hv",
@@ -183,13 +167,48 @@ def pareto_chart(frame: pd.DataFrame, x: str = "latency_ms", title: str | None =
             line=dict(color="#888", width=2, dash="dash"), marker=dict(color="#888", size=4),
             text=exact["arch"], hovertemplate="EXACT FRONT<br>val_acc %{y:.4f} (mean of seeds)"
             "<br>latency %{x:.3f} ms<br>%{text}<extra></extra>"))
+    if "pareto_noise" in data and x == "latency_ms":
+        noise = data[bool_column(data["pareto_noise"]) & ~data["pareto"].astype(bool)]
+        if not noise.empty:
+            fig.add_trace(go.Scatter(
+                x=noise[x], y=noise["val_acc"], mode="markers", name=f"within noise ({len(noise)})",
+                legendgroup="front", marker=dict(color="#444", size=13, symbol="diamond-open",
+                                                 line=dict(color="#444", width=1.5)),
+                error_x=_bars(noise, x, "#999"), error_y=_bars(noise, "val_acc", "#999"),
+                customdata=_custom(noise), hovertemplate="ON THE FRONT WITHIN NOISE<br>" + _hover(noise)))
+    if "confirmed" in data:
+        confirmed = data[bool_column(data["confirmed"])]
+        if not confirmed.empty:
+            fig.add_trace(go.Scatter(
+                x=confirmed[x], y=confirmed["val_acc"], mode="markers",
+                name=f"confirmed ({len(confirmed)})", legendgroup="front",
+                marker=dict(color="#2ca02c", size=18, symbol="circle-open",
+                            line=dict(color="#2ca02c", width=2)),
+                customdata=_custom(confirmed), hovertemplate="CONFIRMED<br>" + _hover(confirmed)))
+    front = pareto_frame(data, x)
+    if not front.empty:  # last: drawn on top of everything
+        fig.add_trace(go.Scatter(
+            x=front[x], y=front["val_acc"], mode="lines+markers+text", line_shape="hv",
+            name=f"Pareto front ({len(front)})", legendgroup="front",
+            line=dict(color="black", width=3.5), marker=dict(color="black", size=8),
+            text=[f"#{int(n)}" for n in front["number"]], textposition="top left",
+            textfont=dict(size=11, color="black"),
+            error_x=_bars(front, x), error_y=_bars(front, "val_acc"),
+            customdata=_custom(front), hovertemplate="PARETO<br>" + _hover(front)))
     for kernel, symbol in KERNEL_SYMBOLS.items():  # legend entries for the symbols
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"kernel {kernel}",
                                  legendgroup="kernel", legendgrouptitle_text="main kernel",
-                                 marker=dict(symbol=symbol, color="#555", size=9)))
+                                 marker=dict(symbol=symbol, color="#555", size=9,
+                                             line=dict(color="#555", width=1))))
     fig.update_layout(title=title or f"Validation accuracy vs {AXES[x]}", xaxis_title=AXES[x],
-                      yaxis_title="validation accuracy", template="plotly_white",
-                      legend=dict(groupclick="toggleitem"), margin=dict(l=60, r=20, t=60, b=60))
+                      yaxis_title="validation accuracy", template="plotly_white", height=640,
+                      legend=dict(groupclick="toggleitem", orientation="h", yanchor="top", y=-0.12,
+                                  xanchor="left", x=0),
+                      margin=dict(l=60, r=20, t=60, b=40), clickmode="event+select")
+    if focus and not trained.empty:
+        low, high = float(trained["val_acc"].min()), float(trained["val_acc"].max())
+        pad = max(0.01, 0.06 * (high - low))
+        fig.update_yaxes(range=[max(0.0, low - pad - (0.02 if n_failed else 0.0)), min(1.0, high + pad)])
     if x != "latency_ms":
         fig.update_xaxes(type="log")
     return fig

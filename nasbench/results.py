@@ -15,7 +15,7 @@ from nasbench.errors import DamagedValue
 from nasbench.files import atomic_write
 from nasbench.noise import noise_front_mask, seeds_interval, wilson_interval
 from nasbench.record import TrialRecord, columns_of
-from nasbench.rules import eligible_mask, feasible
+from nasbench.rules import eligible_mask, feasible, bool_column
 from nasbench.study_record import Confirmation, StudyRecord
 from nasbench.table import TrialReader
 
@@ -302,8 +302,8 @@ def select_trial(frame: pd.DataFrame, trial: int | None = None, max_latency_ms: 
     front = pareto_frame(frame)
     if front.empty:
         raise ValueError("the run has no feasible completed trial: its Pareto front is empty")
-    if "confirmed" in front and front["confirmed"].fillna(False).astype(bool).any():
-        front = front[front["confirmed"].fillna(False).astype(bool)]  # trust what was re-measured
+    if "confirmed" in front and bool_column(front["confirmed"]).any():
+        front = front[bool_column(front["confirmed"])]  # trust what was re-measured
     if pick == "accuracy":
         return front.sort_values(["val_acc", "latency_ms"], ascending=[False, True]).iloc[0]
     if pick == "latency":

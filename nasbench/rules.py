@@ -118,3 +118,10 @@ def eligible_mask(frame: pd.DataFrame) -> np.ndarray:
     """:func:`eligible` of every row of a results table."""
     return (measured_mask(frame) & feasible_mask(frame)
             & (frame["stopped_early"] != True).to_numpy(bool))  # noqa: E712
+
+
+def bool_column(values: pd.Series) -> pd.Series:
+    """A column of True / False / missing as booleans, missing read as False (without
+    ``fillna`` on an object column, whose downcast pandas deprecates)."""
+    return pd.Series([False if pd.isna(v) else bool(v) for v in values], index=values.index,
+                     dtype=bool)

@@ -209,12 +209,13 @@ def outcome_of(study: optuna.Study, storage: str, run_dir: Path) -> SearchOutcom
                          n_val=StudyRecord.of(study).n_val)
 
 
-def start_search(config: SearchConfig) -> tuple[SearchConfig, DataSplits, optuna.Study, int]:
+def start_search(config: SearchConfig, on_progress: Callable[[str, int, int], None] | None = None
+                 ) -> tuple[SearchConfig, DataSplits, optuna.Study, int]:
     """Everything before a search's first trial: its data loaded, its study created or
     resumed (settings recorded or checked), the settings left to the study filled in from
     it. Returns the settled config, the data, the study and the architectures it has
     evaluated. Raises :class:`SearchError` on bad settings, data or storage."""
     config = with_table_dataset(config)
-    data = load_search_data(config)
+    data = load_search_data(config, on_progress)
     study = open_study(config)
     return settled(config, study), data, study, evaluated(study)

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from nasbench.bench_file import load_bench
 from nasbench.data import DATASETS, DataSplits, load_dataset, shape_only
@@ -366,7 +366,8 @@ def with_table_dataset(config: SearchConfig) -> SearchConfig:
         raise SearchError(f"--accuracy-from: {exc}") from None
 
 
-def load_search_data(config: StudySettings) -> DataSplits:
+def load_search_data(config: StudySettings,
+                     on_progress: Callable[[str, int, int], None] | None = None) -> DataSplits:
     """The dataset of ``config`` (:class:`SearchError` on bad data or device; writes nothing
     but the decoded-image cache); for a search whose accuracies come from a table, a stand-in
     of the table's shape (:func:`nasbench.data.shape_only`)."""
@@ -379,7 +380,7 @@ def load_search_data(config: StudySettings) -> DataSplits:
         data = load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
                             cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train,
                             max_val=config.max_val,
-                            memory_check=config.memory_check)
+                            memory_check=config.memory_check, on_progress=on_progress)
     except ValueError as exc:
         raise SearchError(str(exc)) from None
     if isinstance(config, SearchConfig) and config.latency_model is not None:  # before any study is written

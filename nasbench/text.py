@@ -6,6 +6,7 @@ The CLI prints what these return; nothing here prints, reads storage or measures
 from __future__ import annotations
 
 import errno
+import textwrap
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from nasbench.record import TrialRecord
 from nasbench.results import pareto_frame, pareto_mask
-from nasbench.rules import counted, flags, trial_eligible
+from nasbench.rules import bool_column, counted, flags, trial_eligible
 
 MACS_NOTE = "fvcore flops, 1 multiply-add = 1 flop"
 
@@ -211,23 +212,77 @@ def search_summary(outcome: Any, where: str) -> str:
 RESULTS_SHOWN = ("number", "state", "val_acc", "val_acc_ci_low", "val_acc_ci_high", "latency_ms",
                  "latency_ci_low_ms", "latency_ci_high_ms", "params", "macs", "feasible", "pareto",
                  "pareto_noise", "confirmed", "reused_from", "arch")
+"""The columns of ``results --wide``."""
+RESULTS_NARROW = ("number", "status", "val_acc", "latency_ms", "params", "macs", "front", "arch")
+"""The columns of ``results`` by default: what fits a 120-column terminal."""
+WIDTH = 120
 
 
-def results_table(frame: pd.DataFrame, shown: pd.DataFrame) -> str:
-    """The rows ``shown`` of a results table, with the conditions of its latencies."""
-    with pd.option_context("display.max_colwidth", 200, "display.width", 250):
-        text = shown[list(RESULTS_SHOWN)].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+def trial_status(frame: pd.DataFrame) -> pd.Series:
+    """Each trial's status in words: ``trained`` (fully), ``stopped @k`` (early, after epoch k),
+    ``reused #n`` (the figures of trial n, the same architecture), ``predicted`` (only, by the
+    latency model), ``infeasible``, ``failed``, ``running``, ``pruned``."""
+    def one(row: Any) -> str:
+        state = str(row.get("state", ""))
+        if state == "FAIL":
+            return "failed"
+        if state != "COMPLETE":
+            return state.lower()
+        if row.get("predicted_only") is True:
+            return "predicted"
+        reused = row.get("reused_from")
+        if reused is not None and not pd.isna(reused):
+            return f"reused #{int(reused)}"
+        if row.get("stopped_early") is True:
+            epochs = row.get("val_acc_per_epoch")
+            return f"stopped @{len(epochs)}" if isinstance(epochs, (list, tuple)) and epochs else "stopped"
+        return "trained" if row.get("feasible") is not False else "infeasible"
+    return pd.Series([one(r) for r in frame.to_dict(orient="records")], index=frame.index, dtype=object)
+
+
+def _fit_width(text_lines: list[str], width: int) -> list[str]:
+    """Lines cut to ``width`` characters, a cut one ending in ``…``."""
+    return [line if len(line) <= width else line[:width - 1] + "…" for line in text_lines]
+
+
+def results_table(frame: pd.DataFrame, shown: pd.DataFrame, wide: bool = False,
+                  columns: tuple[str, ...] | None = None) -> str:
+    """The rows ``shown`` of a results table, with the conditions of its latencies: by default
+    the most useful columns within :data:`WIDTH` characters (the architecture string cut),
+    ``wide`` every column of :data:`RESULTS_SHOWN`, or the ``columns`` asked for."""
+    table = shown.copy()
+    table["status"] = trial_status(table)
+    table["front"] = ["yes" if p else ("noise" if n else "") for p, n in
+                      zip(bool_column(table["pareto"]),
+                          bool_column(table.get("pareto_noise", pd.Series(False, index=table.index))))]
+    if "confirmed" in table:
+        table.loc[bool_column(table["confirmed"]), "front"] += "+conf"
+    chosen = list(columns or (RESULTS_SHOWN + ("status",) if wide else RESULTS_NARROW))
+    unknown = [c for c in chosen if c not in table.columns]
+    if unknown:
+        raise ValueError(f"--columns: no column {unknown[0]!r} in the results table; choose from "
+                         f"{', '.join(c for c in table.columns if c != 'val_acc_per_epoch')}")
+    with pd.option_context("display.max_colwidth", 400, "display.width", 10_000):
+        body = table[chosen].to_string(index=False, float_format=lambda v: f"{v:.4g}").splitlines()
+    lines = body if wide or columns else _fit_width(body, WIDTH)
+    notes = []
+    if not (wide or columns):
+        notes.append("status: trained (fully), stopped @k (early, after epoch k), reused #n (trial "
+                     "n's figures), predicted (by the latency model only); front: yes (Pareto), "
+                     "noise (on it within noise), +conf (confirmed). --wide for every column.")
     first = frame.dropna(subset=["device_name"]).head(1)
     if not first.empty:
         r = first.iloc[0]
-        text += (f"\n\nLatency: median ms of {r.get('clock') or 'wall'} time at batch {r['batch']} on "
-                 f"{r['device_name']}, {r['threads']} thread(s), {r['dtype']}, {r['memory_format']}, "
-                 f"torch {r['torch_version']}. macs: multiply-adds ({MACS_NOTE}).")
+        notes.append(f"Latency: median ms of {r.get('clock') or 'wall'} time at batch {r['batch']} "
+                     f"on {r['device_name']}, {r['threads']} thread(s), {r['dtype']}, "
+                     f"{r['memory_format']}, torch {r['torch_version']}. macs: multiply-adds "
+                     f"({MACS_NOTE}).")
         busy = int(frame["host_busy"].eq(True).sum()) if "host_busy" in frame else 0
         if busy:
-            text += (f"\n{busy} figure(s) were taken while the host was busy (host_busy; see "
-                     f"host_run_queue, host_wall_over_cpu in --csv).")
-    return text
+            notes.append(f"{busy} figure(s) were taken while the host was busy (host_busy; see "
+                         f"host_run_queue, host_wall_over_cpu in --csv).")
+    wrapped = [textwrap.fill(n, WIDTH) for n in notes]
+    return "\n".join(lines) + ("\n\n" + "\n".join(wrapped) if wrapped else "")
 
 
 def export_summary(exported: Any, out: str) -> str:

@@ -232,13 +232,19 @@ def test_select_trial_rules(tmp_path: Path) -> None:
         select_trial(frame, trial=999)
 
 
-def test_onnx_export_matches(tmp_path: Path) -> None:
+@pytest.mark.parametrize("spec", [BLOCK_ARCHS["ir"], "res8_in1_cls10:|nor_conv_3x3~0|+|skip_connect~0|"
+                                  "nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|"])
+def test_onnx_export_has_a_batch_axis_and_named_tensors(tmp_path: Path, spec: str) -> None:
     ort = pytest.importorskip("onnxruntime")
-    arch = decode(BLOCK_ARCHS["ir"])
+    arch = decode(spec)
     model = build_model(arch, seed=1).eval()
     written = export_arch(arch, tmp_path, state_dict=model.state_dict(), onnx=True)
     session = ort.InferenceSession(str(written["onnx"]))
-    x = torch.randn(1, arch.in_channels, arch.resolution, arch.resolution)
-    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    with torch.no_grad():
-        torch.testing.assert_close(torch.from_numpy(out), model(x), rtol=1e-4, atol=1e-5)
+    assert [i.name for i in session.get_inputs()] == ["input"]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    assert isinstance(session.get_inputs()[0].shape[0], str)  # a named, dynamic batch axis
+    for batch in (1, 4):
+        x = torch.randn(batch, arch.in_channels, arch.resolution, arch.resolution)
+        (out,) = session.run(["logits"], {"input": x.numpy()})
+        with torch.no_grad():
+            torch.testing.assert_close(torch.from_numpy(out), model(x), rtol=1e-4, atol=1e-5)

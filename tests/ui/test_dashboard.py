@@ -262,6 +262,26 @@ def _free_port() -> int:
 
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (bash setup.sh --test)")
+ARTEFACTS = ROOT / "runs" / "test-artefacts"
+"""Where the browser test keeps its screenshot of the dashboard (runs/ is not committed)."""
+_VISIBLE_JS = """(chart) => {
+  const visible = (el) => {
+    const s = getComputedStyle(el);
+    const paint = (c, o) => c && c !== 'none' && !/rgba\\([^)]*,\\s*0\\)$/.test(c) && parseFloat(o) > 0;
+    return paint(s.fill, s.fillOpacity) || (paint(s.stroke, s.strokeOpacity) && parseFloat(s.strokeWidth) > 0);
+  };
+  const traces = Array.from(chart.querySelectorAll('.scatterlayer .trace')).map((t, i) => ({
+    name: i, points: Array.from(t.querySelectorAll('.points path')).map(visible),
+    labels: Array.from(t.querySelectorAll('.textpoint text')).map((x) => x.textContent)}));
+  const legend = {};
+  chart.querySelectorAll('.legend .traces').forEach((t) => {
+    const paths = Array.from(t.querySelectorAll('.legendpoints path, .legendlines path'));
+    legend[t.textContent] = paths.some(visible);
+  });
+  return {traces, legend};
+}"""
+
+
 def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -301,8 +321,19 @@ def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
             y_bars = chart.locator(".scatterlayer .errorbars path.yerror").count()
             caption = page.get_by_text("Bars: 95 % intervals").count()
             errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
-            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            seen = chart.evaluate(_VISIBLE_JS)  # what a person sees: stroke or fill on every marker
+            widths = page.evaluate("() => [document.querySelector('.js-plotly-plot')"
+                                   ".getBoundingClientRect().width, document.querySelector("
+                                   "'[data-testid=\"stMainBlockContainer\"]').getBoundingClientRect().width]")
+            ARTEFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTEFACTS / "dashboard.png"), full_page=True)
             browser.close()
+        invisible = [(t["name"], i) for t in seen["traces"] for i, v in enumerate(t["points"]) if not v]
+        assert not invisible, invisible  # every marker of every kind has a visible stroke or fill
+        assert seen["legend"] and all(seen["legend"].values()), seen["legend"]  # symbols drawn
+        with_points = [t for t in seen["traces"] if t["points"]]
+        assert with_points[-1]["labels"] and all(l.startswith("#") for l in with_points[-1]["labels"])
+        assert widths[0] >= 0.9 * widths[1], widths  # the chart spans the page
         assert points == expected, (points, expected)  # every trial and every front marker drawn
         assert x_title.startswith("latency (ms") and y_title == "validation accuracy"
         assert f"Pareto front ({int(frame['pareto'].sum())})" in legend
