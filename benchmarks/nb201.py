@@ -128,6 +128,7 @@ def replay_part(args: argparse.Namespace) -> None:
 def latency_part(args: argparse.Namespace) -> None:
     from scipy.stats import kendalltau, spearmanr
 
+    from nasbench.cells import cell_cost
     from nasbench.latency_model import draw_archs
     from nasbench.nb201_import import read_index, read_latency
     from nasbench.profile_many import profile_many
@@ -141,7 +142,7 @@ def latency_part(args: argparse.Namespace) -> None:
     done = profile_many(archs, LatencyOptions(), rounds=args.rounds, seed=args.seed)
     ours = np.array([r["latency_ms"] for r in done.rows])
     theirs = np.array([published[index[a.nb201_string()]] for a in archs])
-    macs = np.array([r["macs"] for r in done.rows])
+    macs = np.array([cell_cost(a)[1] for a in archs])
     slope, intercept = np.polyfit(theirs, ours, 1)
     print(f"\n## latency: {len(archs)} architectures, {args.rounds} interleaved rounds, "
           f"{done.seconds:.0f} s; 32x32x3, batch 1, 1 thread, float32, cpu clock; host: "

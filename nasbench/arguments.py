@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 
 from nasbench.argtypes import (address, non_negative_int, port, positive_int, rounds,
                                train_samples)
-from nasbench.rules import default_threads
+from nasbench.env import default_threads
 
 EXIT_USAGE = 2
 

@@ -16,16 +16,15 @@ import os
 import sys
 from typing import Any, Sequence
 
-from nasbench import text
 from nasbench.arguments import EXIT_USAGE, build_parser, options_of as _config
 from nasbench.files import check_output_file
-from nasbench.console import (Live, confirming, interruptible, print_json, quiet_optuna, slot, steps,
-                              work)
-from nasbench.rules import check_workers
-
+from nasbench.console import (Deferred, Live, confirming, interruptible, print_json, quiet_optuna,
+                              slot, steps, work)
+from nasbench.env import check_workers
 
 DEFERRED_IMPORTS = ("every command imports the library it calls inside itself: --help and the "
                     "commands that only read a table must not pay for importing torch")
+text = Deferred("nasbench.text")  # deferred: what commands print with loads pandas and Optuna
 
 
 class UsageError(ValueError):

@@ -5,6 +5,7 @@ Output for the terminal only (stderr); the library reports through the callbacks
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
@@ -22,6 +23,19 @@ def quiet_optuna(level: int = logging.WARNING) -> None:
     import optuna  # deferred: not every command needs Optuna
 
     optuna.logging.set_verbosity(level)
+
+
+class Deferred:
+    """A module imported when first used: the CLI's ``--help`` and argument errors must not
+    pay for what the commands print with (pandas, Optuna)."""
+
+    def __init__(self, name: str) -> None:
+        self._name, self._module = name, None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
 
 
 def slot() -> Any:
@@ -104,9 +118,9 @@ def steps(what: str, every_s: float = 2.0) -> Callable[[str, int, int], None]:
 
     def step(phase: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if phase != state["phase"]:
-            state.update(phase=phase, start=now)
-        if done == total or now - state["t"] > every_s:
+        if phase != state["phase"]:  # a step shorter than every_s prints only its end
+            state.update(phase=phase, start=now, t=now)
+        if done == total or now - state["t"] >= every_s:
             state["t"] = now
             elapsed = now - state["start"]
             eta = (f", ETA {_clock(elapsed / done * (total - done))}" if 0 < done < total

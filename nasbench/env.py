@@ -140,6 +140,22 @@ def current_conditions(device: str, threads: int, batch: int, dtype: str, memory
     )
 
 
+WORKERS = (1, 64)
+"""The least and most ``--workers`` of one command."""
+
+
+def default_threads() -> int:
+    """CPU threads for training when none are given: every core of this machine."""
+    return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers: int) -> None:
+    """Raise ``ValueError`` unless ``workers`` is within :data:`WORKERS`."""
+    low, high = WORKERS
+    if isinstance(workers, bool) or not isinstance(workers, int) or not low <= workers <= high:
+        raise ValueError(f"--workers must be between {low} and {high}, got {workers}")
+
+
 MAX_THREADS = 1024
 """The most CPU threads any option may ask for (torch takes the count as a C int)."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Iterable
 
 from nasbench.env import Conditions
-from nasbench.latency import LatencyResult, LatencyStats
+from nasbench.latency_stats import LatencyResult, LatencyStats
 
 if TYPE_CHECKING:
     import optuna

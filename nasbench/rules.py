@@ -8,14 +8,14 @@ record and, beside it, its vectorised twin on the results table.
 - **eligible**: may be on a front: measured, feasible and trained fully (not stopped early: a
   trial stopped early reports the accuracy of its last epoch).
 
-Also here: the hypervolume reference point, the default number of threads and the range of
-``--workers``, each once.
+Also here: the hypervolume reference point, once. (The default number of threads and the range
+of ``--workers``, rules about this machine, are in :mod:`nasbench.env`, which the command line
+reads without pandas.)
 """
 
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -27,22 +27,6 @@ REFERENCE_LATENCY_FACTOR = 1.1
 """The hypervolume's reference latency is this many times the slowest architecture's."""
 REFERENCE_ACCURACY = 0.0
 """The hypervolume's reference accuracy."""
-WORKERS = (1, 64)
-"""The least and most ``--workers`` of one command."""
-
-
-def default_threads() -> int:
-    """CPU threads for training when none are given: every core of this machine."""
-    return max(1, os.cpu_count() or 1)
-
-
-def check_workers(workers: int) -> None:
-    """Raise ``ValueError`` unless ``workers`` is within :data:`WORKERS`."""
-    low, high = WORKERS
-    if isinstance(workers, bool) or not isinstance(workers, int) or not low <= workers <= high:
-        raise ValueError(f"--workers must be between {low} and {high}, got {workers}")
-
-
 def reference_point(latencies: Iterable[float]) -> dict[str, float]:
     """The hypervolume reference point of a set of latencies: accuracy
     :data:`REFERENCE_ACCURACY`, latency :data:`REFERENCE_LATENCY_FACTOR` x the slowest (NaN

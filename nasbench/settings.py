@@ -22,7 +22,7 @@ from nasbench.errors import SearchError
 from nasbench.latency import CLOCKS, DEFAULT_CLOCK
 from nasbench.latency_model import LatencyModel, LatencyModelError, load_model
 from nasbench.pruners import PRUNERS
-from nasbench.rules import default_threads
+from nasbench.env import default_threads
 from nasbench.samplers import SAMPLERS
 from nasbench.study_record import StudyRecord
 from nasbench.train import DEFAULT_BN_CALIBRATION, TrainedSettings

@@ -18,7 +18,7 @@ from nasbench.quiet import QuietSlot
 from nasbench.search import run_search
 from nasbench.settings import bench_config_of, search_config_of
 from nasbench.study_record import StudyRecord
-from nasbench.rules import check_workers
+from nasbench.env import check_workers
 from nasbench.storage import count_states, finished, join_storage_study, last_finished
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]

@@ -35,8 +35,8 @@ def test_spaces_lists_sizes() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "tiny" in proc.stdout and "576" in proc.stdout
     rows = {r["space"]: r for r in json.loads(run("spaces", "--json").stdout)}
-    assert set(rows) == {"mixed", "mobilenet_v2", "tiny"}
-    assert rows["tiny"]["architectures"] == 576
+    assert set(rows) == {"mixed", "mobilenet_v2", "nb201", "tiny"}
+    assert rows["tiny"]["architectures"] == 576 and rows["nb201"]["architectures"] == 5 ** 6
     assert rows["mixed"]["architectures"] == 270 ** 4
 
 

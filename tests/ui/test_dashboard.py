@@ -260,8 +260,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.e2e
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (bash setup.sh --test)")
 ARTEFACTS = ROOT / "runs" / "test-artefacts"
 """Where the browser test keeps its screenshot of the dashboard (runs/ is not committed)."""
 _VISIBLE_JS = """(chart) => {
@@ -275,6 +273,7 @@ _VISIBLE_JS = """(chart) => {
     labels: Array.from(t.querySelectorAll('.textpoint text')).map((x) => x.textContent)}));
   const legend = {};
   chart.querySelectorAll('.legend .traces').forEach((t) => {
+    if (!t.querySelector('.legendpoints path, .legendlines path')) return;  // a group's title
     const paths = Array.from(t.querySelectorAll('.legendpoints path, .legendlines path'));
     legend[t.textContent] = paths.some(visible);
   });
@@ -282,6 +281,8 @@ _VISIBLE_JS = """(chart) => {
 }"""
 
 
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (bash setup.sh --test)")
 def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -322,15 +323,17 @@ def test_browser_renders_the_pareto_chart(runs: Path, tmp_path: Path) -> None:
             caption = page.get_by_text("Bars: 95 % intervals").count()
             errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count()
             seen = chart.evaluate(_VISIBLE_JS)  # what a person sees: stroke or fill on every marker
-            widths = page.evaluate("() => [document.querySelector('.js-plotly-plot')"
-                                   ".getBoundingClientRect().width, document.querySelector("
-                                   "'[data-testid=\"stMainBlockContainer\"]').getBoundingClientRect().width]")
+            widths = page.evaluate(  # the chart's width, the page's content width (no padding)
+                "() => { const c = document.querySelector('[data-testid=\"stMainBlockContainer\"]');"
+                " const s = getComputedStyle(c); return [document.querySelector('.js-plotly-plot')"
+                ".getBoundingClientRect().width, c.clientWidth - parseFloat(s.paddingLeft)"
+                " - parseFloat(s.paddingRight)]; }")
             ARTEFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTEFACTS / "dashboard.png"), full_page=True)
             browser.close()
         invisible = [(t["name"], i) for t in seen["traces"] for i, v in enumerate(t["points"]) if not v]
         assert not invisible, invisible  # every marker of every kind has a visible stroke or fill
-        assert seen["legend"] and all(seen["legend"].values()), seen["legend"]  # symbols drawn
+        assert seen["legend"] and all(seen["legend"].values()), [k for k, v in seen["legend"].items() if not v]
         with_points = [t for t in seen["traces"] if t["points"]]
         assert with_points[-1]["labels"] and all(l.startswith("#") for l in with_points[-1]["labels"])
         assert widths[0] >= 0.9 * widths[1], widths  # the chart spans the page

@@ -77,12 +77,40 @@ def test_the_progress_line_is_cut_at_a_word_within_the_terminal() -> None:
 
 def test_steps_print_the_elapsed_time_and_an_eta(capsys: pytest.CaptureFixture,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    now = iter([100.0, 100.0, 104.0, 104.0, 110.0, 110.0])
+    now = iter([100.0, 101.0, 104.0, 110.0, 200.0, 200.5])
     monkeypatch.setattr(console.time, "monotonic", lambda: next(now))
     step = console.steps("fit", every_s=2.0)
-    step("parts", 0, 10)
+    step("parts", 0, 10)   # the start: nothing printed (a short step prints only its end)
+    step("parts", 1, 10)   # 1 s later: still nothing
     step("parts", 2, 10)   # 4 s for 2: 16 s left
     step("parts", 10, 10)
-    err = capsys.readouterr().err.splitlines()
-    assert err[1] == "fit: parts 2/10, 0m04s, ETA 0m16s"
-    assert err[2] == "fit: parts 10/10, 0m10s"
+    step("architectures", 0, 5)
+    step("architectures", 5, 5)
+    assert capsys.readouterr().err.splitlines() == [
+        "fit: parts 2/10, 0m04s, ETA 0m16s", "fit: parts 10/10, 0m10s",
+        "fit: architectures 5/5, 0m00s"]
+
+
+_PROBE = ("import runpy, sys\nsys.argv = ['cli.py', *sys.argv[1:]]\ntry:\n"
+          "    runpy.run path('cli.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+          "print(' '.join(sorted(m for m in ('torch', 'scipy', 'sklearn', 'fvcore', 'pandas', 'optuna')"
+          " if m in sys.modules)), file=sys.stderr)").replace("run path", "run_path")
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("args,never", [
+    (["--help"], {"torch", "pandas", "optuna"}),
+    (["results", "--help"], {"torch", "pandas", "optuna"}),
+    (["results", "RUN"], {"torch", "scipy", "sklearn", "fvcore"}),
+])
+def test_reading_commands_do_not_import_what_they_never_need(run: Path, args: list[str],
+                                                             never: set[str]) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *[str(run) if a == "RUN" else a for a in args]],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    imported = set(proc.stderr.strip().splitlines()[-1].split()) if proc.stderr.strip() else set()
+    assert not imported & never, imported & never
