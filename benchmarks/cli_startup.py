@@ -41,7 +41,8 @@ def timed(args: list[str], repeats: int) -> tuple[list[float], list[str]]:
              f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
                           text=True)
-    heavy = [m for m in proc.stderr.strip().splitlines()[-1].split(",") if m] if proc.stderr else []
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    heavy = [m for m in last.split(",") if m]
     return times, heavy
 
 
@@ -53,6 +54,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--trials", type=int, default=1000)
     args = parser.parse_args()
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.2f}; {args.repeats} runs each, whole processes", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
