@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import functools
 import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -410,6 +412,43 @@ def run_location(run: str, runs_dir: str | Path = "runs",
     return f"sqlite:///{db}", path
 
 
+@functools.lru_cache(maxsize=1)
+def alembic_head() -> str | None:
+    """The newest schema revision of the installed Optuna, read from its migration scripts'
+    text (importing alembic to ask it takes a third of a second), or ``None``."""
+    folder = Path(optuna.storages.__file__).parent / "_rdb" / "alembic" / "versions"
+    revisions, downs = set(), set()
+    for path in folder.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision = re.search(r'^revision = "([^"]+)"', text, re.M)
+        down = re.search(r'^down_revision = "([^"]+)"', text, re.M)
+        if revision:
+            revisions.add(revision.group(1))
+        if down:
+            downs.add(down.group(1))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def schema_is_current(url: str) -> bool:
+    """Whether the SQLite database at ``url`` is at the installed Optuna's schema (its version
+    and newest revision), read with two plain queries: then opening it for reading can skip
+    Optuna's own check. ``False`` whenever it cannot tell (Optuna's check then runs and says
+    what is wrong)."""
+    from optuna.storages._rdb.models import SCHEMA_VERSION
+
+    head = alembic_head()
+    path = url.removeprefix("sqlite:///")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as con:
+            version = con.execute("SELECT schema_version FROM version_info").fetchone()
+            revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    return (head is not None and version is not None and revision is not None
+            and version[0] == SCHEMA_VERSION and revision[0] == head)
+
+
 def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "runs") -> optuna.Study:
     """Open a study for reading from a run folder, a study name under ``runs_dir`` or a
     storage URL (see :func:`run_location`); never creates one.
@@ -420,8 +459,10 @@ def open_run(run: str, study_name: str | None = None, runs_dir: str | Path = "ru
     if storage.startswith("sqlite:"):
         check_database(storage, must_exist=True)  # never create a database where there is none
     try:
+        current = storage.startswith("sqlite:") and schema_is_current(storage)
         opened = optuna.storages.get_storage(optuna.storages.RDBStorage(  # once: each opening
-            storage, engine_kwargs=engine_options(storage)))  # checks the schema
+            storage, engine_kwargs=engine_options(storage),  # checks the schema, unless
+            skip_compatibility_check=current, skip_table_creation=current))  # checked here
         names = optuna.get_all_study_names(opened)
     except Exception as exc:  # SQLAlchemy and Optuna raise many kinds
         check_database(storage)  # explains a damaged SQLite file

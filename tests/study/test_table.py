@@ -181,3 +181,20 @@ def test_reader_of_a_storage_without_sql_uses_optunas_api() -> None:
     assert done.read == 1 and done.changed
     assert not reader.refresh().changed
     assert len(ResultsTable(study).refresh()) == 1
+
+
+def test_a_reader_skips_optunas_schema_check_only_for_the_current_schema(tmp_path: Path) -> None:
+    import sqlite3
+
+    from nasbench.storage import alembic_head, open_run, schema_is_current
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(storage=url, study_name="s")
+    assert alembic_head() and schema_is_current(url)
+    assert open_run(str(tmp_path)).study_name == "s"
+    with sqlite3.connect(tmp_path / "study.db") as con:  # a schema from a newer Optuna
+        con.execute("UPDATE alembic_version SET version_num = 'v9.9.9.a'")
+    assert not schema_is_current(url)
+    with pytest.raises(ValueError, match="cannot read storage"):  # Optuna's own check refuses it
+        open_run(str(tmp_path))
+    assert not schema_is_current(f"sqlite:///{tmp_path / 'none.db'}")
