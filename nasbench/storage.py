@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage
+from optuna.storages._rdb.models import SCHEMA_VERSION
 
 from nasbench.errors import DamagedValue, SearchError
 
@@ -435,8 +436,6 @@ def schema_is_current(url: str) -> bool:
     and newest revision), read with two plain queries: then opening it for reading can skip
     Optuna's own check. ``False`` whenever it cannot tell (Optuna's check then runs and says
     what is wrong)."""
-    from optuna.storages._rdb.models import SCHEMA_VERSION
-
     head = alembic_head()
     path = url.removeprefix("sqlite:///")
     try:
