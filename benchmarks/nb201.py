@@ -33,6 +33,7 @@ Every part prints its conditions (CPU, torch, threads, what ran beside).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -164,15 +165,20 @@ def proxy_part(args: argparse.Namespace) -> None:
     from search_spaces import DataShape, get_space
 
     config = SearchConfig(space="nb201", dataset="folder", data_dir=str(args.data), seed=0,
-                          runs_dir=str(ROOT / "runs"), latency_time_s=0.05)
+                          runs_dir=str(ROOT / "runs"), latency_time_s=0.05,
+                          max_train=args.images, epochs=args.epochs, train_batch=args.batch)
+    recipe = dataclasses.replace(config.train_config(), **{
+        k: v for k, v in (("optimizer", args.optimizer), ("lr", args.lr),
+                          ("label_smoothing", args.label_smoothing)) if v is not None})
     start = time.perf_counter()
     data = load_search_data(config)
     print(f"\n## proxy: {data.summary()} (loaded in {time.perf_counter() - start:.0f} s); "
-          f"training: {config.train_config()}", flush=True)
+          f"training: {recipe}", flush=True)
     accuracies = read_accuracies("cifar10")
     archs = draw_archs(get_space("nb201"), DataShape(data.resolution, data.channels,
                                                      len(data.classes)), args.archs, seed=args.seed)
     evaluator = LocalEvaluator(config, data)
+    evaluator.train_config = recipe
     ours, theirs, seconds = [], [], []
     for i, arch in enumerate(archs):
         start = time.perf_counter()
@@ -224,6 +230,13 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=SHARED,
                         help="the folder holding nas-bench-201/ and cifar10/ (default ../shared/datasets)")
     parser.add_argument("--data", type=Path, help="CIFAR-10 JPEG folders (default SHARED/cifar10)")
+    recipe = parser.add_argument_group("proxy recipe (default: the search's CPU proxy)")
+    recipe.add_argument("--images", type=int, help="training images")
+    recipe.add_argument("--epochs", type=int)
+    recipe.add_argument("--batch", type=int)
+    recipe.add_argument("--optimizer", choices=["sgd", "adamw"])
+    recipe.add_argument("--lr", type=float)
+    recipe.add_argument("--label-smoothing", type=float)
     args = parser.parse_args()
     SHARED = args.shared
     args.data = args.data or SHARED / "cifar10"

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from typing import Any, Callable, Mapping
 
+from nasbench import __version__
 from nasbench.argtypes import (address, non_negative_int, port, positive_int, rounds,
                                train_samples)
 from nasbench.env import default_threads
@@ -107,6 +108,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     parser = _Parser(prog="nasbench", description="Architecture benchmarking and neural-"
                      "architecture search for PyTorch.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument("--version", action="version", version=f"nasbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     as_json, latency, run, data = (_parent(_json_args), _parent(_latency_args), _parent(_run_args),
                                    _parent(_data_args))

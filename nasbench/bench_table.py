@@ -43,7 +43,7 @@ class BenchRecord(TrialRecord):
 
 
 def bench_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per architecture of a bench study (see the README for every column)."""
+    """One row per architecture of a bench study (see docs/concepts/bench-replay.md for every column)."""
     study_record = StudyRecord.of(study)
     settings = study_record.settings or {}
     seeds, passes = settings["seeds"], settings["passes"]

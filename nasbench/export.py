@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
+from nasbench import __version__
 from nasbench import blocks as blocks_module
 from nasbench import cell_blocks as cell_module
 from nasbench.arch import AnyArch, decode, from_dict, to_dict
@@ -167,7 +168,8 @@ def export_arch(arch: AnyArch, out_dir: str | Path, info: dict[str, Any] | None 
     def fill(folder: Path) -> None:
         (folder / MODEL_FILE).write_text(source, encoding="utf-8")
         kinds["model"] = MODEL_FILE
-        (folder / ARCH_FILE).write_text(json.dumps({"arch": to_dict(arch), **info}, indent=2,
+        (folder / ARCH_FILE).write_text(json.dumps({"arch": to_dict(arch), **info,
+                                                    "nasbench_version": __version__}, indent=2,
                                                    default=str), encoding="utf-8")
         kinds["arch"] = ARCH_FILE
         if state_dict is not None:

@@ -1,6 +1,6 @@
 """Multiply-add counts with fvcore.
 
-Convention (deliberate, documented in the README): **one multiply-add counts as one flop**
+Convention (deliberate, documented in docs/concepts/blocks.md): **one multiply-add counts as one flop**
 (fvcore's unit), and only convolutions and linear layers (matmul, addmm, linear) are counted.
 BatchNorm is left out because it folds into the preceding conv at inference; pooling,
 activations, the SE scale and residual additions are left out as the MobileNet papers do. With

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import nasbench
 from nasbench.arch import Arch, decode
 from nasbench.build import build_model
 from nasbench.export import export_arch, load_weights, model_source, read_export
@@ -119,6 +120,7 @@ def test_export_of_a_run_imports_with_only_torch_and_matches(tmp_path: Path) -> 
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in out.iterdir()} >= {"model.py", "arch.json", "model.pt2"}
+    assert json.loads((out / "arch.json").read_text())["nasbench_version"] == nasbench.__version__
     arch, info = read_export(out)
     frame = results_frame(open_study(config))
     chosen = select_trial(frame, pick="accuracy")

@@ -1,0 +1,73 @@
+"""How close the training-time estimate a search prints is to the time trials take.
+
+    python benchmarks/trial_estimate.py [--data ../shared/datasets/cifar10] [--space mixed] [--archs 6]
+
+Loads an image folder as a search does (on a CPU: the CPU proxy's subset, epochs and batch),
+computes the estimate the search prints before its first trial (``expected_trial_seconds``),
+then trains ``--archs`` architectures drawn from the space in full (no early stop) exactly as a
+trial does, and times each; the estimate is computed again after every architecture, so its
+own spread over the same window is shown. Prints every figure, the median trial against the
+median estimate, and the conditions (what else ran is for the person running it to say).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "cifar10")
+    parser.add_argument("--space", default="mixed")
+    parser.add_argument("--archs", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import torch
+
+    from nasbench.env import current_conditions
+    from nasbench.latency_model import draw_archs
+    from nasbench.objective import LocalEvaluator
+    from nasbench.search import expected_trial_seconds
+    from nasbench.settings import SearchConfig, load_search_data
+    from search_spaces import DataShape, get_space
+
+    c = current_conditions("cpu", 1, 1, "float32", "contiguous", "", "cpu")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {c.cpu_model}, {os.cpu_count()} cores, torch "
+          f"{torch.__version__}, load average {os.getloadavg()[0]:.2f}", flush=True)
+    config = SearchConfig(space=args.space, dataset="folder", data_dir=str(args.data), seed=args.seed,
+                          runs_dir=str(ROOT / "runs"))
+    data = load_search_data(config)
+    print(f"{data.summary()}; training: {config.train_config()}", flush=True)
+    estimates = [expected_trial_seconds(config, data)]
+    print(f"estimate before: {estimates[0]:.1f} s per architecture", flush=True)
+    archs = draw_archs(get_space(args.space), DataShape(data.resolution, data.channels,
+                                                        len(data.classes)), args.archs,
+                       seed=args.seed + 1)
+    evaluator = LocalEvaluator(config, data)
+    actual = []
+    for i, arch in enumerate(archs):
+        measured = evaluator.measure(arch, config.seed)
+        start = time.perf_counter()
+        evaluator.train(arch, measured, config.seed, lambda epoch, acc: None)
+        actual.append(time.perf_counter() - start)
+        estimates.append(expected_trial_seconds(config, data))
+        print(f"{i + 1:>2} trained in {actual[-1]:.1f} s; estimate after it {estimates[-1]:.1f} s; "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)
+    med_a, med_e = statistics.median(actual), statistics.median(estimates)
+    print(f"median trial {med_a:.1f} s (range {min(actual):.1f}-{max(actual):.1f}, {len(actual)} "
+          f"architectures); median estimate {med_e:.1f} s (range {min(estimates):.1f}-"
+          f"{max(estimates):.1f}, {len(estimates)} estimates); trial / estimate {med_a / med_e:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
