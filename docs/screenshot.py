@@ -53,6 +53,7 @@ def screenshot(run: Path, out: Path, width: int = 1400, height: int = 1100) -> N
                     time.sleep(1)
             page.wait_for_selector(f'h1:has-text("{run.name}")', timeout=60_000)
             page.locator(".js-plotly-plot .scatterlayer .trace .points path").first.wait_for(timeout=60_000)
+            page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
             time.sleep(2)  # the chart's transitions
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out), clip={"x": 0, "y": 0, "width": width, "height": height})
