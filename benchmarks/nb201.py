@@ -166,7 +166,8 @@ def proxy_part(args: argparse.Namespace) -> None:
 
     config = SearchConfig(space="nb201", dataset="folder", data_dir=str(args.data), seed=0,
                           runs_dir=str(ROOT / "runs"), latency_time_s=0.05,
-                          max_train=args.images, epochs=args.epochs, train_batch=args.batch)
+                          max_train=args.images, epochs=args.epochs, train_batch=args.batch,
+                          resolution=args.resolution)
     recipe = dataclasses.replace(config.train_config(), **{
         k: v for k, v in (("optimizer", args.optimizer), ("lr", args.lr),
                           ("label_smoothing", args.label_smoothing)) if v is not None})
@@ -232,6 +233,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="CIFAR-10 JPEG folders (default SHARED/cifar10)")
     recipe = parser.add_argument_group("proxy recipe (default: the search's CPU proxy)")
     recipe.add_argument("--images", type=int, help="training images")
+    recipe.add_argument("--resolution", type=int, help="train (and build) at this input size")
     recipe.add_argument("--epochs", type=int)
     recipe.add_argument("--batch", type=int)
     recipe.add_argument("--optimizer", choices=["sgd", "adamw"])

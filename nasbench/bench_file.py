@@ -4,6 +4,8 @@ torch): ``runs/<bench>/table.parquet`` and its description ``bench.json``, writt
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,18 @@ def load_bench(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if not meta_path.is_file() or not table_path.is_file():
         raise ValueError(f"{path} is not a bench table (no {META_FILE} and {TABLE_FILE}); give a "
                          f"folder written by python cli.py bench")
+    stamps = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (meta_path, table_path))
+    table, meta = _read_checked(str(path), str(folder.resolve()), stamps)
+    return table.copy(), copy.deepcopy(meta)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_checked(path: str, folder_path: str, stamps: tuple[tuple[int, int], ...]
+                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`load_bench`'s reading and checking, once per folder and version of its files
+    (a search reads its ``--accuracy-from`` table in several places as it starts)."""
+    folder = Path(folder_path)
+    meta_path, table_path = folder / META_FILE, folder / TABLE_FILE
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         table = pd.read_parquet(table_path)
