@@ -3,8 +3,10 @@
     python benchmarks/trial_estimate.py [--data ../shared/datasets/cifar10] [--space mixed] [--archs 6]
 
 Loads an image folder as a search does (on a CPU: the CPU proxy's subset, epochs and batch),
-computes the estimate the search prints before its first trial (``expected_trial_seconds``),
-then trains ``--archs`` architectures drawn from the space in full (no early stop) exactly as a
+computes the estimate the search prints before its first trial (``expected_trial_seconds``:
+7 architectures of the space, each timed for 0.5 s of training steps) and, beside it, the one
+it replaced (3 architectures, 3 steps each; both in the memory layout training uses), then
+trains ``--archs`` architectures drawn from the space in full (no early stop) exactly as a
 trial does, and times each; the estimate is computed again after every architecture, so its
 own spread over the same window is shown. Prints every figure, the median trial against the
 median estimate, and the conditions (what else ran is for the person running it to say).
@@ -47,8 +49,23 @@ def main() -> int:
                           runs_dir=str(ROOT / "runs"))
     data = load_search_data(config)
     print(f"{data.summary()}; training: {config.train_config()}", flush=True)
-    estimates = [expected_trial_seconds(config, data)]
-    print(f"estimate before: {estimates[0]:.1f} s per architecture", flush=True)
+    import numpy as np
+
+    from nasbench.build import build_model
+    from nasbench.train import expected_seconds
+    from search_spaces import UniformDraw
+
+    def estimate_short() -> float:  # 3 architectures, 3 timed steps each (as before)
+        shape = DataShape(data.resolution, data.channels, len(data.classes))
+        rng = np.random.default_rng(config.seed)
+        built = [build_model(get_space(args.space).sample(UniformDraw(rng), shape), seed=config.seed)
+                 for _ in range(3)]
+        return expected_seconds(built, data, config.train_config(), threads=config.threads,
+                                seconds_per_model=0.0)
+
+    estimates, shorts = [expected_trial_seconds(config, data)], [estimate_short()]
+    print(f"estimate before: {estimates[0]:.1f} s per architecture (3 architectures x 3 steps: "
+          f"{shorts[0]:.1f} s)", flush=True)
     archs = draw_archs(get_space(args.space), DataShape(data.resolution, data.channels,
                                                         len(data.classes)), args.archs,
                        seed=args.seed + 1)
@@ -60,12 +77,18 @@ def main() -> int:
         evaluator.train(arch, measured, config.seed, lambda epoch, acc: None)
         actual.append(time.perf_counter() - start)
         estimates.append(expected_trial_seconds(config, data))
-        print(f"{i + 1:>2} trained in {actual[-1]:.1f} s; estimate after it {estimates[-1]:.1f} s; "
-              f"load {os.getloadavg()[0]:.2f}", flush=True)
+        shorts.append(estimate_short())
+        own = expected_seconds([measured.model], data, config.train_config(), threads=config.threads,
+                               seconds_per_model=0.5)
+        print(f"{i + 1:>2} trained in {actual[-1]:.1f} s (its own estimate {own:.1f} s); "
+              f"estimate after it {estimates[-1]:.1f} s "
+              f"(3 x 3 steps: {shorts[-1]:.1f} s); load {os.getloadavg()[0]:.2f}", flush=True)
     med_a, med_e = statistics.median(actual), statistics.median(estimates)
     print(f"median trial {med_a:.1f} s (range {min(actual):.1f}-{max(actual):.1f}, {len(actual)} "
           f"architectures); median estimate {med_e:.1f} s (range {min(estimates):.1f}-"
-          f"{max(estimates):.1f}, {len(estimates)} estimates); trial / estimate {med_a / med_e:.2f}")
+          f"{max(estimates):.1f}, {len(estimates)} estimates); trial / estimate {med_a / med_e:.2f}; "
+          f"3 architectures x 3 steps: median {statistics.median(shorts):.1f} s (range {min(shorts):.1f}-"
+          f"{max(shorts):.1f}), trial / estimate {med_a / statistics.median(shorts):.2f}")
     return 0
 
 

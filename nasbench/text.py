@@ -147,7 +147,7 @@ def training_plan(config: Any, data: Any, trial_s: float) -> str:
             f"validating on "
             f"{images(len(data.y_val), data.val_total, 'validation', '--max-val-samples')}. Expected "
             f"about {_duration(trial_s)} per architecture "
-            f"trained fully (a few training steps of 3 architectures of the space, timed here); "
+            f"trained fully (training steps of 7 architectures of the space, timed here); "
             f"{config.budget} architecture{'s' if config.budget != 1 else ''}: up to {_duration(trial_s * config.budget)}, less as "
             f"the early stop ends dominated trials.")
 

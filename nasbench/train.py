@@ -352,13 +352,22 @@ def proxy_seconds(step_s: float, n_train: int, n_val: int, batch: int, epochs: i
     return epochs * (math.ceil(n_train / batch) + n_val / batch / 3) * step_s
 
 
+ESTIMATE_SECONDS_PER_MODEL = 1.0
+"""Seconds of training steps each model of :func:`expected_seconds` is timed for (at least 3
+steps, at most 50): long enough that a burst of other work on the host is averaged into the
+estimate, not taken as its whole."""
+
+
 def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainConfig,
-                     threads: int | None = None, steps: int = 3) -> float:
+                     threads: int | None = None,
+                     seconds_per_model: float | None = None) -> float:
     """Expected seconds of one full proxy training (``config.epochs`` epochs of ``data``): the
-    median over ``models`` of their time per training step (``steps`` steps after one to warm
-    up, on copies), scaled to the epochs' steps, plus validation at a third of a step's cost
-    per image. Takes a few seconds; for the estimate printed before a search starts."""
+    median over ``models`` of their mean time per training step (steps after one to warm up,
+    on copies, for ``seconds_per_model``, default :data:`ESTIMATE_SECONDS_PER_MODEL`), scaled to the epochs' steps, plus validation at a
+    third of a step's cost per image. Takes a few seconds; for the estimate printed before a
+    search starts."""
     batch = min(config.batch_size, len(data.y_train))
+    budget = ESTIMATE_SECONDS_PER_MODEL if seconds_per_model is None else seconds_per_model
     per_trial = []
     previous_threads = torch.get_num_threads()
     if threads:
@@ -366,22 +375,24 @@ def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainCon
     try:
         with torch.random.fork_rng():
             torch.manual_seed(0)
+            layout = training_memory_format("cpu")  # as training lays out weights and inputs
             for model in models:
-                net = copy.deepcopy(model).train()
+                net = copy.deepcopy(model).to(memory_format=layout).train()
                 optimizer = make_optimizer(net, config)  # the optimizer training uses
                 xb, yb = data.x_train[:batch], data.y_train[:batch]
-                times = []
+                times: list[float] = []
                 with conv_grads.installed(net):  # as training does on a CPU
-                    for step in range(steps + 1):
+                    while len(times) < 51 and (len(times) < 4 or sum(times[1:]) < budget):
                         start = time.perf_counter()
+                        inputs = (_augment(xb, torch.Generator().manual_seed(len(times)))
+                                  if data.augment else xb)
                         loss = nn.functional.cross_entropy(
-                            net(_augment(xb, torch.Generator().manual_seed(step))
-                                if data.augment else xb), yb)
+                            net(inputs.contiguous(memory_format=layout)), yb)
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         optimizer.step()
                         times.append(time.perf_counter() - start)
-                per_trial.append(proxy_seconds(statistics.median(times[1:]), len(data.y_train),
+                per_trial.append(proxy_seconds(statistics.fmean(times[1:]), len(data.y_train),
                                                len(data.y_val), batch, config.epochs))
     finally:
         torch.set_num_threads(previous_threads)
