@@ -4,6 +4,8 @@ against a published device's, and our CPU proxy against its published accuracy.
     python benchmarks/nb201.py replay  [--repeats 20] [--tables T1 T2]
     python benchmarks/nb201.py latency [--archs 100] [--rounds 10]
     python benchmarks/nb201.py proxy   [--archs 30] [--data ../shared/datasets/cifar10]
+                                       [--images N] [--resolution R] [--epochs E] [--batch B]
+                                       [--optimizer sgd|adamw] [--lr LR] [--label-smoothing S]
     python benchmarks/nb201.py counts
 
 ``replay``: every sampler of the search, and other settings worth trying (TPE without
@@ -23,7 +25,9 @@ multiply-adds against our latency.
 ``proxy``: ``--archs`` architectures drawn uniformly, each trained with the search's CPU proxy
 on the CIFAR-10 JPEG folders (2,500 training images, 3 epochs, batch 32; 2,000 validation
 images), against NAS-Bench-201's published 200-epoch validation accuracy: Spearman and Kendall
-over all of them and over the better half, with the seconds per architecture.
+over all of them and over the better half, with the seconds per architecture. The recipe
+options change the proxy's training (images, input size, epochs, batch, optimizer, learning
+rate, label smoothing), to tune it on this rank check.
 
 ``counts``: our parameter count of every architecture against the published counts.
 
