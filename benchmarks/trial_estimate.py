@@ -40,6 +40,7 @@ def main() -> int:
     from nasbench.objective import LocalEvaluator
     from nasbench.search import expected_trial_seconds
     from nasbench.settings import SearchConfig, load_search_data
+    from nasbench.train import expected_seconds
     from search_spaces import DataShape, get_space
 
     c = current_conditions("cpu", 1, 1, "float32", "contiguous", "", "cpu")
@@ -49,19 +50,8 @@ def main() -> int:
                           runs_dir=str(ROOT / "runs"))
     data = load_search_data(config)
     print(f"{data.summary()}; training: {config.train_config()}", flush=True)
-    import numpy as np
-
-    from nasbench.build import build_model
-    from nasbench.train import expected_seconds
-    from search_spaces import UniformDraw
-
     def estimate_short() -> float:  # 3 architectures, 3 timed steps each (as before)
-        shape = DataShape(data.resolution, data.channels, len(data.classes))
-        rng = np.random.default_rng(config.seed)
-        built = [build_model(get_space(args.space).sample(UniformDraw(rng), shape), seed=config.seed)
-                 for _ in range(3)]
-        return expected_seconds(built, data, config.train_config(), threads=config.threads,
-                                seconds_per_model=0.0)
+        return expected_trial_seconds(config, data, models=3, seconds_per_model=0.0)
 
     estimates, shorts = [expected_trial_seconds(config, data)], [estimate_short()]
     print(f"estimate before: {estimates[0]:.1f} s per architecture (3 architectures x 3 steps: "
@@ -78,8 +68,7 @@ def main() -> int:
         actual.append(time.perf_counter() - start)
         estimates.append(expected_trial_seconds(config, data))
         shorts.append(estimate_short())
-        own = expected_seconds([measured.model], data, config.train_config(), threads=config.threads,
-                               seconds_per_model=0.5)
+        own = expected_seconds([measured.model], data, config.train_config(), threads=config.threads)
         print(f"{i + 1:>2} trained in {actual[-1]:.1f} s (its own estimate {own:.1f} s); "
               f"estimate after it {estimates[-1]:.1f} s "
               f"(3 x 3 steps: {shorts[-1]:.1f} s); load {os.getloadavg()[0]:.2f}", flush=True)

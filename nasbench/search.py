@@ -93,17 +93,18 @@ architectures spread over 3x and more, so the median of 3 (as before) missed the
 median by up to 1.7x on CIFAR-10."""
 
 
-def expected_trial_seconds(config: SearchConfig, data: DataSplits,
-                           models: int = ESTIMATE_MODELS) -> float:
-    """The expected seconds of one fully trained trial of ``config`` on ``data``: half a second
-    of timed training steps of each of ``models`` architectures drawn from the space (see
-    :func:`nasbench.train.expected_seconds`). Printed before a search on a real dataset starts."""
+def expected_trial_seconds(config: SearchConfig, data: DataSplits, models: int = ESTIMATE_MODELS,
+                           seconds_per_model: float | None = None) -> float:
+    """The expected seconds of one fully trained trial of ``config`` on ``data``: timed training
+    steps of each of ``models`` architectures drawn from the space, ``seconds_per_model`` each
+    (see :func:`nasbench.train.expected_seconds`). Printed before a search on a real dataset
+    starts."""
     space = get_space(config.space)
     shape = DataShape(data.resolution, data.channels, len(data.classes))
     rng = np.random.default_rng(config.seed)
     built = [build_model(space.sample(UniformDraw(rng), shape), seed=config.seed) for _ in range(models)]
     return expected_seconds(built, data, config.train_config(), threads=config.threads,
-                            seconds_per_model=0.5)
+                            seconds_per_model=seconds_per_model)
 
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]

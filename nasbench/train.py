@@ -352,7 +352,7 @@ def proxy_seconds(step_s: float, n_train: int, n_val: int, batch: int, epochs: i
     return epochs * (math.ceil(n_train / batch) + n_val / batch / 3) * step_s
 
 
-ESTIMATE_SECONDS_PER_MODEL = 1.0
+ESTIMATE_SECONDS_PER_MODEL = 0.5
 """Seconds of training steps each model of :func:`expected_seconds` is timed for (at least 3
 steps, at most 50): long enough that a burst of other work on the host is averaged into the
 estimate, not taken as its whole."""

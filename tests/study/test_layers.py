@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nasbench.arguments import build_parser
+from nasbench.cli_reference import commands
 from nasbench.settings import BenchConfig, SearchConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,8 +129,7 @@ def _subparser(name: str) -> argparse.ArgumentParser:
     from nasbench.cli import COMMANDS
 
     parser = build_parser({n: (lambda args: 0) for n in COMMANDS})
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[name]
+    return next(sub for command, _, sub in commands(parser) if command == name)
 
 
 # Settings that are not options: set by the program (worker_index), or left to its defaults.
