@@ -38,6 +38,17 @@ def train_samples(raw: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {raw!r}") from None
 
 
+def training_threads(raw: str) -> int | None:
+    """A positive number of training threads, or ``auto`` (``None``: governed by the host's
+    load)."""
+    if raw.strip().lower() == "auto":
+        return None
+    try:
+        return positive_int(raw)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {raw!r}") from None
+
+
 def rounds(raw: str) -> int:
     """Interleaved rounds, 2 to 1000 (the interval of a median needs several)."""
     value = whole(raw, 2, "a number of rounds from 2 to 1000")

@@ -8,8 +8,7 @@ from typing import Any, Callable, Mapping
 
 from nasbench import __version__
 from nasbench.argtypes import (address, non_negative_int, port, positive_int, rounds,
-                               train_samples)
-from nasbench.env import default_threads
+                               train_samples, training_threads)
 
 EXIT_USAGE = 2
 
@@ -81,8 +80,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=positive_int, help="input resolution (default: the dataset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of splits, init, training and sampler (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda: training and latency (default cpu)")
-    p.add_argument("--threads", type=positive_int, default=default_threads(),
-                   help="CPU threads for training (default: all cores)")
+    p.add_argument("--threads", type=training_threads,
+                   help="CPU threads for training, or auto (default auto: 1 up to the usable "
+                        "cores, as many as the host's load lets run without waiting)")
     p.add_argument("--runs-dir", default="runs", help="folder for run outputs (default runs)")
     p.add_argument("--no-memory-check", dest="memory_check", action="store_false",
                    help="build even what the memory estimate says will not fit")
@@ -276,7 +276,10 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p = sub.add_parser("worker", help="join an existing study, from this or another machine")
     p.add_argument("--storage", required=True, help="the study's storage URL (postgresql://… or sqlite:///…)")
     p.add_argument("--study", required=True, help="the study name")
-    p.add_argument("--threads", type=positive_int, help="CPU threads for training (default: the study's)")
+    p.add_argument("--threads", type=training_threads,
+                   help="CPU threads for training, or auto (default auto: as the host's load allows)")
+    p.add_argument("--max-threads", type=positive_int,
+                   help="the most training threads of auto (default: the usable cores)")
     p.add_argument("--runs-dir", default="runs", help="folder for the data cache (default runs)")
     p.add_argument("--worker-index", type=int, default=1, help="distinct per worker: seeds its sampler")
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -170,10 +170,11 @@ class BenchObjective:
             model = build_model(arch, seed=seed)
             with self.interrupts.allowed():
                 result = train_model(model, self.data, self.train_config, seed=seed,
-                                     device=self.config.device, threads=self.config.threads,
+                                     device=self.config.device, threads=self.config.training_threads(),
                                      slot=self.slot)
                 tests.append(evaluate(model, self.data.x_test, self.data.y_test,
-                                      device=self.config.device, slot=self.slot))
+                                      device=self.config.device, slot=self.slot,
+                                      threads=self.config.training_threads()))
             curves.append(result.val_accuracy_per_epoch)
             seconds.append(result.train_time_s)
         BenchRecord(val_acc_per_epoch=curves[0], seed_val_acc_per_epoch=tuple(curves),

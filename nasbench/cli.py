@@ -117,7 +117,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     quiet_optuna(logging.ERROR)
     try:
         join_study(args.storage, args.study, args.runs_dir, args.threads, args.worker_index,
-                   slot=slot(), progress=None if args.quiet
+                   slot=slot(), max_threads=args.max_threads, progress=None if args.quiet
                    else lambda b, d: Live(text.ProgressLine(b, d), complete_trials))
     except KeyboardInterrupt:
         if not args.quiet:

@@ -152,7 +152,7 @@ def _retrain(chosen: pd.DataFrame, archs: dict[int, Any], config: SearchConfig, 
             seed = config.seed + number + 100_003 * k  # apart from every trial's own seed
             model = build_model(archs[number], seed=seed)
             result = train_model(model, data, train_config, seed=seed, device=config.device,
-                                 threads=config.threads)
+                                 threads=config.training_threads())
             accuracies.append(float(result.val_accuracy))
         trials[number]["val_acc_seeds"] = accuracies
 

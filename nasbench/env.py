@@ -144,11 +144,6 @@ WORKERS = (1, 64)
 """The least and most ``--workers`` of one command."""
 
 
-def default_threads() -> int:
-    """CPU threads for training when none are given: every core of this machine."""
-    return max(1, os.cpu_count() or 1)
-
-
 def check_workers(workers: int) -> None:
     """Raise ``ValueError`` unless ``workers`` is within :data:`WORKERS`."""
     low, high = WORKERS

@@ -46,6 +46,10 @@ class Measured:
     macs: int
     latency: LatencyResult
     seconds: float
+    waited_s: float = 0.0
+    """Seconds the measurement waited for the quiet slot (training in other processes)."""
+    timed_out: bool = False
+    """The wait ran out (:data:`nasbench.quiet.MAX_WAIT_S`): taken beside other work."""
 
 
 def measure_arch(arch: Arch, data: DataSplits, config: StudySettings, seed: int,
@@ -60,12 +64,16 @@ def measure_arch(arch: Arch, data: DataSplits, config: StudySettings, seed: int,
     shape = (data.channels, data.resolution, data.resolution)
     params = count_params(model)
     macs = count_flops(model, (1, *shape), module_depth=0).total
+    waited, timeouts = (slot.waited_s, slot.timeouts) if slot is not None else (0.0, 0)
     with hold_exclusive(slot):  # no training on this machine while we time
         latency = measure_latency(model, shape, device=config.device,
                                   threads=config.latency_threads, min_time_s=config.latency_time_s,
                                   warmup_s=0.05, precision=config.latency_precision,
                                   clock=config.latency_clock or DEFAULT_CLOCK)
-    return Measured(model, params, macs, latency, time.perf_counter() - start)
+    if slot is None:
+        return Measured(model, params, macs, latency, time.perf_counter() - start)
+    return Measured(model, params, macs, latency, time.perf_counter() - start,
+                    slot.waited_s - waited, slot.timeouts > timeouts)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,10 @@ class Trained:
 
     val_acc_per_epoch: tuple[float, ...]
     train_time_s: float
+    threads: float | None = None
+    """Training threads per step, weighted by time (``None``: not trained here)."""
+    waited_s: float = 0.0
+    """Seconds the training steps waited for measurements of other processes."""
 
 
 class StopEarly(Exception):
@@ -84,6 +96,8 @@ class StopEarly(Exception):
         super().__init__(reason)
         self.reason = reason
         self.seconds = 0.0
+        self.threads: float | None = None
+        self.waited_s = 0.0
 
 
 class Evaluator(Protocol):
@@ -119,15 +133,21 @@ class LocalEvaluator:
         """Proxy training of the measured model (see :func:`nasbench.train.train_model`);
         Ctrl-C stops it at once, but not in the middle of ``on_epoch``'s storage write."""
         start = time.perf_counter()
+        threads = self.config.training_threads()
+        used = threads.usage()
+        waited = self.slot.shared_waited_s if self.slot is not None else 0.0
         try:
             with self.interrupts.allowed():
                 result = train_model(measured.model, self.data, self.train_config, seed=seed,
-                                     device=self.config.device, threads=self.config.threads,
+                                     device=self.config.device, threads=threads,
                                      on_epoch=self.interrupts.held(on_epoch), slot=self.slot)
         except StopEarly as stop:
             stop.seconds = time.perf_counter() - start
+            stop.threads = (threads.usage() - used).mean_threads
+            stop.waited_s = (self.slot.shared_waited_s if self.slot is not None else 0.0) - waited
             raise
-        return Trained(result.val_accuracy_per_epoch, result.train_time_s)
+        return Trained(result.val_accuracy_per_epoch, result.train_time_s, result.threads,
+                       result.waited_s)
 
 
 class TableEvaluator:
@@ -317,7 +337,8 @@ class Objective:
             logger.info("latency model: predicted %.3f ms, measured %.3f ms; level now x%.3f",
                         predicted, latency.median_ms, level)
         TrialRecord(params=measured.params, macs=measured.macs, latency=latency,
-                    measure_time_s=measured.seconds).save(trial)
+                    measure_time_s=measured.seconds, wait_s=measured.waited_s,
+                    wait_timed_out=measured.timed_out or None).save(trial)
         for name, value in self._constraints(measured.params, measured.macs, latency.median_ms).items():
             trial.set_constraint(name, value)
         epochs: list[float] = []
@@ -333,8 +354,11 @@ class Objective:
         try:
             trained = self.evaluator.train(arch, measured, seed, on_epoch)
         except StopEarly as stop:  # a complete trial, its accuracy that of its last epoch
-            TrialRecord(train_time_s=stop.seconds, stopped_early=True,
-                        stop_reason=stop.reason).save(trial)
+            TrialRecord(train_time_s=stop.seconds, stopped_early=True, stop_reason=stop.reason,
+                        train_threads=stop.threads,
+                        wait_s=measured.waited_s + stop.waited_s).save(trial)
             return epochs[-1], latency.median_ms
-        TrialRecord(train_time_s=trained.train_time_s, stopped_early=False).save(trial)
+        TrialRecord(train_time_s=trained.train_time_s, stopped_early=False,
+                    train_threads=trained.threads,
+                    wait_s=measured.waited_s + trained.waited_s).save(trial)
         return trained.val_acc_per_epoch[-1], latency.median_ms

@@ -41,6 +41,14 @@ class TrialRecord:
     """Recorded infeasible from the latency model's prediction alone: never trained or timed,
     not counted in the budget."""
     measure_time_s: float | None = None
+    train_threads: float | None = None
+    """CPU threads per training step, weighted by time (the governor adapts them to the host's
+    load, :mod:`nasbench.threads`)."""
+    wait_s: float | None = None
+    """Seconds the trial waited for other nasbench processes on this machine: its latency
+    measurement for their training steps, its training steps for their measurements."""
+    wait_timed_out: bool | None = None
+    """The measurement's wait ran out and it was taken beside other work."""
     reused_from: int | None = None
     fail_reason: str | None = None
     note: str | None = None

@@ -103,7 +103,7 @@ def expected_trial_seconds(config: SearchConfig, data: DataSplits, models: int =
     shape = DataShape(data.resolution, data.channels, len(data.classes))
     rng = np.random.default_rng(config.seed)
     built = [build_model(space.sample(UniformDraw(rng), shape), seed=config.seed) for _ in range(models)]
-    return expected_seconds(built, data, config.train_config(), threads=config.threads,
+    return expected_seconds(built, data, config.train_config(), threads=config.training_threads(),
                             seconds_per_model=seconds_per_model)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -22,9 +22,9 @@ from nasbench.errors import SearchError
 from nasbench.latency import CLOCKS, DEFAULT_CLOCK
 from nasbench.latency_model import LatencyModel, LatencyModelError, load_model
 from nasbench.pruners import PRUNERS
-from nasbench.env import default_threads
 from nasbench.samplers import SAMPLERS
 from nasbench.study_record import StudyRecord
+from nasbench.threads import ThreadGovernor, governor
 from nasbench.train import DEFAULT_BN_CALIBRATION, TrainedSettings
 from search_spaces import SPACES, DataShape, get_space
 
@@ -37,7 +37,7 @@ STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 """What a study name may be: it names a folder and appears in commands to copy."""
 MAX_ENUMERATE = 20_000
 """The most architectures a bench evaluates without ``--sample``."""
-_WHERE = frozenset({"study", "storage", "runs_dir", "worker_index", "threads"})
+_WHERE = frozenset({"study", "storage", "runs_dir", "worker_index", "threads", "max_threads"})
 """Settings of one process, not of the study: never recorded on it."""
 
 
@@ -59,7 +59,12 @@ class StudySettings(TrainedSettings):
     study's own (:data:`nasbench.train.DEFAULT_BN_CALIBRATION` for a new one)."""
     seed: int = 0
     device: str = "cpu"
-    threads: int = field(default_factory=default_threads)
+    threads: int | None = None
+    """CPU threads for training, fixed; ``None``: as many as the host's load lets run without
+    waiting, up to ``max_threads`` (:mod:`nasbench.threads`)."""
+    max_threads: int | None = None
+    """The most training threads when ``threads`` is ``None`` (default: the usable cores; each
+    of ``--workers N`` gets its share)."""
     latency_threads: int = 1
     latency_time_s: float = 0.15
     """Cap of each latency measurement in seconds (sampling stops sooner at ±2 %, see
@@ -98,6 +103,10 @@ class StudySettings(TrainedSettings):
         """The storage URL (default ``sqlite:///runs/<study>/study.db``)."""
         return self.storage or f"sqlite:///{self.run_dir / 'study.db'}"
 
+    def training_threads(self) -> ThreadGovernor:
+        """This process's governor of training threads for these settings."""
+        return governor(self.threads, self.max_threads)
+
     def settings(self) -> dict[str, Any]:
         """Everything a worker joining the study needs (not where the study lives)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _WHERE}
@@ -128,7 +137,10 @@ class StudySettings(TrainedSettings):
         if not 1 <= self.heartbeat_s <= 3600:
             raise SearchError(f"--heartbeat must be between 1 and 3600 seconds, got {self.heartbeat_s}")
         try:
-            check_threads(self.threads, "--threads")
+            if self.threads is not None:
+                check_threads(self.threads, "--threads")
+            if self.max_threads is not None:
+                check_threads(self.max_threads, "--max-threads")
             check_threads(self.latency_threads, "--latency-threads")
         except ValueError as exc:
             raise SearchError(str(exc)) from None

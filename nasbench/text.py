@@ -14,6 +14,7 @@ import pandas as pd
 
 from nasbench.record import TrialRecord
 from nasbench.results import pareto_frame, pareto_mask
+from nasbench.threads import describe as describe_threads
 from nasbench.rules import bool_column, counted, flags, trial_eligible
 
 MACS_NOTE = "fvcore flops, 1 multiply-add = 1 flop"
@@ -86,18 +87,35 @@ def front_size(trials: list[Any]) -> int:
 class ProgressLine:
     """The search's progress line: trials done, elapsed, ETA, front size, the last trial."""
 
+    RECENT = 8
+    """Architectures whose pace sets the ETA: the host's load changes during a search, and the
+    last few trials say how fast it goes now."""
+
     def __init__(self, budget: int, done: int, slot: Any = None) -> None:
         self.budget, self.start_done, self.slot = budget, done, slot
         self.started = time.monotonic()
+        self._marks: list[tuple[int, float]] = [(done, self.started)]
+
+    def eta(self, done: int, now: float) -> float:
+        """Seconds left: the pace of the last :attr:`RECENT` architectures evaluated in this
+        run (all of them before there are so many), times the architectures left; NaN before
+        the first."""
+        if done > self._marks[-1][0]:
+            self._marks.append((done, now))
+        first = next((m for m in self._marks if m[0] >= done - self.RECENT), self._marks[0])
+        if first is self._marks[-1]:  # nothing evaluated in this run yet, or in the window
+            first = self._marks[0]
+        new = done - first[0]
+        return (now - first[1]) / new * max(0, self.budget - done) if new > 0 else float("nan")
 
     def render(self, complete: list[Any], trial: Any) -> str:
         """The line after ``trial`` finished; ``complete``: the study's complete trials now."""
         records = [flags(t.user_attrs) for t in complete]
         done = sum(map(counted, records))  # what the budget counts
         fully = sum(counted(r) and not r.stopped_early for r in records)
-        new = max(0, done - self.start_done)
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / new * max(0, self.budget - done) if new else float("nan")
+        now = time.monotonic()
+        elapsed = now - self.started
+        eta = self.eta(done, now)
         front = front_size(complete)
         filled = int(24 * min(done, self.budget) / self.budget)
         record = TrialRecord.from_trial(trial)
@@ -115,9 +133,13 @@ class ProgressLine:
         eta_text = "--" if eta != eta else f"{int(eta // 60)}m{int(eta % 60):02d}s"
         skipped = sum(bool(r.predicted_only) and r.reused_from is None for r in records)
         skipped_text = f", {skipped} predicted over the limit" if skipped else ""
-        waited = getattr(self.slot, "waited_s", 0.0)
-        if waited >= 1.0:  # measurements waited for training in other nasbench processes here
+        waited = (getattr(self.slot, "waited_s", 0.0)  # measurements, for others' training
+                  + getattr(self.slot, "shared_waited_s", 0.0))  # training, for others' timing
+        if waited >= 1.0:
             skipped_text += f" | waited {_duration(waited)} for other nasbench work"
+            timeouts = getattr(self.slot, "timeouts", 0)
+            if timeouts:
+                skipped_text += f" ({timeouts} measurement(s) taken beside it after the longest wait)"
         return (f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{self.budget} architectures, {fully} "
                 f"trained fully{skipped_text} | elapsed "
                 f"{int(elapsed // 60)}m{int(elapsed % 60):02d}s | ETA {eta_text} | front {front} | "
@@ -129,7 +151,8 @@ def search_header(config: Any, done: int, workers: int) -> str:
     return (f"Study {config.study_name!r} in {config.storage_url}: {done} of {config.budget} "
             f"architectures evaluated; space {config.space}, dataset {config.dataset}, sampler "
             f"{config.sampler}, pruner {config.pruner}, seed {config.seed}, device "
-            f"{config.device}, {workers} worker(s)")
+            f"{config.device}, {workers} worker(s), "
+            f"{describe_threads(config.threads, config.max_threads, workers)}")
 
 
 def training_plan(config: Any, data: Any, trial_s: float) -> str:

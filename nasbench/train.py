@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -20,6 +21,7 @@ from nasbench.data import DataSplits
 from nasbench.memory import check_arch
 from nasbench.env import check_device
 from nasbench.quiet import QuietSlot, hold_shared
+from nasbench.threads import ThreadGovernor, governor
 
 if TYPE_CHECKING:
     from nasbench.arch import Arch
@@ -187,6 +189,10 @@ class TrainResult:
     train_time_s: float
     epochs: int
     history: tuple[float, ...] = field(default_factory=tuple)
+    threads: float | None = None
+    """CPU threads per training step, weighted by the steps' time (``None``: no step)."""
+    waited_s: float = 0.0
+    """Seconds the steps waited for latency measurements of other nasbench processes."""
 
 
 def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -210,7 +216,8 @@ def training_memory_format(device: str) -> torch.memory_format:
 
 
 def calibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int, device: str = "cpu",
-                        slot: QuietSlot | None = None) -> None:
+                        slot: QuietSlot | None = None,
+                        threads: ThreadGovernor | None = None) -> None:
     """Replace the running statistics of every BatchNorm layer of ``model`` with their average
     over ``x`` (forward passes in training mode, ``batch_size`` images at a time, no gradient).
     The weights do not change; the model is left in training mode."""
@@ -228,7 +235,7 @@ def calibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int, devi
                 xb = x[start:start + batch_size]
                 if len(xb) < 2:
                     break
-                with hold_shared(slot):
+                with hold_shared(slot), _step(threads):
                     model(xb.to(device).contiguous(memory_format=training_memory_format(device)))
     finally:
         for m, momentum in zip(norms, momenta):
@@ -236,20 +243,27 @@ def calibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int, devi
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512,
-             device: str = "cpu", slot: QuietSlot | None = None) -> float:
-    """Top-1 accuracy of ``model`` on ``(x, y)``."""
+             device: str = "cpu", slot: QuietSlot | None = None,
+             threads: ThreadGovernor | None = None) -> float:
+    """Top-1 accuracy of ``model`` on ``(x, y)`` (``threads``: the governor of its steps;
+    ``None``: torch's thread count as it is)."""
     model.eval()
     correct = 0
     for start in range(0, len(y), batch_size):
-        with hold_shared(slot), torch.no_grad():
+        with hold_shared(slot), _step(threads), torch.no_grad():
             xb = x[start:start + batch_size].to(device).contiguous(
                 memory_format=training_memory_format(device))
             correct += int((model(xb).argmax(1).cpu() == y[start:start + batch_size]).sum())
     return correct / max(1, len(y))
 
 
+def _step(threads: ThreadGovernor | None) -> contextlib.AbstractContextManager[None]:
+    """``threads.step()``, or nothing without a governor."""
+    return threads.step() if threads is not None else contextlib.nullcontext()
+
+
 def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int = 0,
-                device: str = "cpu", threads: int | None = None,
+                device: str = "cpu", threads: int | ThreadGovernor | None = None,
                 on_epoch: Callable[[int, float], None] | None = None,
                 train_on_val: bool = False, slot: QuietSlot | None = None) -> TrainResult:
     """Train ``model`` in place on the training split; validation accuracy after each epoch.
@@ -257,7 +271,9 @@ def train_model(model: nn.Module, data: DataSplits, config: TrainConfig, seed: i
     ``on_epoch(epoch, val_accuracy)`` is called after each epoch (for trial reports; it may
     raise to stop). ``train_on_val`` adds the validation split to the training data (final
     training; the reported accuracy is then on the test split). With ``slot``, each step holds
-    the machine's quiet slot shared, so latency measurements elsewhere wait for it.
+    the machine's quiet slot shared, so latency measurements elsewhere wait for it. ``threads``:
+    a fixed CPU thread count, a governor, or ``None`` for this process's adaptive governor
+    (:mod:`nasbench.threads`: as many threads as the host's load lets run without waiting).
     Seeded by ``seed`` alone: torch's global random state is saved and restored around it.
     """
     check_device(device)
@@ -280,12 +296,14 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, device: str,
-           threads: int | None, on_epoch: Callable[[int, float], None] | None,
+           threads: int | ThreadGovernor | None, on_epoch: Callable[[int, float], None] | None,
            train_on_val: bool, slot: QuietSlot | None) -> TrainResult:
     generator = torch.Generator().manual_seed(seed)
     previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    governed = threads if isinstance(threads, ThreadGovernor) else governor(threads or None)
+    governed.begin()
+    use_before = governed.usage()
+    waited_before = slot.shared_waited_s if slot is not None else 0.0
     x_train, y_train = data.x_train, data.y_train
     x_eval, y_eval = data.x_val, data.y_val
     if train_on_val:
@@ -318,7 +336,7 @@ def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, d
                     if data.augment:
                         xb = _augment(xb, generator)
                     xb, yb = xb.to(device).contiguous(memory_format=layout), yb.to(device)
-                    with hold_shared(slot):
+                    with hold_shared(slot), governed.step():
                         loss = loss_fn(model(xb), yb)
                         loss_value = float(loss.detach())
                         if not math.isfinite(loss_value):
@@ -332,8 +350,10 @@ def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, d
                     count += len(index)
                 history.append(total / max(1, count))
                 if config.bn_calibration:
-                    calibrate_batchnorm(model, calibration, max(config.batch_size, 256), device, slot)
-                accuracy = evaluate(model, x_eval, y_eval, device=device, slot=slot)
+                    calibrate_batchnorm(model, calibration, max(config.batch_size, 256), device, slot,
+                                        governed)
+                accuracy = evaluate(model, x_eval, y_eval, device=device, slot=slot,
+                                    threads=governed)
                 accuracies.append(accuracy)
                 logger.debug("epoch %d: loss %.4f, accuracy %.4f", epoch + 1, history[-1], accuracy)
                 if on_epoch is not None:
@@ -342,7 +362,9 @@ def _train(model: nn.Module, data: DataSplits, config: TrainConfig, seed: int, d
             torch.set_num_threads(previous_threads)
     return TrainResult(val_accuracy=accuracies[-1], val_accuracy_per_epoch=tuple(accuracies),
                        final_loss=history[-1], train_time_s=time.perf_counter() - start,
-                       epochs=config.epochs, history=tuple(history))
+                       epochs=config.epochs, history=tuple(history),
+                       threads=(governed.usage() - use_before).mean_threads,
+                       waited_s=(slot.shared_waited_s if slot is not None else 0.0) - waited_before)
 
 
 def proxy_seconds(step_s: float, n_train: int, n_val: int, batch: int, epochs: int) -> float:
@@ -359,24 +381,25 @@ estimate, not taken as its whole."""
 
 
 def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainConfig,
-                     threads: int | None = None,
+                     threads: int | ThreadGovernor | None = None,
                      seconds_per_model: float | None = None) -> float:
     """Expected seconds of one full proxy training (``config.epochs`` epochs of ``data``): the
     median over ``models`` of their mean time per training step (steps after one to warm up,
     on copies, for ``seconds_per_model``, default :data:`ESTIMATE_SECONDS_PER_MODEL`), scaled to the epochs' steps, plus validation at a
     third of a step's cost per image. Takes a few seconds; for the estimate printed before a
-    search starts."""
+    search starts. ``threads``: as :func:`train_model` takes them (the steps are timed as
+    training will run them)."""
     batch = min(config.batch_size, len(data.y_train))
     budget = ESTIMATE_SECONDS_PER_MODEL if seconds_per_model is None else seconds_per_model
     per_trial = []
     previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    governed = threads if isinstance(threads, ThreadGovernor) else governor(threads or None)
     try:
         with torch.random.fork_rng():
             torch.manual_seed(0)
             layout = training_memory_format("cpu")  # as training lays out weights and inputs
             for model in models:
+                governed.begin()  # each model's steps as a trial's training would run them
                 net = copy.deepcopy(model).to(memory_format=layout).train()
                 optimizer = make_optimizer(net, config)  # the optimizer training uses
                 xb, yb = data.x_train[:batch], data.y_train[:batch]
@@ -386,11 +409,12 @@ def expected_seconds(models: list[nn.Module], data: DataSplits, config: TrainCon
                         start = time.perf_counter()
                         inputs = (_augment(xb, torch.Generator().manual_seed(len(times)))
                                   if data.augment else xb)
-                        loss = nn.functional.cross_entropy(
-                            net(inputs.contiguous(memory_format=layout)), yb)
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        optimizer.step()
+                        with governed.step():
+                            loss = nn.functional.cross_entropy(
+                                net(inputs.contiguous(memory_format=layout)), yb)
+                            optimizer.zero_grad(set_to_none=True)
+                            loss.backward()
+                            optimizer.step()
                         times.append(time.perf_counter() - start)
                 per_trial.append(proxy_seconds(statistics.fmean(times[1:]), len(data.y_train),
                                                len(data.y_val), batch, config.epochs))

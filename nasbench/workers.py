@@ -19,6 +19,7 @@ from nasbench.search import run_search
 from nasbench.settings import bench_config_of, search_config_of
 from nasbench.study_record import StudyRecord
 from nasbench.env import check_workers
+from nasbench.threads import usable_cores
 from nasbench.storage import count_states, finished, join_storage_study, last_finished
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
@@ -29,7 +30,8 @@ def run_workers(config: Any, workers: int, study: optuna.Study, finish: Callable
     """Work on ``study`` (a search's or a bench's) with ``workers`` processes on this machine.
 
     Each worker is ``python -m nasbench worker`` (so this works from an installed package),
-    with ``config.threads // workers`` training threads. ``on_progress(study, trial)`` is
+    with ``config.threads // workers`` training threads when threads are fixed, else governed
+    threads up to its share of the usable cores (:mod:`nasbench.threads`). ``on_progress(study, trial)`` is
     called when a trial finishes; ``finish()`` gives the result once all workers are done.
     Ctrl-C is passed on to the workers, which leave the study intact, and raised again here.
     Raises :class:`SearchError` when a worker fails.
@@ -41,10 +43,13 @@ def run_workers(config: Any, workers: int, study: optuna.Study, finish: Callable
     storage = config.storage_url
     if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
         storage = "sqlite:///" + str(Path(storage[len("sqlite:///"):]).resolve())
-    threads = max(1, config.threads // workers)
+    if config.threads is not None:
+        threads = ["--threads", str(max(1, config.threads // workers))]
+    else:
+        threads = ["--max-threads", str(max(1, (config.max_threads or usable_cores()) // workers))]
     procs = [subprocess.Popen([sys.executable, "-m", "nasbench", "worker", "--storage", storage,
                                "--study", config.study_name, "--runs-dir", config.runs_dir,
-                               "--threads", str(threads), "--worker-index", str(i + 1), "--quiet"])
+                               *threads, "--worker-index", str(i + 1), "--quiet"])
              for i in range(workers)]
     seen = -1
     try:
@@ -70,13 +75,14 @@ def run_workers(config: Any, workers: int, study: optuna.Study, finish: Callable
 
 
 def join_study(storage: str, study_name: str, runs_dir: str = "runs", threads: int | None = None,
-               worker_index: int = 1, slot: QuietSlot | None = None,
+               worker_index: int = 1, slot: QuietSlot | None = None, max_threads: int | None = None,
                progress: Callable[[int, int], Callable[[optuna.Study, Any], None]] | None = None) -> None:
     """Work on an existing search or bench study until it is done (a worker, from this
     machine or another). ``progress(budget, done)`` makes a search's progress callback."""
     study = join_storage_study(storage, study_name, 10)
     record = StudyRecord.of(study)
-    where = dict(storage=storage, runs_dir=runs_dir, threads=threads, worker_index=worker_index)
+    where = dict(storage=storage, runs_dir=runs_dir, threads=threads, worker_index=worker_index,
+                 max_threads=max_threads)
     if record.is_bench:
         run_bench(bench_config_of(record, study_name, **where), slot=slot)
     else:

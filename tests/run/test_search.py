@@ -405,3 +405,19 @@ def test_two_processes_joining_at_once_draw_different_architectures(tmp_path: Pa
     assert [p.returncode for p in procs] == [0, 0], errors
     trials = optuna.load_study(study_name="pair", storage=f"sqlite:///{tmp_path / 'pair' / 'study.db'}").get_trials()
     assert trials[0].user_attrs["arch"] != trials[1].user_attrs["arch"]
+
+
+def test_each_trial_records_its_training_threads_and_waits(tmp_path, digits):
+    """Governed threads (the default): every trained trial says how many threads its steps ran
+    and how long it waited for other nasbench processes, in the results table."""
+    from nasbench.quiet import QuietSlot
+    from nasbench.threads import usable_cores
+
+    config = SearchConfig(**{**QUICK, "threads": None}, budget=4, sampler="random", seed=3,
+                          runs_dir=str(tmp_path))
+    outcome = run_search(config, data=digits, slot=QuietSlot(tmp_path))
+    trained = outcome.table[outcome.table["train_time_s"].notna()]
+    assert len(trained) >= 4
+    assert trained["train_threads"].between(1.0, usable_cores()).all()
+    assert (trained["wait_s"] >= 0).all() and (trained["wait_s"] < 30).all()
+    assert not trained["wait_timed_out"].fillna(False).astype(bool).any()

@@ -132,8 +132,9 @@ def _subparser(name: str) -> argparse.ArgumentParser:
     return next(sub for command, _, sub in commands(parser) if command == name)
 
 
-# Settings that are not options: set by the program (worker_index), or left to its defaults.
-_NOT_OPTIONS = {"worker_index", "latency_time_s", "latency_precision"}
+# Settings that are not options: set by the program (worker_index; max_threads, each local
+# worker's share of the cores, an option of `worker`), or left to its defaults.
+_NOT_OPTIONS = {"worker_index", "max_threads", "latency_time_s", "latency_precision"}
 
 
 @pytest.mark.parametrize("command, config", [("search", SearchConfig), ("bench", BenchConfig)])

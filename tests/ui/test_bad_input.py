@@ -171,6 +171,10 @@ CASES = [
     ("unknown sampler", ["search", "--sampler", "cmaes"], "unknown sampler 'cmaes'"),
     ("unknown dataset", ["search", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     ("zero threads", ["search", "--threads", "0"], "--threads"),
+    ("threads neither a number nor auto", ["search", "--threads", "many"],
+     "expected a positive integer or 'auto'"),
+    ("a worker's zero thread cap", ["worker", "--storage", "sqlite:///{world}/x.db", "--study", "x",
+                                    "--max-threads", "0"], "--max-threads"),
     ("zero epochs", ["search", "--epochs", "0"], "--epochs"),
     ("negative latency limit", ["search", "--max-latency-ms", "-1"], "--max-latency-ms"),
     ("malformed architecture", ["profile", ARCH.replace("_e3", "")], "missing token(s) e"),
@@ -528,7 +532,8 @@ def _options() -> list[tuple[str, str, str]]:
                 continue
             flag = action.option_strings[-1]
             if action.type in (int, float) or getattr(action.type, "__name__", "") in (
-                    "positive_int", "non_negative_int", "train_samples", "rounds", "port"):
+                    "positive_int", "non_negative_int", "train_samples", "training_threads", "rounds",
+                    "port"):
                 cases += [(command, flag, "many"), (command, flag, "-5")]
             elif action.choices or action.dest in ("sampler", "space", "dataset", "device"):
                 cases.append((command, flag, "bogus"))
