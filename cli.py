@@ -2,7 +2,7 @@
 
 import sys
 
-from nasbench.cli import main
+from nasbench.cli.commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -47,7 +47,7 @@ def timed(args: list[str], repeats: int) -> tuple[list[float], list[str]]:
 
 
 def main() -> int:
-    from nasbench.cli import COMMANDS
+    from nasbench.cli.commands import COMMANDS
     from results_scale import add_copies, seed_study
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

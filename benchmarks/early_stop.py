@@ -9,7 +9,7 @@ and prints at the same number of architectures the hypervolume fraction of the e
 (median and IQR), the epochs trained, the simulated seconds, and the accuracy regret at three
 latency limits (what a user asks: the best accuracy for my latency budget). Target: at least
 95 % of the no-pruning hypervolume with at most a third of the epochs. With ``--epochs E`` the
-searches train E epochs (each curve cut there, ``nasbench.replay.cut_to_epochs``) and are still
+searches train E epochs (each curve cut there, ``nasbench.workflows.replay.cut_to_epochs``) and are still
 scored at the table's full-training figures, so a shorter proxy is judged by what it finds.
 
 It also prints two bounds no causal early stop can beat, from the no-pruning runs: the epochs of
@@ -32,9 +32,9 @@ def oracle_epochs(report, keep: float, epochs: int | None = None) -> list[int]:
     """Per no-pruning run: the epochs an oracle needs to keep ``keep`` of its hypervolume."""
     import numpy as np
 
-    from nasbench.bench_table import load_bench
-    from nasbench.replay import table_epochs
-    from nasbench.results import hypervolume, pareto_mask
+    from nasbench.bench.table import load_bench
+    from nasbench.workflows.replay import table_epochs
+    from nasbench.study.results import hypervolume, pareto_mask
 
     table, meta = load_bench(report.table)
     rows, ref = table.set_index("arch"), meta["reference_point"]
@@ -58,8 +58,8 @@ def oracle_epochs(report, keep: float, epochs: int | None = None) -> list[int]:
 def main() -> int:
     import numpy as np
 
-    from nasbench.pruners import ParetoPruner
-    from nasbench.replay import LIMIT_QUANTILES, replay_table
+    from nasbench.study.pruners import ParetoPruner
+    from nasbench.workflows.replay import LIMIT_QUANTILES, replay_table
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", nargs="?", default=str(ROOT / "runs" / "bench-tiny-digits"))

@@ -9,7 +9,7 @@ two on a quiet machine, one while a bounded busy loop loads one core. In each se
 - *single median*: every eligible trial (complete, feasible, trained fully) is rebuilt and timed
   once, one after the other, with the search's own latency settings, as the search did; the
   front is the point-estimate Pareto front of accuracy against those medians (what we had);
-- *confirmed*: the interleaved confirmation (``nasbench.confirm``, not stored), then the front
+- *confirmed*: the interleaved confirmation (``nasbench.workflows.confirm``, not stored), then the front
   within noise on the confirmed figures (the trials no other dominates beyond both 95 %
   intervals) and, for reference, the point front on the confirmed figures.
 
@@ -36,13 +36,13 @@ def session(run: str, rounds: int) -> dict:
     """One session's fronts (trial numbers), measured in this process."""
     import numpy as np
 
-    from nasbench.arch import decode
-    from nasbench.confirm import confirm_study, study_config
-    from nasbench.build import build_model
-    from nasbench.latency import measure_latency
-    from nasbench.results import annotate, pareto_mask, results_frame
-    from nasbench.storage import open_run
-    from nasbench.rules import eligible_mask
+    from nasbench.spec.arch import decode
+    from nasbench.workflows.confirm import confirm_study, study_config
+    from nasbench.nn.build import build_model
+    from nasbench.measure.latency import measure_latency
+    from nasbench.study.results import annotate, pareto_mask, results_frame
+    from nasbench.study.storage import open_run
+    from nasbench.study.rules import eligible_mask
 
     study = open_run(run)
     config = study_config(study)
@@ -92,7 +92,7 @@ def main() -> int:
         return 2
     import torch
 
-    from nasbench.env import cpu_model
+    from nasbench.measure.conditions import cpu_model
 
     results = {}
     for name, busy in (("quiet 1", False), ("quiet 2", False), ("one core busy", True)):

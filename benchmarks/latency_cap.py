@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     import numpy as np
 
-    from nasbench.build import build_model
-    from nasbench.env import current_conditions
-    from nasbench.latency import measure_latency
+    from nasbench.nn.build import build_model
+    from nasbench.measure.conditions import current_conditions
+    from nasbench.measure.latency import measure_latency
     from search_spaces import UniformDraw
     from search_spaces import DataShape, get_space
 

@@ -37,10 +37,10 @@ def main() -> int:
     import optuna
 
     from nasbench import latency_model as lm
-    from nasbench.env import tune_allocator
-    from nasbench.rules import eligible_mask
-    from nasbench.search import run_search
-    from nasbench.settings import SearchConfig
+    from nasbench.measure.conditions import tune_allocator
+    from nasbench.study.rules import eligible_mask
+    from nasbench.workflows.search import run_search
+    from nasbench.workflows.settings import SearchConfig
     from search_spaces import DataShape
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

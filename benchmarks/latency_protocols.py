@@ -16,7 +16,7 @@ between two measurements (what training does to the machine), in three protocols
   as raw), the gaps coming between batches.
 
 Truth: all architectures measured interleaved in ``--rounds`` rounds in one window
-(``nasbench.latency.interleaved``), the median of the rounds; the *ceiling* is one half of
+(``nasbench.measure.latency.interleaved``), the median of the rounds; the *ceiling* is one half of
 those rounds against the other. Each protocol is compared with the truth: Spearman, the share
 within ±10 % and the median absolute difference. Every clock runs the whole sequence.
 
@@ -66,11 +66,11 @@ def compare(measured: np.ndarray, truth: np.ndarray) -> str:
 
 def run_clock(archs: list, clock: str, args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Every protocol's figures and the truth's, for ``clock``."""
-    from nasbench.build import build_model
-    from nasbench.latency import Probe, interleaved, measure_latency
-    from nasbench.latency_model import draw_archs
+    from nasbench.nn.build import build_model
+    from nasbench.measure.latency import Probe, interleaved, measure_latency
+    from nasbench.latency_model.measure import draw_archs
     from search_spaces import DataShape, get_space
-    from nasbench.settings import SearchConfig
+    from nasbench.workflows.settings import SearchConfig
 
     config = SearchConfig()
     shape = (archs[0].in_channels, archs[0].resolution, archs[0].resolution)
@@ -112,8 +112,8 @@ def run_clock(archs: list, clock: str, args: argparse.Namespace) -> dict[str, np
 def main() -> int:
     import torch
 
-    from nasbench.env import current_conditions, tune_allocator
-    from nasbench.latency_model import draw_archs
+    from nasbench.measure.conditions import current_conditions, tune_allocator
+    from nasbench.latency_model.measure import draw_archs
     from search_spaces import DataShape, get_space
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

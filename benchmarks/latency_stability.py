@@ -33,10 +33,10 @@ def worker(name: str, resolution: int, tune: bool, min_time: float) -> dict[str,
 
     import torch
 
-    from nasbench.build import build_model
-    from nasbench.env import tune_allocator
-    from nasbench.latency import measure_latency
-    from nasbench.references import reference
+    from nasbench.nn.build import build_model
+    from nasbench.measure.conditions import tune_allocator
+    from nasbench.measure.latency import measure_latency
+    from nasbench.spec.references import reference
 
     arch = dataclasses.replace(reference(name), resolution=resolution)
     if tune:  # process-wide, so applied at this fresh process's start, as the CLI does

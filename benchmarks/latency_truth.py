@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _archs(count: int, seed: int) -> list[str]:
-    from nasbench.latency_model import draw_archs
+    from nasbench.latency_model.measure import draw_archs
     from search_spaces import DataShape, get_space
 
     return [a.to_string() for a in draw_archs(get_space("mixed"), DataShape(8, 1, 10), count, seed)]
@@ -130,7 +130,7 @@ def search_against_truth(budget: int, rounds: int, neighbours: int = 0) -> None:
 def main() -> None:
     import torch
 
-    from nasbench.env import cpu_model
+    from nasbench.measure.conditions import cpu_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", type=int, default=30)

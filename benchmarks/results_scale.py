@@ -4,7 +4,7 @@
                                        [--repeats 3] [--renders 3]
 
 Writes each study through the real trial record path: 100 trials of the real search objective
-(``nasbench.search.Objective``: sampler, trial record, constraints; real params, multiply-adds
+(``nasbench.workflows.search.Objective``: sampler, trial record, constraints; real params, multiply-adds
 and latency of each architecture, a synthetic accuracy curve instead of training), then
 copies of them with small changes (accuracies and latencies jittered) through
 ``TrialRecord.to_attrs`` and ``study.add_trials``, as a long study's trials would look. The
@@ -14,7 +14,7 @@ Printed per size and storage, each the median (min-max) of ``--repeats`` measure
 
 - ``before``: the table as it was built before issue 14: the study opened, every trial read
   through Optuna's ORM (``study.get_trials``), every row derived;
-- ``scratch``: the run opened (``open_run``) and :class:`nasbench.results.ResultsTable` built
+- ``scratch``: the run opened (``open_run``) and :class:`nasbench.study.results.ResultsTable` built
   from nothing;
 - ``refresh+10``: its refresh after 10 new trials were written;
 - ``refresh+0``: its refresh when nothing changed;
@@ -58,10 +58,10 @@ class SyntheticTraining:
         self.shape, self.epochs = shape, epochs
 
     def measure(self, arch: Any, seed: int) -> Any:
-        from nasbench.build import build_model, count_params
-        from nasbench.flops import count_flops
-        from nasbench.latency import measure_latency
-        from nasbench.objective import Measured
+        from nasbench.nn.build import build_model, count_params
+        from nasbench.nn.flops import count_flops
+        from nasbench.measure.latency import measure_latency
+        from nasbench.workflows.objective import Measured
 
         start = time.perf_counter()
         model = build_model(arch, seed=seed)
@@ -71,7 +71,7 @@ class SyntheticTraining:
 
     def train(self, arch: Any, measured: Any, seed: int,
               on_epoch: Callable[[int, float], None]) -> Any:
-        from nasbench.objective import Trained
+        from nasbench.workflows.objective import Trained
 
         rng = np.random.default_rng(seed)
         final = float(np.clip(rng.normal(0.95, 0.03), 0.1, 1.0))
@@ -86,11 +86,11 @@ def seed_study(url: str, name: str) -> Any:
     """A search study with :data:`SEED_TRIALS` trials of the real objective."""
     from search_spaces import DataShape
 
-    from nasbench.objective import Objective
-    from nasbench.samplers import ProcessSampler
-    from nasbench.search import drive
-    from nasbench.search_study import open_study
-    from nasbench.settings import SearchConfig
+    from nasbench.workflows.objective import Objective
+    from nasbench.study.samplers import ProcessSampler
+    from nasbench.workflows.search import drive
+    from nasbench.workflows.search_study import open_study
+    from nasbench.workflows.settings import SearchConfig
 
     config = SearchConfig(storage=url, study=name, space="mixed", dataset="digits",
                           sampler="random", budget=SEED_TRIALS, pruner="none", max_latency_ms=8.0)
@@ -107,7 +107,7 @@ def add_copies(study: Any, count: int, seed: int) -> None:
     and latencies, their attributes written by ``TrialRecord.to_attrs``."""
     import optuna
 
-    from nasbench.record import TrialRecord
+    from nasbench.study.trial_record import TrialRecord
 
     rng = np.random.default_rng(seed)
     seeds = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -151,8 +151,8 @@ def old_frame(study: Any) -> Any:
     """The table as built before issue 14: every trial through Optuna's ORM."""
     import pandas as pd
 
-    from nasbench.study_record import Confirmation
-    from nasbench.results import COLUMNS, _row, annotate
+    from nasbench.study.study_record import Confirmation
+    from nasbench.study.results import COLUMNS, _row, annotate
 
     attrs = study.user_attrs
     rows = [_row(t, attrs.get("space", ""), attrs.get("dataset", ""))
@@ -183,8 +183,8 @@ def bench_one(url: str, size: int, args: argparse.Namespace) -> None:
     """Write a study of ``size`` trials at ``url`` and print the figures."""
     import optuna
 
-    from nasbench.results import ResultsTable
-    from nasbench.storage import open_run
+    from nasbench.study.results import ResultsTable
+    from nasbench.study.storage import open_run
 
     name = f"scale-{size}"
     start = time.perf_counter()
@@ -239,7 +239,7 @@ def main() -> int:
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no ScriptRunContext" from AppTest
-    from nasbench.env import allocator_state, current_conditions
+    from nasbench.measure.conditions import allocator_state, current_conditions
 
     c = current_conditions("cpu", 1, 1, "float32", "contiguous", allocator_state())
     print(f"{c.device_name}, torch {c.torch_version}, optuna {optuna.__version__}, "

@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def _run(config, confirm: bool):  # type: ignore[no-untyped-def]
-    from nasbench.confirm import confirm_study
-    from nasbench.results import results_frame
-    from nasbench.storage import open_run
-    from nasbench.search import run_search
-    from nasbench.search_study import open_study
+    from nasbench.workflows.confirm import confirm_study
+    from nasbench.study.results import results_frame
+    from nasbench.study.storage import open_run
+    from nasbench.workflows.search import run_search
+    from nasbench.workflows.search_study import open_study
 
     start = time.perf_counter()
     run_search(config)
@@ -72,16 +72,16 @@ def _run(config, confirm: bool):  # type: ignore[no-untyped-def]
 
 def _retime(runs: dict, rounds: int) -> dict[str, float]:  # type: ignore[type-arg]
     """Every front architecture of every run, timed interleaved in this one session."""
-    from nasbench.arch import decode
-    from nasbench.build import build_model
-    from nasbench.confirm import interleaved
-    from nasbench.results import pareto_frame
-    from nasbench.settings import SearchConfig
+    from nasbench.spec.arch import decode
+    from nasbench.nn.build import build_model
+    from nasbench.workflows.confirm import remeasure
+    from nasbench.study.results import pareto_frame
+    from nasbench.workflows.settings import SearchConfig
 
     archs = sorted({a for r in runs.values() for a in pareto_frame(r["frame"])["arch"]})
     models = {i: build_model(decode(a), seed=0) for i, a in enumerate(archs)}
     first = decode(archs[0])
-    medians = interleaved(models, (first.in_channels, first.resolution, first.resolution),
+    medians = remeasure(models, (first.in_channels, first.resolution, first.resolution),
                           SearchConfig(), rounds)
     return {archs[i]: statistics.median(values) for i, values in medians.items()}
 
@@ -97,11 +97,11 @@ def _truth(runs: dict, seeds: int) -> dict[str, float]:  # type: ignore[type-arg
     """Every front architecture of every run: mean validation accuracy over ``seeds`` training
     runs of :data:`TRUTH_EPOCHS` epochs (digits, BatchNorm calibration, seeds apart from any
     search's)."""
-    from nasbench.arch import decode
-    from nasbench.build import build_model
-    from nasbench.data import load_dataset
-    from nasbench.results import pareto_frame
-    from nasbench.train import DEFAULT_BN_CALIBRATION, default_train_config, train_model
+    from nasbench.spec.arch import decode
+    from nasbench.nn.build import build_model
+    from nasbench.train.data import load_dataset
+    from nasbench.study.results import pareto_frame
+    from nasbench.train.proxy import DEFAULT_BN_CALIBRATION, default_train_config, train_model
 
     data = load_dataset("digits", cache_dir=None)
     config = default_train_config("digits", TRUTH_EPOCHS, bn_calibration=DEFAULT_BN_CALIBRATION)
@@ -119,9 +119,9 @@ def main() -> int:
     import optuna
     import torch
 
-    from nasbench.env import cpu_model
-    from nasbench.results import hypervolume, pareto_frame, pareto_mask
-    from nasbench.settings import SearchConfig
+    from nasbench.measure.conditions import cpu_model
+    from nasbench.study.results import hypervolume, pareto_frame, pareto_mask
+    from nasbench.workflows.settings import SearchConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=int, default=50)
@@ -163,7 +163,7 @@ def main() -> int:
     base = names[0]
     latency = _retime(runs, args.rounds)
     truth = _truth(runs, args.truth_seeds) if args.truth_seeds > 0 else {}
-    from nasbench.rules import reference_point
+    from nasbench.study.rules import reference_point
 
     ref = reference_point(latency.values())["latency_ms"]
     hv: dict[tuple[str, int], float] = {}

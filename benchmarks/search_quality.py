@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from nasbench.replay import replay_table
-    from nasbench.text import replay_summary
+    from nasbench.workflows.replay import replay_table
+    from nasbench.cli.text import replay_summary
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", nargs="?", default=str(ROOT / "runs" / "bench-tiny-digits"))

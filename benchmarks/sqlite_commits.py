@@ -1,5 +1,5 @@
 """What one Optuna attribute write costs in SQLite: the default rollback journal against the
-write-ahead log nasbench uses (``nasbench.storage.use_write_ahead_log``), interleaved.
+write-ahead log nasbench uses (``nasbench.study.storage.use_write_ahead_log``), interleaved.
 
     python benchmarks/sqlite_commits.py [--writes 300] [--repeats 5]
 
@@ -25,7 +25,7 @@ def per_write_ms(path: Path, wal: bool, writes: int) -> float:
     """Milliseconds per ``set_user_attr`` on a fresh study at ``path``."""
     import optuna
 
-    from nasbench.storage import use_write_ahead_log
+    from nasbench.study.storage import use_write_ahead_log
 
     storage = optuna.storages.RDBStorage(f"sqlite:///{path}",
                                          engine_kwargs={"connect_args": {"timeout": 60}})

@@ -9,10 +9,10 @@ the median ms per step of each with its interquartile range, and the ratio; then
 ratio and the ratio of the total.
 
 - ``--compare grads`` (default): channels-last with PyTorch's own convolution weight gradients
-  against the small-map weight gradients of ``nasbench.conv_grads``, which ``nasbench.train``
+  against the small-map weight gradients of ``nasbench.nn.conv_grads``, which ``nasbench.train.proxy``
   uses on a CPU because of this comparison.
 - ``--compare layout``: PyTorch's default (contiguous) layout against channels-last;
-  ``nasbench.train`` trains in channels-last on a CPU because of this comparison.
+  ``nasbench.train.proxy`` trains in channels-last on a CPU because of this comparison.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 def _step_ms(model, optimizer, x, y, steps: int, small_map_grads: bool) -> list[float]:
     from torch import nn
 
-    from nasbench.conv_grads import installed
+    from nasbench.nn.conv_grads import installed
 
     times = []
     with installed(model, small_map_grads):
@@ -49,11 +49,11 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from nasbench.build import build_model
-    from nasbench.data import load_dataset
-    from nasbench.env import current_conditions
+    from nasbench.nn.build import build_model
+    from nasbench.train.data import load_dataset
+    from nasbench.measure.conditions import current_conditions
     from search_spaces import UniformDraw
-    from nasbench.train import default_train_config, make_optimizer
+    from nasbench.train.proxy import default_train_config, make_optimizer
     from search_spaces import DataShape, get_space
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -1,6 +1,6 @@
 """What the search's small networks gain from a second training thread, quiet and beside busy
 loops, with OpenMP's default and passive wait policies: the measurement behind
-``nasbench.threads``.
+``nasbench.train.threads``.
 
     python benchmarks/train_threads.py [--archs 6] [--rounds 3] [--busy 0 2]
                                        [--out benchmarks/results/train_threads.json]
@@ -36,9 +36,9 @@ def child(threads: int, archs: int) -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from nasbench.build import build_model
-    from nasbench.data import load_dataset
-    from nasbench.train import default_train_config, train_model
+    from nasbench.nn.build import build_model
+    from nasbench.train.data import load_dataset
+    from nasbench.train.proxy import default_train_config, train_model
     from search_spaces import DataShape, UniformDraw, get_space
 
     data = load_dataset("digits", cache_dir=None)

@@ -35,12 +35,12 @@ def main() -> int:
 
     import torch
 
-    from nasbench.env import current_conditions
-    from nasbench.latency_model import draw_archs
-    from nasbench.objective import LocalEvaluator
-    from nasbench.search import expected_trial_seconds
-    from nasbench.settings import SearchConfig, load_search_data
-    from nasbench.train import expected_seconds
+    from nasbench.measure.conditions import current_conditions
+    from nasbench.latency_model.measure import draw_archs
+    from nasbench.workflows.objective import LocalEvaluator
+    from nasbench.workflows.search import expected_trial_seconds
+    from nasbench.workflows.settings import SearchConfig, load_search_data
+    from nasbench.train.proxy import expected_seconds
     from search_spaces import DataShape, get_space
 
     c = current_conditions("cpu", 1, 1, "float32", "contiguous", "", "cpu")

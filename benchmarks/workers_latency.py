@@ -2,7 +2,7 @@
 
 Runs the same architectures (the first N of the ``tiny`` space's enumeration, enqueued in the
 same order) once with 1 worker and once with 2 workers training side by side on this machine,
-and compares each architecture's median latency. The quiet slot (``nasbench.quiet``) should
+and compares each architecture's median latency. The quiet slot (``nasbench.measure.quiet``) should
 keep training in one worker from inflating the other's measurements. For contrast, a third run
 measures while a separate process trains a network flat out, outside the slot.
 
@@ -37,8 +37,8 @@ def run(label: str, workers: int, archs: int, runs_dir: str, hog: bool = False) 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from nasbench.search_study import open_study
-    from nasbench.settings import SearchConfig
+    from nasbench.workflows.search_study import open_study
+    from nasbench.workflows.settings import SearchConfig
     from search_spaces import DataShape, TinySpace, enumerate_space
 
     config = SearchConfig(space="tiny", sampler="random", budget=archs, epochs=2, threads=1,

@@ -1,7 +1,7 @@
 """nasbench: architecture benchmarking and neural-architecture search for PyTorch.
 
 Importing the package does nothing but define names; submodules are imported on use
-(``nasbench.arch`` needs no torch).
+(``nasbench.spec.arch`` needs no torch).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``python -m nasbench …``: the same as the ``nasbench`` command and ``python cli.py …``."""
 
-from nasbench.cli import main
+from nasbench.cli.commands import main
 
 raise SystemExit(main())

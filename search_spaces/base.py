@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
-from nasbench.arch import Arch, Stage
+from nasbench.spec.arch import Arch, Stage
 
 if TYPE_CHECKING:
     import optuna

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nasbench.arch import Arch, Head, Stage, Stem, make_divisible
+from nasbench.spec.arch import Arch, Head, Stage, Stem
+from nasbench.spec.values import make_divisible
 
 from search_spaces.base import DataShape, Trial, _pick, plan_strides
 

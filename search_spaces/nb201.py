@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from nasbench.cells import EDGES, OPS, CellArch
+from nasbench.spec.cells import EDGES, OPS, CellArch
 
 from search_spaces.base import DataShape, Trial
 
@@ -13,7 +13,7 @@ from search_spaces.base import DataShape, Trial
 @dataclass(frozen=True)
 class NB201Space:
     """One cell repeated through NAS-Bench-201's CIFAR network; each of its 6 edges picks one
-    of 5 operations (see :mod:`nasbench.cells`)."""
+    of 5 operations (see :mod:`nasbench.spec.cells`)."""
 
     name: str = "nb201"
     description: str = ("NAS-Bench-201's cell: 6 edges, each none / skip / conv 1x1 / conv 3x3 / "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nasbench.arch import Arch, Head, Stem
+from nasbench.spec.arch import Arch, Head, Stem
 
 from search_spaces.base import (DataShape, StageChoices, Trial, enumerate_space, plan_strides,
                                 sample_stage)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from nasbench.arch import ACTIVATIONS, Arch, Head, Stage, Stem
+from nasbench.spec.arch import Arch, Head, Stage, Stem
+from nasbench.spec.values import ACTIVATIONS
 
 activations = st.sampled_from(ACTIVATIONS)
 ratios = st.integers(1, 100).map(lambda n: n / 100)

@@ -17,8 +17,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001
     if MARKER not in markdown:
         return markdown
     sys.path.insert(0, str(Path(config["docs_dir"]).parent))
-    from nasbench.arguments import build_parser
-    from nasbench.cli import COMMANDS
-    from nasbench.cli_reference import reference_markdown
+    from nasbench.cli.arguments import build_parser
+    from nasbench.cli.commands import COMMANDS
+    from nasbench.cli.reference import reference_markdown
 
     return markdown.replace(MARKER, reference_markdown(build_parser(COMMANDS)))

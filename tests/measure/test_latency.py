@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from nasbench.build import build_model
-from nasbench.arch import decode
-from nasbench.latency import measure_latency, prepare, summarize
+from nasbench.nn.build import build_model
+from nasbench.spec.arch import decode
+from nasbench.measure.latency import measure_latency, prepare, summarize
 
-pytestmark = pytest.mark.timing  # measures and compares latencies: run alone (tests/run.sh)
 
 SMALL = decode("res16_in3_cls10:stem_c8_k3_s1_arelu:ir_r1_k3_s2_e3_c16_arelu:head")
 
@@ -100,6 +99,7 @@ def test_channels_last_and_bfloat16_run() -> None:
     assert (result.conditions.memory_format, result.conditions.dtype) == ("channels_last", "bfloat16")
 
 
+@pytest.mark.timing  # compares two timings: run alone (tests/run.sh)
 def test_more_work_takes_longer() -> None:
     small = measure_latency(build_model(SMALL), (3, 16, 16), min_time_s=0.2, warmup_s=0.05)
     big = measure_latency(build_model(SMALL), (3, 256, 256), min_time_s=0.2, warmup_s=0.05)
@@ -128,9 +128,9 @@ def test_cuda_without_gpu_is_a_clear_error() -> None:
 
 _PROBE = """
 import ctypes, ctypes.util, resource, sys, dataclasses, torch
-from nasbench.build import build_model
-from nasbench.references import reference
-from nasbench.env import allocator_state, tune_allocator
+from nasbench.nn.build import build_model
+from nasbench.spec.references import reference
+from nasbench.measure.conditions import allocator_state, tune_allocator
 if sys.argv[1] == "tuned":
     tune_allocator()
 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -210,7 +210,7 @@ def test_cuda_latency_synchronizes() -> None:
 
 
 def test_median_interval_covers_the_median_95_percent_of_the_time() -> None:
-    from nasbench.latency import median_interval
+    from nasbench.measure.latency import median_interval
 
     rng = np.random.default_rng(1)
     true_median = 1.0  # lognormal(0, s) has median exp(0) = 1
@@ -224,6 +224,7 @@ def test_median_interval_covers_the_median_95_percent_of_the_time() -> None:
     assert stats.median_ci_low_ms < stats.median_ms < stats.median_ci_high_ms
 
 
+@pytest.mark.timing  # a spread reached within the cap: run alone (tests/run.sh)
 def test_precision_stops_sampling_once_the_median_is_known() -> None:
     # A precision this host reaches in the 20 samples minimum even when its speed swings (once
     # a timing interquartile range of 40 % of the median kept a 5 % interval out of reach for
@@ -241,7 +242,7 @@ def test_the_stop_rule_on_given_timings() -> None:
     """Blocks of known, seeded durations: sampling stops at the first check (every 5 samples
     from 20) where the median's 95 % interval is within 2 %, long before the time cap; the
     wider the spread of the timings, the more samples it takes."""
-    from nasbench.latency import _sample, precise_enough
+    from nasbench.measure.latency import _sample, precise_enough
 
     taken = []
     for spread in (0.01, 0.05, 0.3):
@@ -257,8 +258,8 @@ def test_the_stop_rule_on_given_timings() -> None:
 
 
 def test_a_figure_records_its_clock_its_wall_time_and_the_host() -> None:
-    from nasbench.hostload import HostLoad
-    from nasbench.latency import LatencyResult
+    from nasbench.measure.hostload import HostLoad
+    from nasbench.measure.latency import LatencyResult
 
     model = build_model(SMALL)
     cpu = measure_latency(model, (3, 16, 16), min_time_s=0.05, min_samples=5, warmup_s=0.01)
@@ -275,8 +276,8 @@ def test_a_figure_records_its_clock_its_wall_time_and_the_host() -> None:
 
 
 def test_a_figure_stored_before_the_clock_was_recorded_reads_as_wall_time() -> None:
-    from nasbench.latency import LatencyResult
-    from nasbench.record import TrialRecord
+    from nasbench.measure.latency import LatencyResult
+    from nasbench.study.trial_record import TrialRecord
 
     old = measure_latency(build_model(SMALL), (3, 16, 16), min_time_s=0.02, min_samples=3,
                           warmup_s=0.0).to_dict()
@@ -292,7 +293,7 @@ def test_a_figure_stored_before_the_clock_was_recorded_reads_as_wall_time() -> N
 
 
 def test_the_host_is_busy_with_more_runnable_threads_than_cores_steal_or_preemption() -> None:
-    from nasbench.hostload import HostLoad
+    from nasbench.measure.hostload import HostLoad
 
     def load(**changes: object) -> HostLoad:
         return HostLoad(**{"load_1m": 0.5, "run_queue": 1, "cores": 2, "steal": 0.0,
@@ -332,7 +333,7 @@ def test_profile_from_a_file_and_from_a_run_measures_every_architecture_interlea
     import shutil
     from pathlib import Path
 
-    from nasbench.cli import main
+    from nasbench.cli.commands import main
 
     other = "res16_in3_cls10:stem_c8_k3_s1_arelu:ds_r1_k3_s2_c16_arelu:head"
     path = tmp_path / "archs.txt"
@@ -351,9 +352,9 @@ def test_profile_from_a_file_and_from_a_run_measures_every_architecture_interlea
     shutil.copy(Path(__file__).resolve().parents[1] / "fixtures" / "study-v0.1.db", run / "study.db")
     assert main(["profile", "--from", str(run), "--rounds", "2", "--clock", "wall"]) == 0
     out = capsys.readouterr().out
-    from nasbench.storage import open_run
-    from nasbench.results import results_frame
-    from nasbench.rules import measured_mask
+    from nasbench.study.storage import open_run
+    from nasbench.study.results import results_frame
+    from nasbench.study.rules import measured_mask
 
     frame = results_frame(open_run(str(run)))
     archs = set(frame.loc[measured_mask(frame), "arch"])

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasbench.confirm import candidates, confirm_study, interleaved
-from nasbench.study_record import Confirmation, StudyRecord
-from nasbench.noise import noise_front_mask, seeds_interval, wilson_interval
-from nasbench.results import annotate, pareto_mask, results_frame, select_trial
-from nasbench.search import run_search
-from nasbench.search_study import open_study
-from nasbench.settings import SearchConfig
+from nasbench.workflows.confirm import candidates, confirm_study, remeasure
+from nasbench.study.study_record import Confirmation, StudyRecord
+from nasbench.study.noise import noise_front_mask, seeds_interval, wilson_interval
+from nasbench.study.results import annotate, pareto_mask, results_frame, select_trial
+from nasbench.workflows.search import run_search
+from nasbench.workflows.search_study import open_study
+from nasbench.workflows.settings import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_noise_front_equals_the_definition_pair_by_pair(rows: list) -> None:
 
 def _frame() -> pd.DataFrame:
     """A results table of four trials, in the columns :func:`annotate` reads."""
-    from nasbench.results import COLUMNS
+    from nasbench.study.results import COLUMNS
 
     rows = [dict(number=i, state="COMPLETE", val_acc=a, feasible=True, latency_ms=l,
                  latency_median_ci_low_ms=l * 0.98, latency_median_ci_high_ms=l * 1.02,
@@ -137,7 +137,7 @@ def test_interleaving_alternates_the_candidates_in_fresh_orders() -> None:
             return x
 
     models = {k: Probe(k) for k in range(4)}
-    medians = interleaved(models, (1, 2, 2), SearchConfig(), rounds=5, seed=0,
+    medians = remeasure(models, (1, 2, 2), SearchConfig(), rounds=5, seed=0,
                           on_round=lambda r, n: calls.append("end"))
     assert all(len(v) == 5 for v in medians.values())
     rounds, current = [], []

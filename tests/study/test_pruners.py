@@ -9,15 +9,15 @@ import pytest
 from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
-from nasbench.env import Conditions
-from nasbench.latency import LatencyResult, LatencyStats
-from nasbench.pruners import ParetoPruner, make_pruner
-from nasbench.record import TrialRecord
-from nasbench.results import results_frame
+from nasbench.measure.conditions import Conditions
+from nasbench.measure.latency import LatencyResult, LatencyStats
+from nasbench.study.pruners import ParetoPruner, make_pruner
+from nasbench.study.trial_record import TrialRecord
+from nasbench.study.results import results_frame
 from nasbench.errors import SearchError
-from nasbench.search import run_search
-from nasbench.search_study import open_study, settled
-from nasbench.settings import SearchConfig
+from nasbench.workflows.search import run_search
+from nasbench.workflows.search_study import open_study, settled
+from nasbench.workflows.settings import SearchConfig
 
 N_VAL = 360
 
@@ -97,7 +97,7 @@ def test_unknown_pruner_is_refused() -> None:
 
 
 def test_a_search_with_the_pareto_pruner_records_its_stops(tmp_path: Path) -> None:
-    from nasbench.data import load_dataset
+    from nasbench.train.data import load_dataset
 
     data = load_dataset("digits", cache_dir=None)
     config = SearchConfig(space="tiny", epochs=4, threads=1, latency_time_s=0.05, budget=12,
@@ -136,9 +136,9 @@ def test_the_default_pruner_is_pareto_for_a_new_study_and_the_studys_own_on_resu
 def test_the_progress_line_counts_the_front_the_table_draws(study: optuna.Study) -> None:
     """Stopped, infeasible and reused trials are never on the front, in the progress line as in
     the results table, although Optuna's own front (``best_trials``) holds some."""
-    from nasbench.results import pareto_frame
-    from nasbench.search import complete_trials
-    from nasbench.text import ProgressLine
+    from nasbench.study.results import pareto_frame
+    from nasbench.workflows.search import complete_trials
+    from nasbench.cli.text import ProgressLine
 
     _add(study, 2.0, (0.90, 0.97))                              # on the front
     _add(study, 3.0, (0.92, 0.99))                              # on the front

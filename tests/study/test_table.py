@@ -1,4 +1,4 @@
-"""The incremental results table (``nasbench.table``, ``ResultsTable``): the same table as a
+"""The incremental results table (``nasbench.study.reader``, ``ResultsTable``): the same table as a
 full read, reading only what changed, consistent while workers write, and an unreachable
 storage said in one line and recovered from. SQLite and a real PostgreSQL server."""
 
@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nasbench.study_record import Confirmation
-from nasbench.results import _row, annotate, COLUMNS, ResultsTable
-from nasbench.storage import open_run
-from nasbench.search import run_search
-from nasbench.search_study import open_study
-from nasbench.settings import SearchConfig
-from nasbench.table import StorageUnreachable, TrialReader
+from nasbench.study.study_record import Confirmation
+from nasbench.study.results import _row, annotate, COLUMNS, ResultsTable
+from nasbench.study.storage import open_run
+from nasbench.workflows.search import run_search
+from nasbench.workflows.search_study import open_study
+from nasbench.workflows.settings import SearchConfig
+from nasbench.study.reader import StorageUnreachable, TrialReader
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = dict(space="tiny", epochs=1, threads=1, latency_time_s=0.05, sampler="random")
@@ -186,7 +186,7 @@ def test_reader_of_a_storage_without_sql_uses_optunas_api() -> None:
 def test_a_reader_skips_optunas_schema_check_only_for_the_current_schema(tmp_path: Path) -> None:
     import sqlite3
 
-    from nasbench.storage import alembic_head, open_run, schema_is_current
+    from nasbench.study.storage import alembic_head, open_run, schema_is_current
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     optuna.create_study(storage=url, study_name="s")

@@ -1,0 +1,68 @@
+"""Measurement: the conditions of a figure, how busy the host was, the quiet slot, one
+latency measurement and the interleaved protocol, its statistics, per-block profiles.
+
+Modules: ``conditions``, ``hostload``, ``latency``, ``profiling``, ``quiet``, ``stats``.
+"""
+
+from __future__ import annotations
+
+from nasbench._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "BLOCK_LABELS": "profiling",
+    "BURST_S": "latency",
+    "BUSY_STEAL": "hostload",
+    "BUSY_WALL_OVER_CPU": "hostload",
+    "CLOCKS": "latency",
+    "Conditions": "conditions",
+    "DEFAULT_CLOCK": "latency",
+    "DTYPES": "latency",
+    "HostLoad": "hostload",
+    "HostWatch": "hostload",
+    "LatencyOptions": "profiling",
+    "LatencyResult": "latency",
+    "LatencyStats": "latency",
+    "MAX_BATCH": "latency",
+    "MAX_MACS": "profiling",
+    "MAX_THREADS": "conditions",
+    "MAX_WAIT_S": "quiet",
+    "MEMORY_FORMATS": "latency",
+    "Probe": "latency",
+    "QuietSlot": "quiet",
+    "ROUNDS": "latency",
+    "WARMUP_S": "latency",
+    "WORKERS": "conditions",
+    "_CONDITION_NAMES": "stats",
+    "_MMAP_THRESHOLD": "conditions",
+    "_M_MMAP_THRESHOLD": "conditions",
+    "_M_TRIM_THRESHOLD": "conditions",
+    "_POLL_S": "quiet",
+    "_STAT_NAMES": "stats",
+    "_TRIM_THRESHOLD": "conditions",
+    "allocator_state": "conditions",
+    "block_configs": "profiling",
+    "blocks_job": "profiling",
+    "check_block": "profiling",
+    "check_device": "conditions",
+    "check_options": "latency",
+    "check_rounds": "latency",
+    "check_threads": "conditions",
+    "check_work": "profiling",
+    "check_workers": "conditions",
+    "compare_blocks": "profiling",
+    "cpu_model": "conditions",
+    "current_conditions": "conditions",
+    "effective_clock": "latency",
+    "hold_exclusive": "quiet",
+    "hold_shared": "quiet",
+    "interleaved": "latency",
+    "measure_latency": "latency",
+    "median_interval": "latency",
+    "module_costs": "profiling",
+    "precise_enough": "latency",
+    "prepare": "latency",
+    "profile_arch": "profiling",
+    "profile_spec": "profiling",
+    "summarize": "latency",
+    "tune_allocator": "conditions",
+})

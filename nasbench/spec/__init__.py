@@ -1,0 +1,66 @@
+"""Architectures as data: the spec of a network and of a NAS-Bench-201 cell, their strings
+and JSON, exact closed-form costs, the reference networks. No torch.
+
+Modules: ``arch``, ``cells``, ``formulas``, ``references``, ``values``.
+"""
+
+from __future__ import annotations
+
+from nasbench._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "ACTIVATIONS": "values",
+    "Arch": "arch",
+    "BLOCK_KINDS": "values",
+    "BlockConfig": "arch",
+    "CELLS": "cells",
+    "CHANNELS": "cells",
+    "CIFAR_INPUT": "cells",
+    "CellArch": "cells",
+    "Cost": "formulas",
+    "EDGES": "cells",
+    "FAMILY": "cells",
+    "Head": "arch",
+    "KERNELS": "values",
+    "MAX_BLOCKS": "values",
+    "MAX_STAGES": "values",
+    "OPS": "cells",
+    "REFERENCES": "references",
+    "STRIDES": "values",
+    "Stage": "arch",
+    "Stem": "arch",
+    "_FLOAT_DECIMALS": "values",
+    "_FLOAT_RE": "arch",
+    "_INPUT": "cells",
+    "_INT_RE": "arch",
+    "_MAX_CHANNELS": "values",
+    "_V3_LARGE_STAGES": "references",
+    "_V3_SMALL_STAGES": "references",
+    "activation_elements": "cells",
+    "arch_cost": "formulas",
+    "block_cost": "formulas",
+    "cell_cost": "cells",
+    "check_choice": "values",
+    "check_float": "values",
+    "check_int": "values",
+    "conv_bn_cost": "formulas",
+    "decode": "arch",
+    "decode_cell": "cells",
+    "encode": "arch",
+    "expanded_channels": "values",
+    "from_dict": "arch",
+    "from_json": "arch",
+    "is_cell_string": "cells",
+    "linear_cost": "formulas",
+    "live_edges": "cells",
+    "load_arch": "references",
+    "make_divisible": "values",
+    "parse_nb201": "cells",
+    "reference": "references",
+    "resolve_blocks": "arch",
+    "se_channels": "values",
+    "se_cost": "formulas",
+    "separable_ratio": "formulas",
+    "to_dict": "arch",
+    "to_json": "arch",
+})
