@@ -6,7 +6,7 @@
 Draws ``--archs`` architectures of the ``mixed`` space (seeded, distinct; those whose expected
 proxy time exceeds ``--max-proxy-s`` are skipped and listed), trains each under
 the default CPU proxy of ``search --dataset folder`` (a stratified subset of the training split,
-the proxy's epochs: see ``nasbench.train.proxy.cpu_proxy``) and under longer training (more images,
+the proxy's epochs: see ``nasbench.train.recipe.cpu_proxy``) and under longer training (more images,
 more epochs, the whole validation split), with the same seed, and prints per architecture the
 validation accuracy and seconds of both, the proxy's expected seconds as the search prints them
 before it starts (a few timed steps), then the Spearman and Kendall rank correlations
@@ -40,7 +40,8 @@ def main() -> int:
     from nasbench.train.data import load_dataset
     from nasbench.measure.conditions import cpu_model
     from nasbench.workflows.settings import SearchConfig
-    from nasbench.train.proxy import default_train_config, expected_seconds, train_model
+    from nasbench.train.proxy import expected_seconds, train_model
+    from nasbench.train.recipe import default_train_config
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets" / "cifar10"))

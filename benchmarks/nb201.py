@@ -165,7 +165,8 @@ def proxy_part(args: argparse.Namespace) -> None:
     from nasbench.latency_model.measure import draw_archs
     from nasbench.bench.nb201 import read_accuracies
     from nasbench.workflows.objective import LocalEvaluator
-    from nasbench.workflows.settings import SearchConfig, load_search_data
+    from nasbench.workflows.settings import SearchConfig
+    from nasbench.workflows.loading import load_search_data
     from search_spaces import DataShape, get_space
 
     config = SearchConfig(space="nb201", dataset="folder", data_dir=str(args.data), seed=0,

@@ -101,7 +101,8 @@ def _truth(runs: dict, seeds: int) -> dict[str, float]:  # type: ignore[type-arg
     from nasbench.nn.build import build_model
     from nasbench.train.data import load_dataset
     from nasbench.study.results import pareto_frame
-    from nasbench.train.proxy import DEFAULT_BN_CALIBRATION, default_train_config, train_model
+    from nasbench.train.proxy import train_model
+    from nasbench.train.recipe import DEFAULT_BN_CALIBRATION, default_train_config
 
     data = load_dataset("digits", cache_dir=None)
     config = default_train_config("digits", TRUTH_EPOCHS, bn_calibration=DEFAULT_BN_CALIBRATION)

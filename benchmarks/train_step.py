@@ -53,7 +53,8 @@ def main() -> int:
     from nasbench.train.data import load_dataset
     from nasbench.measure.conditions import current_conditions
     from search_spaces import UniformDraw
-    from nasbench.train.proxy import default_train_config, make_optimizer
+    from nasbench.train.proxy import make_optimizer
+    from nasbench.train.recipe import default_train_config
     from search_spaces import DataShape, get_space
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

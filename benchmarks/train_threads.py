@@ -38,7 +38,8 @@ def child(threads: int, archs: int) -> None:
 
     from nasbench.nn.build import build_model
     from nasbench.train.data import load_dataset
-    from nasbench.train.proxy import default_train_config, train_model
+    from nasbench.train.proxy import train_model
+    from nasbench.train.recipe import default_train_config
     from search_spaces import DataShape, UniformDraw, get_space
 
     data = load_dataset("digits", cache_dir=None)

@@ -39,7 +39,8 @@ def main() -> int:
     from nasbench.latency_model.measure import draw_archs
     from nasbench.workflows.objective import LocalEvaluator
     from nasbench.workflows.search import expected_trial_seconds
-    from nasbench.workflows.settings import SearchConfig, load_search_data
+    from nasbench.workflows.settings import SearchConfig
+    from nasbench.workflows.loading import load_search_data
     from nasbench.train.proxy import expected_seconds
     from search_spaces import DataShape, get_space
 

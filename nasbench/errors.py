@@ -8,6 +8,10 @@ class SearchError(ValueError):
     fix (the CLI prints it as one line, exit code 2)."""
 
 
+class LatencyModelError(ValueError):
+    """A latency model cannot be read or used here; the message names the problem and the fix."""
+
+
 class DamagedValue(ValueError):
     """A value stored in a study is not what nasbench wrote (changed outside it): reading it
     again will not help. The message names the value and what to do."""

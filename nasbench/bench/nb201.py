@@ -29,7 +29,7 @@ from nasbench.bench.table import CSV_FILE, META_FILE, TABLE_FILE
 from nasbench.spec.cells import CIFAR_INPUT, OPS, CellArch, cell_cost, decode_cell
 from nasbench.files import check_output_folder, write_folder
 from nasbench.study.results import pareto_mask
-from nasbench.study.rules import reference_point
+from nasbench.study.rules import check_study_name, reference_point
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,12 @@ def import_nb201(latency: str | Path, index: str | Path, dataset: str = "cifar10
                             f"{', '.join(DATASETS)}")
     device = Path(latency).stem
     name = study or f"nb201-{dataset}-{device}"
+    try:  # the one rule for study names: a plain folder under --runs-dir
+        check_study_name(name, "--study" if study else
+                         "--study (the default is named after the latency file, which is not a "
+                         "plain name: give one)")
+    except ValueError as exc:
+        raise ImportProblem(str(exc)) from None
     folder = check_output_folder(Path(runs_dir) / name, "--study", overwrite,
                                  frozenset({TABLE_FILE, CSV_FILE, META_FILE}))
     idx = read_index(index)  # the files first: a wrong one is refused at once

@@ -4,6 +4,7 @@ replays and imported tables. Output for the terminal only; the CLI prints them.
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Any
 
@@ -110,5 +111,6 @@ def imported_table(folder: Any, table: Any, meta: dict[str, Any]) -> str:
         f"Exact front: {len(front)} architectures, {front['latency_ms'].min():.3f} to "
         f"{front['latency_ms'].max():.3f} ms, validation accuracy {front['val_acc_mean'].min():.4f} to "
         f"{front['val_acc_mean'].max():.4f}",
-        f"Written to {folder}   (python cli.py results {folder}; python cli.py replay {folder})",
+        f"Written to {folder}   (python cli.py results {shlex.quote(str(folder))}; "
+        f"python cli.py replay {shlex.quote(str(folder))})",
     ])

@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import shlex
 import sys
 from typing import Any, Sequence
 
@@ -104,8 +105,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         outcome = interruptible(lambda: confirm_after_search(
             study, outcome, done, args.confirm_rounds, args.confirm_seeds, data,
             lambda: finish_search(config), slot(), confirming(args.confirm_rounds, args.confirm_seeds))) or outcome
-    where = (str(config.run_dir) if config.storage is None
-             else f"{config.storage_url} --study {config.study_name}")
+    where = (shlex.quote(str(config.run_dir)) if config.storage is None
+             else f"{shlex.quote(config.storage_url)} --study {shlex.quote(config.study_name)}")
     print_json(outcome.to_dict()) if args.json else print(text.search_summary(outcome, where))
     return 0
 

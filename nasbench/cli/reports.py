@@ -4,6 +4,7 @@ model's fit, evaluation and predictions. Output for the terminal only; the CLI p
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pandas as pd
@@ -89,7 +90,7 @@ def latency_model_fit(model: Any, path: Any) -> str:
            f"{r['timings']} timings, {r['min_ms']:.3f} to {r['max_ms']:.3f}); every time is stored "
            f"at that speed and predictions are scaled by the reference's time when used"]
           if (r := model.reference) else []),
-        f"Written to {path}   (python cli.py latency-model eval {path})",
+        f"Written to {path}   (python cli.py latency-model eval {shlex.quote(str(path))})",
     ])
 
 

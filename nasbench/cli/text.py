@@ -6,6 +6,7 @@ The CLI prints what these return; nothing here prints, reads storage or measures
 from __future__ import annotations
 
 import errno
+import shlex
 import textwrap
 import time
 from typing import Any
@@ -262,7 +263,7 @@ def export_summary(exported: Any, out: str) -> str:
              f"latency {info['latency_ms']:.3f} ms, params {info['params']:,}, MACs {info['macs']:,}",
              f"  {exported.arch.to_string()}"]
     lines += [f"  {kind:<8} {path}" for kind, path in exported.files.items()]
-    lines.append(f"Train it in full: python cli.py train {out} --epochs 30")
+    lines.append(f"Train it in full: python cli.py train {shlex.quote(str(out))} --epochs 30")
     return "\n".join(lines)
 
 

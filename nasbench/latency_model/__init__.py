@@ -21,7 +21,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "LEVEL_SEED": "model",
     "LEVEL_WINDOW": "model",
     "LatencyModel": "model",
-    "LatencyModelError": "parts",
     "MAX_ARCHS": "measure",
     "MeasureSettings": "measure",
     "Part": "parts",

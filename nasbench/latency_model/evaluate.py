@@ -12,7 +12,7 @@ import numpy as np
 
 from nasbench.latency_model.measure import MeasureSettings, check_archs, draw_archs
 from nasbench.latency_model.model import LatencyModel, online_levels
-from nasbench.latency_model.parts import LatencyModelError
+from nasbench.errors import LatencyModelError
 from nasbench.measure.latency import Probe, check_rounds, interleaved
 from nasbench.nn.build import build_model
 from nasbench.spec.arch import Arch, decode

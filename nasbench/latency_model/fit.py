@@ -26,7 +26,8 @@ from nasbench.latency_model.model import (
     REFERENCE_SEED,
     LatencyModel,
 )
-from nasbench.latency_model.parts import LatencyModelError, space_parts
+from nasbench.latency_model.parts import space_parts
+from nasbench.errors import LatencyModelError
 from nasbench.measure.latency import (
     check_options,
 )

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from nasbench.latency_model.parts import LatencyModelError
+from nasbench.errors import LatencyModelError
 from nasbench.measure.conditions import allocator_state, current_conditions
 from nasbench.measure.latency import (
     DEFAULT_CLOCK,

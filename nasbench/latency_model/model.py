@@ -21,7 +21,8 @@ from nasbench.latency_model.measure import (
     draw_archs,
     time_arch,
 )
-from nasbench.latency_model.parts import LatencyModelError, part_keys
+from nasbench.latency_model.parts import part_keys
+from nasbench.errors import LatencyModelError
 from nasbench.measure.conditions import check_threads
 from nasbench.measure.latency import DTYPES, MAX_BATCH, MEMORY_FORMATS
 from nasbench.spec.arch import Arch, decode

@@ -20,10 +20,6 @@ from search_spaces.base import StageChoices
 
 logger = logging.getLogger(__name__)
 
-class LatencyModelError(ValueError):
-    """A latency model cannot be read or used here; the message names the problem and the fix."""
-
-
 # ------------------------------------------------------------------------------- the parts
 
 def block_key(cfg: BlockConfig) -> str:

@@ -8,7 +8,7 @@ record and, beside it, its vectorised twin on the results table.
 - **eligible**: may be on a front: measured, feasible and trained fully (not stopped early: a
   trial stopped early reports the accuracy of its last epoch).
 
-Also here: the hypervolume reference point, once. (The default number of threads and the range
+Also here: the hypervolume reference point and what a study may be named, once. (The default number of threads and the range
 of ``--workers``, rules about this machine, are in :mod:`nasbench.measure.conditions`, which the command line
 reads without pandas.)
 """
@@ -16,12 +16,27 @@ reads without pandas.)
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from nasbench.study.trial_record import TrialRecord
+
+STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+"""What a study name may be: it names a folder under the runs folder and appears in commands
+to copy, so it is one plain path component."""
+
+
+def check_study_name(name: str, option: str = "--study") -> str:
+    """``name`` if it is a study name (:data:`STUDY_NAME`), else ``ValueError`` naming
+    ``option`` and the rule (the name is quoted, so a newline or a control character shows)."""
+    if not isinstance(name, str) or not STUDY_NAME.fullmatch(name):
+        raise ValueError(f"{option} must be a plain name of letters, digits, '.', '_' and '-' "
+                         f"(at most 100, not starting with '.' or '-'), got {name!r}")
+    return name
+
 
 REFERENCE_LATENCY_FACTOR = 1.1
 """The hypervolume's reference latency is this many times the slowest architecture's."""

@@ -358,10 +358,14 @@ def check_results_folder(url: str, run_dir: Path, name: str) -> None:
     """Raise :class:`SearchError` when ``run_dir``, where study ``name`` at ``url`` writes its
     tables, holds another study's database, or is its database's folder but the database
     holds other studies only (a renamed folder): that study's tables would be overwritten
-    with this one's rows."""
+    with this one's rows; or holds an imported table (``bench-import``: its ``bench.json``
+    without a study), which a study there would hide."""
     own = sqlite_path(url)
     there = run_dir / "study.db"
     if not there.exists():
+        if (run_dir / "bench.json").is_file():  # bench.files.META_FILE, a layer above this one
+            raise SearchError(f"{run_dir} holds an imported table, which a study there would "
+                              f"hide; choose another --study name or --runs-dir")
         return
     if own is None or own.resolve() != there.resolve():
         raise SearchError(f"{run_dir} holds another study's database ({there}), whose tables this "

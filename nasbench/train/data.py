@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nasbench.train.recipe import DATASETS
 from nasbench.files import atomic_write
 from nasbench.nn.memory import check_fits
 from nasbench.train.splits import stratified_split
 
 logger = logging.getLogger(__name__)
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "folder")
 Progress = Callable[[str, int, int], None]
 """A progress callback: ``(phase, done, total)``."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")

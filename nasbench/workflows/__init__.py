@@ -1,7 +1,7 @@
 """What the commands do: the settings of a study, one trial, the search loop, workers, the
 bench run, replay, confirmation, profiles of many architectures, export and full training.
 
-Modules: ``bench_run``, ``confirm``, ``export``, ``objective``, ``profile_many``, ``replay``, ``search``, ``search_study``, ``settings``, ``workers``.
+Modules: ``bench_run``, ``confirm``, ``export``, ``loading``, ``objective``, ``profile_many``, ``replay``, ``search``, ``search_study``, ``settings``, ``workers``.
 """
 
 from __future__ import annotations
@@ -54,11 +54,13 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "_SAFE_STRING": "export",
     "_STUDY_OWN": "search_study",
     "accuracy_regret": "replay",
+    "accuracy_table": "loading",
     "architectures": "bench_run",
     "bench_config_of": "settings",
     "burst_times": "confirm",
     "candidates": "confirm",
     "check_options": "confirm",
+    "check_sources": "loading",
     "complete_trials": "search",
     "config_from_study": "search_study",
     "confirm_after_search": "confirm",
@@ -80,7 +82,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "hv_fraction": "replay",
     "join_study": "workers",
     "latency_limits": "replay",
-    "load_search_data": "settings",
+    "latency_model_of": "loading",
+    "load_search_data": "loading",
     "load_weights": "export",
     "measure_arch": "objective",
     "model_source": "export",
@@ -108,4 +111,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "table_epochs": "replay",
     "train_to_export": "export",
     "upgrade_settings": "settings",
+    "with_table_dataset": "loading",
 })

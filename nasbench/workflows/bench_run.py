@@ -37,11 +37,13 @@ from nasbench.bench.table import (CSV_FILE, META_FILE, TABLE_FILE, BenchRecord, 
                                   bench_table)
 from nasbench.study.results import write_table
 from nasbench.study.samplers import make_sampler
-from nasbench.workflows.settings import MAX_ENUMERATE, BenchConfig, bench_config_of, load_search_data
+from nasbench.workflows.settings import MAX_ENUMERATE, BenchConfig, bench_config_of
+from nasbench.workflows.loading import load_search_data
 from nasbench.study.storage import (check_results_folder, count_states, fail_dead_trials,
                               join_storage_study, open_storage_study)
 from nasbench.study.study_record import BENCH, StudyRecord
-from nasbench.train.proxy import epochs_before_calibration, evaluate, train_model
+from nasbench.train.proxy import evaluate, train_model
+from nasbench.train.recipe import epochs_before_calibration
 from search_spaces import DataShape, UniformDraw, enumerate_space, get_space
 
 logger = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from nasbench.measure.latency import interleaved as interleave
 from nasbench.measure.quiet import QuietSlot
 from nasbench.study.results import results_frame
 from nasbench.workflows.search import SearchOutcome, evaluated, outcome_of
-from nasbench.workflows.settings import SearchConfig, load_search_data, search_config_of
+from nasbench.workflows.settings import SearchConfig, search_config_of
+from nasbench.workflows.loading import load_search_data
 from nasbench.study.storage import check_study_writable, open_run, run_location
 from nasbench.study.study_record import Confirmation, StudyRecord
 from nasbench.train.proxy import train_model

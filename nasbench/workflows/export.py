@@ -32,8 +32,8 @@ from nasbench.study.trial_record import TrialRecord
 from nasbench.spec.references import load_arch
 from nasbench.study.results import results_frame, select_trial
 from nasbench.study.study_record import StudyRecord
-from nasbench.train.proxy import (DEFAULT_BN_CALIBRATION, FinalTraining, check_fits, default_train_config,
-                            train_final)
+from nasbench.train.proxy import FinalTraining, check_fits, train_final
+from nasbench.train.recipe import DEFAULT_BN_CALIBRATION, default_train_config
 
 if TYPE_CHECKING:
     import optuna

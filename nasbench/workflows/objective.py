@@ -24,12 +24,13 @@ from nasbench.interrupts import SafeInterrupts
 from nasbench.measure.conditions import Conditions
 from nasbench.errors import SearchError
 from nasbench.measure.latency import DEFAULT_CLOCK, LatencyResult, LatencyStats, measure_latency
-from nasbench.latency_model.parts import LatencyModelError
+from nasbench.errors import LatencyModelError
 from nasbench.nn.memory import check_arch
 from nasbench.study.pruners import ParetoPruner
 from nasbench.measure.quiet import QuietSlot, hold_exclusive
 from nasbench.study.trial_record import TrialRecord
 from nasbench.study.rules import trial_counted
+from nasbench.workflows.loading import accuracy_table, latency_model_of
 from nasbench.workflows.settings import SearchConfig, StudySettings
 from nasbench.train.proxy import train_model
 from search_spaces import get_space
@@ -220,7 +221,7 @@ def evaluator_for(config: SearchConfig, data: DataSplits, slot: QuietSlot | None
     ``accuracy_from``, accuracy from the table and latency timed here."""
     if config.accuracy_from is None:
         return LocalEvaluator(config, data, slot, interrupts)
-    table, meta = config.accuracy_table()
+    table, meta = accuracy_table(config)
     return MeasuredTable(table, meta, config, data, slot, interrupts)
 
 
@@ -240,7 +241,7 @@ class Objective:
         self.pruner = pruner
         self.space = get_space(config.space)
         self.epochs = config.train_config().epochs
-        self.latency_model = config.load_latency_model(shape)
+        self.latency_model = latency_model_of(config, shape)
         self._calibrated_at = -math.inf
 
     def _predict(self, arch: Arch) -> float | None:

@@ -31,7 +31,8 @@ from nasbench.study.results import pareto_frame, results_frame, write_table
 from nasbench.study.rules import trial_measured
 from nasbench.study.samplers import ProcessSampler
 from nasbench.workflows.search_study import open_study, settled
-from nasbench.workflows.settings import SearchConfig, load_search_data, with_table_dataset
+from nasbench.workflows.settings import SearchConfig
+from nasbench.workflows.loading import check_sources, load_search_data, with_table_dataset
 from nasbench.study.storage import count_states, fail_dead_trials
 from nasbench.study.study_record import StudyRecord
 from nasbench.train.proxy import expected_seconds
@@ -181,7 +182,7 @@ def run_search(config: SearchConfig, callbacks: Sequence[Callback] = (),
     :class:`SearchError` after ``max_failures`` failures in this call (default: the budget,
     at least 5). Ctrl-C leaves the study intact: run again to resume.
     """
-    config.validate()
+    check_sources(config)
     if data is None:
         data = load_search_data(config)
     study = open_study(config)

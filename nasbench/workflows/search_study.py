@@ -18,7 +18,7 @@ from nasbench.study.samplers import make_sampler, sampler_seed
 from nasbench.workflows.settings import OBJECTIVES, SearchConfig, search_config_of, upgrade_settings
 from nasbench.study.storage import check_results_folder, join_storage_study, open_storage_study
 from nasbench.study.study_record import SEARCH, StudyRecord
-from nasbench.train.proxy import DEFAULT_BN_CALIBRATION, epochs_before_calibration
+from nasbench.train.recipe import DEFAULT_BN_CALIBRATION, epochs_before_calibration
 
 
 def open_study(config: SearchConfig) -> optuna.Study:

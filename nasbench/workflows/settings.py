@@ -10,32 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
-from nasbench.bench.files import load_bench
-from nasbench.train.data import DATASETS, DataSplits, load_dataset, shape_only
-from nasbench.measure.conditions import allocator_state, check_device, check_threads, current_conditions
+from nasbench.train.recipe import DATASETS
+from nasbench.measure.conditions import check_device, check_threads
 from nasbench.errors import SearchError
-from nasbench.measure.latency import CLOCKS, DEFAULT_CLOCK
-from nasbench.latency_model.model import LatencyModel, load_model
-from nasbench.latency_model.parts import LatencyModelError
+from nasbench.measure.stats import CLOCKS, DEFAULT_CLOCK
+from nasbench.study.rules import STUDY_NAME, check_study_name
 from nasbench.study.pruners import PRUNERS
 from nasbench.study.samplers import SAMPLERS
 from nasbench.study.study_record import StudyRecord
 from nasbench.train.threads import ThreadGovernor, governor
-from nasbench.train.proxy import DEFAULT_BN_CALIBRATION, TrainedSettings
-from search_spaces import SPACES, DataShape, get_space
+from nasbench.train.recipe import DEFAULT_BN_CALIBRATION, TrainedSettings
+from search_spaces import SPACES, get_space
 
 __all__ = ["BenchConfig", "MAX_ENUMERATE", "OBJECTIVES", "STUDY_NAME", "SearchConfig",
-           "SearchError", "StudySettings", "bench_config_of", "load_search_data", "search_config_of",
+           "SearchError", "StudySettings", "bench_config_of", "search_config_of",
            "upgrade_settings"]
 
 OBJECTIVES: tuple[str, ...] = ("val_acc", "latency_ms")
-STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
-"""What a study name may be: it names a folder and appears in commands to copy."""
 MAX_ENUMERATE = 20_000
 """The most architectures a bench evaluates without ``--sample``."""
 _WHERE = frozenset({"study", "storage", "runs_dir", "worker_index", "threads", "max_threads"})
@@ -57,7 +52,7 @@ class StudySettings(TrainedSettings):
     train_batch: int | None = None
     bn_calibration: int | None = None
     """Images that re-estimate BatchNorm statistics before each evaluation; ``None``: the
-    study's own (:data:`nasbench.train.proxy.DEFAULT_BN_CALIBRATION` for a new one)."""
+    study's own (:data:`nasbench.train.recipe.DEFAULT_BN_CALIBRATION` for a new one)."""
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -152,9 +147,11 @@ class StudySettings(TrainedSettings):
         if self.bn_calibration is not None and not 0 <= self.bn_calibration <= 1_000_000:
             raise SearchError(f"--bn-calibration must be between 0 and 1000000 images, "
                               f"got {self.bn_calibration}")
-        if self.study is not None and not STUDY_NAME.fullmatch(self.study):
-            raise SearchError(f"--study must be a plain name of letters, digits, '.', '_' and '-' "
-                              f"(at most 100, not starting with '.' or '-'), got {self.study!r}")
+        if self.study is not None:
+            try:
+                check_study_name(self.study)
+            except ValueError as exc:
+                raise SearchError(str(exc)) from None
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 31:
             raise SearchError(f"--seed must be a whole number from 0 to 2147483647, got {self.seed}")
 
@@ -192,58 +189,14 @@ class SearchConfig(StudySettings):
         return {"max_latency_ms": self.max_latency_ms, "max_params": self.max_params,
                 "max_macs": self.max_macs}
 
-    def load_latency_model(self, shape: Any = None) -> LatencyModel | None:
-        """The latency model of ``latency_model`` (``None`` without one), checked against this
-        search: its space, the data ``shape`` when given, and the conditions latency is
-        measured under here (:class:`SearchError` naming the difference)."""
-        if self.latency_model is None:
-            return None
-        try:
-            model = load_model(self.latency_model)
-            if model.space != self.space:
-                raise LatencyModelError(f"the latency model is of space {model.space}, the search "
-                                        f"of {self.space}; fit one with --space {self.space}")
-            if shape is not None and tuple(model.shape) != (shape.resolution, shape.channels,
-                                                            shape.classes):
-                here = (shape.resolution, shape.channels, shape.classes)
-                raise LatencyModelError(
-                    f"the latency model was fitted for input {tuple(model.shape)} (resolution, "
-                    f"channels, classes), the search's data is {here}; fit one with this "
-                    f"--dataset and --resolution")
-            model.check_conditions(current_conditions(self.device, self.latency_threads, 1,
-                                                      "float32", "contiguous", allocator_state(),
-                                                      self.latency_clock or DEFAULT_CLOCK).to_dict())
-        except LatencyModelError as exc:
-            raise SearchError(str(exc)) from None
-        return model
-
-    def accuracy_table(self) -> tuple[Any, dict[str, Any]]:
-        """The table and description of ``accuracy_from``, checked against this search
-        (:class:`SearchError` naming the problem)."""
-        try:
-            table, meta = load_bench(str(self.accuracy_from))
-        except ValueError as exc:
-            raise SearchError(f"--accuracy-from: {exc}") from None
-        if meta["space"] != self.space:
-            raise SearchError(f"--accuracy-from {self.accuracy_from} is a table of space "
-                              f"{meta['space']}, the search is of {self.space}; give --space "
-                              f"{meta['space']} or a table of {self.space}")
-        if self.dataset != meta["dataset"]:
-            raise SearchError(f"--accuracy-from {self.accuracy_from} holds accuracies on "
-                              f"{meta['dataset']}, the search is on {self.dataset}; give --dataset "
-                              f"{meta['dataset']} (or leave --dataset out)")
-        if not meta.get("whole_space"):
-            raise SearchError(f"--accuracy-from {self.accuracy_from} holds a sample of the space, "
-                              f"not all of it; give a table of the whole space")
-        return table, meta
-
     def validate(self) -> None:
-        """Raise :class:`SearchError` on bad settings, before anything is written."""
+        """Raise :class:`SearchError` on bad settings, before anything is written (the files
+        they name, a table and a latency model, are checked as they are read:
+        :func:`nasbench.workflows.loading.check_sources`)."""
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or not 1 <= self.budget <= 100_000:
             raise SearchError(f"--budget must be a whole number of trials between 1 and 100000, "
                               f"got {self.budget}")
-        if self.accuracy_from is not None:
-            self.accuracy_table()
+        if self.accuracy_from is not None:  # the dataset is the table's (checked when it is read)
             dataclasses.replace(self, dataset="digits", accuracy_from=None).validate()
             return
         super().validate()
@@ -255,7 +208,6 @@ class SearchConfig(StudySettings):
             if self.max_latency_ms is None:
                 raise SearchError("--latency-model needs --max-latency-ms: it skips candidates "
                                   "predicted over that limit; add the limit or drop the model")
-            self.load_latency_model()
         for name in ("max_latency_ms", "max_params", "max_macs"):
             value = getattr(self, name)
             if value is not None and not (value > 0 and math.isfinite(value)):
@@ -366,36 +318,3 @@ def bench_config_of(record: StudyRecord, name: str, **where: Any) -> BenchConfig
         raise SearchError(f"study {name!r} is not a bench; give a bench's study")
     return BenchConfig(**upgrade_bench_settings(record.settings), study=name,
                        **{k: v for k, v in where.items() if v is not None})
-
-
-def with_table_dataset(config: SearchConfig) -> SearchConfig:
-    """``config`` with the dataset of its ``accuracy_from`` table (the dataset when it has
-    none, or when it is the default and the table's is another)."""
-    if config.accuracy_from is None or config.dataset != "digits":
-        return config
-    try:
-        return dataclasses.replace(config, dataset=str(load_bench(config.accuracy_from)[1]["dataset"]))
-    except ValueError as exc:
-        raise SearchError(f"--accuracy-from: {exc}") from None
-
-
-def load_search_data(config: StudySettings,
-                     on_progress: Callable[[str, int, int], None] | None = None) -> DataSplits:
-    """The dataset of ``config`` (:class:`SearchError` on bad data or device; writes nothing
-    but the decoded-image cache); for a search whose accuracies come from a table, a stand-in
-    of the table's shape (:func:`nasbench.train.data.shape_only`)."""
-    config.validate()
-    if isinstance(config, SearchConfig) and config.accuracy_from is not None:
-        _, meta = config.accuracy_table()
-        return shape_only(f"{meta['dataset']} (accuracy from {config.accuracy_from})",
-                          *meta["shape"], int(meta["n_val"]))
-    try:
-        data = load_dataset(config.dataset, config.data_dir, config.resolution, seed=config.seed,
-                            cache_dir=Path(config.runs_dir) / ".cache", max_train=config.max_train,
-                            max_val=config.max_val,
-                            memory_check=config.memory_check, on_progress=on_progress)
-    except ValueError as exc:
-        raise SearchError(str(exc)) from None
-    if isinstance(config, SearchConfig) and config.latency_model is not None:  # before any study is written
-        config.load_latency_model(DataShape(data.resolution, data.channels, len(data.classes)))
-    return data

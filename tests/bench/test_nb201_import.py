@@ -139,6 +139,33 @@ def test_the_command_line_says_what_is_wrong(published, tmp_path: Path,
     assert json.loads((tmp_path / "t" / "bench.json").read_text())["complete"] == SIZE
 
 
+def test_a_search_may_not_write_its_study_into_an_imported_table(published, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    latency_file, index_file, _, _ = published
+    assert main(["bench-import", "nb201", "--latency", str(latency_file), "--index",
+                 str(index_file), "--runs-dir", str(tmp_path), "--study", "t"]) == 0
+    before = sorted(p.name for p in (tmp_path / "t").iterdir())
+    capsys.readouterr()
+    assert main(["search", "--study", "t", "--runs-dir", str(tmp_path), "--budget", "1"]) == 2
+    assert "holds an imported table" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == before  # no study.db beside it
+
+
+def test_the_next_step_printed_is_a_command_to_copy(published, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """A runs folder with a space and ``$(…)`` in it: the commands printed after the import
+    quote it, so pasting them runs ``results`` on that folder and nothing else."""
+    import shlex
+
+    latency_file, index_file, _, _ = published
+    runs = tmp_path / "my runs $(touch pwned)"
+    assert main(["bench-import", "nb201", "--latency", str(latency_file), "--index",
+                 str(index_file), "--runs-dir", str(runs), "--study", "t"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("Written to"))
+    command = line[line.index("(python cli.py") + 1:-1].split("; python cli.py replay")[0]
+    assert shlex.split(command) == ["python", "cli.py", "results", str(runs / "t")]
+
+
 def test_the_dashboard_shows_the_table_and_a_search_against_it(published, tmp_path: Path) -> None:
     from streamlit.testing.v1 import AppTest
 

@@ -82,6 +82,7 @@ def _hostile(root: Path) -> None:
     from nasbench.spec.cells import OPS, CellArch
 
     torch.save([1.0] * 10, root / "latency-short.pt")  # the published formats, wrong contents
+    torch.save([1.0] * 10, root / "odd name;x.pt")
     torch.save({"|none~0|+|none~0|none~1|+|none~0|none~1|none~2|": 0}, root / "index-short.pt")
     torch.save({CellArch(ops).nb201_string(): i for i, ops in
                 enumerate(itertools.product(OPS, repeat=6))}, root / "index-full.pt")
@@ -401,6 +402,14 @@ CASES = [
      "unknown NAS-Bench-201 operation 'conv_5x5'"),
     ("an NB201 string with a wrong node index",
      ["profile", "|none~0|+|none~0|none~0|+|none~0|none~1|none~2|"], "must come from node 1"),
+    *[(f"bench-import into a study named {name!r}",
+       ["bench-import", "nb201", "--latency", "{world}/latency-short.pt", "--index",
+        "{world}/index-full.pt", "--runs-dir", "{world}/runs", "--study", name],
+       "--study must be a plain name") for name in ("../escaped", "/tmp/absolute", "a/b", "x;y",
+                                                    "two\nlines", "$(touch pwned)", ".hidden")],
+    ("bench-import naming its table after a latency file that is no plain name",
+     ["bench-import", "nb201", "--latency", "{world}/odd name;x.pt", "--index",
+      "{world}/index-full.pt", "--runs-dir", "{world}/runs"], "give one"),
     ("bench-import of a missing latency file",
      ["bench-import", "nb201", "--latency", "{world}/nowhere.pt", "--index", "{world}/index-full.pt",
       "--runs-dir", "{world}/runs"], "not found"),

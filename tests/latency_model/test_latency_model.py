@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from nasbench import latency_model as lm
+from nasbench.workflows.loading import check_sources
 from nasbench.latency_model import fit as lm_fit
 from nasbench.cli.commands import main
-from nasbench.latency_model.parts import LatencyModelError
+from nasbench.errors import LatencyModelError
 from nasbench.errors import SearchError
 from nasbench.workflows.search import run_search
 from nasbench.workflows.settings import SearchConfig
@@ -386,11 +387,11 @@ def test_a_limit_nothing_can_meet_stops_the_search_with_the_reason(
 
 def test_a_search_refuses_a_model_it_cannot_use(tiny_model: Path, tmp_path: Path) -> None:
     with pytest.raises(SearchError, match="needs --max-latency-ms"):
-        SearchConfig(space="tiny", latency_model=str(tiny_model)).validate()
+        check_sources(SearchConfig(space="tiny", latency_model=str(tiny_model)))
     with pytest.raises(SearchError, match="of space tiny, the search of mixed"):
-        SearchConfig(max_latency_ms=1.0, latency_model=str(tiny_model)).validate()
+        check_sources(SearchConfig(max_latency_ms=1.0, latency_model=str(tiny_model)))
     with pytest.raises(SearchError, match="no latency model at"):
-        SearchConfig(max_latency_ms=1.0, latency_model=str(tmp_path / "none.json")).validate()
+        check_sources(SearchConfig(max_latency_ms=1.0, latency_model=str(tmp_path / "none.json")))
 
 
 def test_the_dashboard_plots_predicted_against_measured(tiny_model: Path, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from nasbench.spec.arch import decode
 from nasbench.nn.build import build_model
 from nasbench.train.data import load_dataset
 from nasbench.nn.flops import count_flops
-from nasbench.train.proxy import TrainConfig, train_model
+from nasbench.train.proxy import train_model
+from nasbench.train.recipe import TrainConfig
 
 # Stages at 8x8, 4x4 and 2x2 with kernels larger than their maps, dense and depthwise, with SE.
 ARCH = decode("res8_in1_cls10:stem_c8_k3_s1_arelu:ds_r1_k5_s1_c16_arelu:ir_r2_k5_s2_e3_c24_se0.25"

@@ -136,6 +136,17 @@ def test_the_layer_check_finds_an_upward_import(tmp_path: Path) -> None:
     assert upward_imports(import_graph(tmp_path)) == [("nasbench.spec.a", "nasbench.study.b")]
 
 
+def test_the_settings_are_plain_data() -> None:
+    """A study's settings load nothing: importing them imports no torch (reading what they
+    name is :mod:`nasbench.workflows.loading`'s job)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; import nasbench.workflows.settings, nasbench.train.recipe; "
+             "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], cwd=ROOT).returncode == 0
+
+
 def test_the_package_has_no_import_cycle() -> None:
     assert cycles(import_graph()) == []
 

@@ -152,7 +152,8 @@ def test_training_leaves_the_global_random_state_alone() -> None:
     from nasbench.spec.arch import decode
     from nasbench.nn.build import build_model
     from nasbench.train.data import load_dataset
-    from nasbench.train.proxy import TrainConfig, train_model
+    from nasbench.train.proxy import train_model
+    from nasbench.train.recipe import TrainConfig
 
     data = load_dataset("digits", cache_dir=None)
     torch.manual_seed(123)

@@ -16,8 +16,8 @@ from nasbench.train.data import _digits_file, _read_digits, load_dataset
 from nasbench.errors import SearchError
 from nasbench.workflows.search_study import _set_up_search, settled
 from nasbench.workflows.settings import SearchConfig
-from nasbench.train.proxy import (DEFAULT_BN_CALIBRATION, DIGITS_SEARCH_EPOCHS, TrainConfig,
-                            calibrate_batchnorm, default_train_config, train_model)
+from nasbench.train.proxy import calibrate_batchnorm, train_model
+from nasbench.train.recipe import DEFAULT_BN_CALIBRATION, DIGITS_SEARCH_EPOCHS, TrainConfig, default_train_config
 
 # Scores chance (0.097) after one epoch of digits with the running averages, 0.94 calibrated.
 SLOW_STARTER = ("res8_in1_cls10:stem_c16_k3_s1_arelu:ir_r2_k7_s1_e3_c32_se0.25_arelu:"

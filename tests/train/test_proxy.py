@@ -12,9 +12,8 @@ from PIL import Image
 
 from nasbench.train.data import load_dataset
 from nasbench.workflows.settings import BenchConfig, SearchConfig
-from nasbench.train.proxy import (CPU_PROXY_BATCH, CPU_PROXY_EPOCHS, CPU_PROXY_TRAIN, CPU_PROXY_VAL,
-                            Proxy, cpu_proxy, default_train_config, expected_seconds,
-                            proxy_seconds, train_model)
+from nasbench.train.proxy import expected_seconds, proxy_seconds, train_model
+from nasbench.train.recipe import CPU_PROXY_BATCH, CPU_PROXY_EPOCHS, CPU_PROXY_TRAIN, CPU_PROXY_VAL, Proxy, cpu_proxy, default_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

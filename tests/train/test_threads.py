@@ -20,7 +20,8 @@ from nasbench.measure.quiet import QuietSlot
 from nasbench.cli.text import ProgressLine
 from nasbench.train.threads import (BACKOFF_MIN_S, SHARE_MIN, ThreadGovernor, ThreadUse, describe,
                               governor, usable_cores)
-from nasbench.train.proxy import TrainConfig, train_model
+from nasbench.train.proxy import train_model
+from nasbench.train.recipe import TrainConfig
 from search_spaces import DataShape, UniformDraw, get_space
 
 

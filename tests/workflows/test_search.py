@@ -23,7 +23,8 @@ from nasbench.errors import SearchError
 from nasbench.workflows.search import run_search
 from nasbench.workflows.search_study import open_study
 from nasbench.workflows.settings import SearchConfig
-from nasbench.train.proxy import TrainConfig, TrainingDiverged, train_model
+from nasbench.train.proxy import TrainingDiverged, train_model
+from nasbench.train.recipe import TrainConfig
 from nasbench.nn.build import build_model
 from search_spaces import SPACES, DataShape, TinySpace
 

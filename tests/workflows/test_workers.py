@@ -146,7 +146,7 @@ def test_a_bench_worker_killed_before_its_first_heartbeat_is_retried(tmp_path: P
     args = ("bench", "--space", "tiny", "--sample", "2", "--seeds", "1", "--epochs", "1",
             "--heartbeat", "1", "--study", "b", "--runs-dir", str(tmp_path))
     script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from nasbench.workflows.bench_run import open_bench; "
-              f"from nasbench.workflows.settings import BenchConfig, load_search_data; c = BenchConfig(space='tiny', "
+              f"from nasbench.workflows.settings import BenchConfig; from nasbench.workflows.loading import load_search_data; c = BenchConfig(space='tiny', "
               f"sample=2, seeds=1, epochs=1, heartbeat_s=1, study='b', runs_dir={str(tmp_path)!r}); "
               f"open_bench(c, load_search_data(c))")
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
