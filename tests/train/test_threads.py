@@ -173,6 +173,10 @@ def test_a_quiet_host_gets_two_threads():
     """Nothing else running (the timing phase runs alone): a core is idle, the governor takes
     it, and two threads get their cores."""
     g = ThreadGovernor(cap=2, interval_s=0.3)
+    idle = g.idle_cores(0.3)  # the first reading samples 0.3 s
+    if idle is not None and idle < 1.5:
+        pytest.skip(f"the host is not quiet ({idle:.1f} of 2 cores idle): run alone, as "
+                    f"tests/run.sh runs the timing tests")
     time.sleep(0.3)
     assert g.begin() == 2
     for _ in range(20):
