@@ -279,9 +279,24 @@ def train_summary(done: Any) -> str:
             f"{files['weights']} (load with torch.load(..., weights_only=True)); module: {files['model']}")
 
 
+ERROR_CHARS = 600
+"""The longest error line: a message that quotes its input (a line of a file, a token) shows
+an excerpt of it, never all of it."""
+
+
 def error_line(exc: BaseException) -> str:
     """The one line that says what went wrong: a library error's own message (it names the
-    fix); an operating system's error with its path and what to do."""
+    fix); an operating system's error with its path and what to do. At most
+    :data:`ERROR_CHARS` characters: a longer one keeps its start and its end (where the fix
+    is) around an ellipsis that says how much was left out."""
+    line = _error_line(exc)
+    if len(line) <= ERROR_CHARS:
+        return line
+    keep = ERROR_CHARS // 2 - 30
+    return f"{line[:keep]} … ({len(line) - 2 * keep:,} characters left out) … {line[-keep:]}"
+
+
+def _error_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
         name = str(exc.filename)
         shown = name if len(name) <= 80 else name[:77] + "…"

@@ -26,6 +26,17 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "s"
 
 
+def test_an_error_line_quoting_a_huge_input_shows_an_excerpt() -> None:
+    """A 10 MB line quoted by an error message: the line printed keeps its start and its end
+    (the fix) and says how much it left out."""
+    message = "--from archs.txt, line 1: unknown architecture '" + "x" * 10_000_000 + "'; give a reference name"
+    line = text.error_line(ValueError(message))
+    assert len(line) <= text.ERROR_CHARS
+    assert line.startswith("--from archs.txt, line 1: unknown architecture 'xxx")
+    assert line.endswith("'; give a reference name") and "characters left out" in line
+    assert text.error_line(ValueError("short; fix it")) == "short; fix it"
+
+
 def test_status_says_what_became_of_each_trial() -> None:
     frame = pd.DataFrame([
         {"state": "COMPLETE", "feasible": True, "stopped_early": None, "reused_from": None},
